@@ -1,0 +1,28 @@
+/*
+ * address.h - RFC 5321 mailbox parsing, before any protocol sees an address.
+ *
+ * Control bytes, 8-bit bytes, over-long parts and unbalanced quotes are refused
+ * here, so that nothing malformed ever reaches an SMTP command, an LDAP filter
+ * or a store key.
+ */
+#ifndef ADDRESS_H
+#define ADDRESS_H
+
+#include "rg.h"
+
+struct address {
+	char local[RG_LOCAL_MAX + 1];    /* as given (case kept: sent in RCPT TO) */
+	char domain[RG_DOMAIN_MAX + 1];  /* lower-cased */
+	char full[RG_ADDRESS_MAX + 1];   /* local@domain, as sent in RCPT TO */
+	char key[RG_ADDRESS_MAX + 1];    /* lower-cased local@domain: cache key */
+};
+
+/* Parse "local@domain" or "<local@domain>". RG_FOUND on success, RG_NOTFOUND with a
+ * reason in err when malformed. The null address "<>" is refused here (callers that
+ * accept it check for it first). */
+int address_parse(const char *in, struct address *out, char *err, size_t errlen);
+
+/* Validate a bare domain name (letters, digits, hyphens, dots; labels <= 63; <= 255). */
+int address_parse_domain(const char *in, char *out, size_t outsize, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,910 @@
+/*
+ * config.c - reads rcptguard.conf (and its includes) and the per-call ACL options into
+ * struct settings (DESIGN.md "The contract: configuration").
+ *
+ * One key table drives everything: the file parser, the defaults and the ACL options all
+ * go through config_set_value(), so a value is validated the same way wherever it comes
+ * from and nothing is ever silently cut (truncation is an error).
+ *
+ * The config is parsed in every Exim process, and gateways have thousands of [domain]
+ * sections, so a section keeps only the keys it sets: a list of entries holding each
+ * value in its parsed form, compacted (see struct entry), in one arena per config.
+ * config_for_domain() copies the global settings and applies the entries of the exact
+ * section (sorted, bsearch()) or else of the longest matching "*.suffix" one.
+ *
+ * Quoted values ("a b") keep spaces and '#'; inside them \" and \\ are escapes and any
+ * other backslash is literal. An included file starts in the part (global or section) of
+ * its include line; when it ends, the including file goes on in its own part.
+ */
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+#define LINE_BYTES_MAX 4096
+#define INCLUDE_DEPTH_MAX 8
+#define DURATION_MAX (10u * 365u * 86400u)
+#define ARENA_BLOCK_BYTES 16384
+#define WS " \t\r\n"
+
+enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS };
+
+struct key {
+	const char *name;
+	enum type type;
+	size_t off, size;     /* where the field is in struct settings */
+	unsigned min, max;    /* numbers: range; strings: min = shortest length */
+	int global_only;
+	const char *def;      /* default, parsed by config_set_value() like any other value */
+	const char *choices;  /* T_ENUM: "a|b" */
+};
+
+#define F(n) offsetof(struct settings, n), sizeof(((struct settings *)0)->n)
+#define STR(n, t, def) { #n, t, F(n), 0, 0, 0, def, NULL }
+#define NUM(n, t, lo, hi, def) { #n, t, F(n), lo, hi, 0, def, NULL }
+#define DUR(n, lo, def) NUM(n, T_DUR, lo, DURATION_MAX, def)
+#define ENUM(n, def, choices) { #n, T_ENUM, F(n), 0, 0, 0, def, choices }
+
+static const struct key keys[] = {
+	{ "state_dir", T_STR, F(state_dir), 1, 0, 1, "/var/lib/rcptguard", NULL },
+	STR(sources, T_SOURCES, "callout list ldap"),
+	STR(hosts, T_ASCII, ""),
+	NUM(port, T_UINT, 1, 65535, "25"),
+	DUR(positive_ttl, 0, "7d"), DUR(negative_ttl, 0, "30m"),
+	DUR(stale_ttl, 0, "30d"), DUR(catchall_ttl, 0, "1d"),
+	NUM(catchall_check, T_BOOL, 0, 1, "yes"),
+	STR(callout_sender, T_SENDER, "<>"),
+	STR(callout_helo, T_DOMAIN, ""),
+	DUR(connect_timeout, 1, "5s"), DUR(command_timeout, 1, "10s"), DUR(total_timeout, 1, "30s"),
+	STR(list, T_STR, ""),
+	DUR(list_settle, 0, "10s"),
+	NUM(list_max_shrink, T_UINT, 0, 100, "50"),
+	STR(ldap_uri, T_STR, ""), STR(ldap_base, T_STR, ""), STR(ldap_filter, T_STR, ""),
+	STR(ldap_bind_dn, T_STR, ""), STR(ldap_bind_password_file, T_STR, ""),
+	NUM(ldap_starttls, T_BOOL, 0, 1, "no"),
+	DUR(ldap_timeout, 1, "5s"),
+	STR(own_domains, T_DOMAINS, ""),
+	STR(dns_forward, T_ASCII, ""), STR(dns_config, T_STR, ""), STR(dns_trust_anchor, T_STR, ""),
+	DUR(dns_timeout, 1, "5s"),
+	STR(dynamic_patterns, T_STR, ""),
+	ENUM(dynamic_action, "reject", "reject|flag"),
+	DUR(fcrdns_cache_ttl, 0, "1h"),
+	DUR(greylist_delay, 0, "5m"), DUR(greylist_retry_window, 0, "2d"), DUR(greylist_pass_ttl, 0, "10d"),
+	NUM(greylist_ipv4_prefix, T_UINT, 0, 32, "24"),
+	NUM(greylist_ipv6_prefix, T_UINT, 0, 128, "64"),
+	NUM(greylist_awl_after, T_UINT, 0, UINT_MAX, "5"),
+	STR(greylist_whitelist, T_STR, ""),
+	ENUM(greylist_on_error, "pass", "pass|defer"),
+	NUM(store_map_size, T_UINT, 1, 1048576, "64"),
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(sizeof keys / sizeof keys[0] <= 64, "the key bitmask is a uint64_t");
+
+/*
+ * One key a section sets. Its value is the field exactly as config_set_value() wrote it
+ * (into a zeroed field), trailing zero bytes cut: a string takes its length, a number its
+ * 4 bytes or fewer, sources the names given. Applying writes the bytes, zeroes the rest.
+ */
+struct entry {
+	struct entry *next;
+	unsigned key, len;
+	unsigned char bytes[];
+};
+
+struct section {
+	const char *name;             /* in the arena: "example.org" or "*.example.org" */
+	struct entry *entries;        /* the keys it sets, in no particular order */
+	uint64_t set;                 /* bit i: keys[i] is among them */
+	unsigned file, line, seq;     /* where it was opened, for duplicate reports */
+};
+
+struct block {                        /* arena: section names and entries, freed at once */
+	struct block *next;
+	size_t used, size;
+	char data[];
+};
+_Static_assert(offsetof(struct block, data) % _Alignof(struct entry) == 0, "aligned arena");
+
+struct config {
+	char path[RG_PATH_MAX];
+	struct settings global;
+	uint64_t global_set;
+	struct section *sec;          /* after loading: exact ones sorted by name, then wildcards */
+	size_t nsec, nexact, cap;
+	struct block *arena;
+};
+
+struct parser {
+	struct config *c;
+	char **files;                 /* every file read so far (messages name them) */
+	size_t nfiles;
+	char *err;
+	size_t errlen;
+	struct settings scratch;      /* a section's value is parsed here before being kept */
+};
+
+/* Format an error into err; returns RG_CONFIG. */
+__attribute__((format(printf, 3, 4)))
+static int config_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return RG_CONFIG;
+}
+
+/* Format "FILE:LINE: problem" into the parser's err, for file number fi; returns RG_CONFIG. */
+__attribute__((format(printf, 4, 5)))
+static int config_fail_at(const struct parser *p, size_t fi, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->err && p->errlen) {
+		n = snprintf(p->err, p->errlen, "%s:%u: ", p->files[fi], line);
+		va_start(ap, fmt);
+		if (n >= 0 && (size_t)n < p->errlen)
+			vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return RG_CONFIG;
+}
+
+/* User text made printable and cut to 100 bytes, for messages. */
+static const char *config_shown(char buf[104], const char *s, size_t n)
+{
+	util_sanitise(buf, 101, s, n);
+	return buf;
+}
+
+/* The table entry for name, or NULL. */
+static const struct key *config_find_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (!strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
+}
+
+/* 0 when d is a domain: letters, digits, hyphens; labels 1..63 bytes, total <= 255. */
+static int config_bad_domain(const char *d)
+{
+	size_t i, label = 0, n = strlen(d);
+
+	if (n == 0 || n > RG_DOMAIN_MAX)
+		return -1;
+	for (i = 0; i <= n; i++) {
+		char ch = d[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > 63)
+				return -1;
+			label = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			   (ch >= '0' && ch <= '9') || ch == '-') {
+			label++;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Decimal digits only, within unsigned range. */
+static int config_parse_uint(const char *v, unsigned *out)
+{
+	unsigned long long n = 0;
+
+	if (!*v)
+		return -1;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9' || (n = n * 10 + (unsigned)(*v - '0')) > UINT_MAX)
+			return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* Parse "30s", "5m", "2h", "7d", "1w", "1h30m" or bare seconds, at most 10 years. */
+int config_parse_duration(const char *v, unsigned *out)
+{
+	unsigned long long total = 0, n, unit;
+	int bare;
+
+	if (!v || !*v)
+		return -1;
+	bare = strspn(v, "0123456789") == strlen(v); /* "90", but "1h30" is a typo */
+	while (*v) {
+		if (*v < '0' || *v > '9')
+			return -1;
+		for (n = 0; *v >= '0' && *v <= '9'; v++)
+			if ((n = n * 10 + (unsigned)(*v - '0')) > DURATION_MAX)
+				return -1;
+		switch (*v++) {
+		case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		case 'w': unit = 604800; break;
+		case '\0': if (!bare) return -1; unit = 1; v--; break;
+		default: return -1;
+		}
+		if ((total += n * unit) > DURATION_MAX)
+			return -1;
+	}
+	*out = (unsigned)total;
+	return 0;
+}
+
+/* The next word of a space/comma separated list; its length, 0 at the end. */
+static size_t config_next_word(const char **p, const char **word)
+{
+	size_t n;
+
+	*p += strspn(*p, " ,\t");
+	*word = *p;
+	n = strcspn(*p, " ,\t");
+	*p += n;
+	return n;
+}
+
+/* sources: 1..8 of callout/list/ldap, no duplicates. */
+static int config_set_sources(char *field, const char *v, char *why, size_t wl)
+{
+	char tmp[CONFIG_SOURCES_MAX][CONFIG_NAME_MAX], show[104];
+	const char *w;
+	size_t n, count = 0, i;
+
+	memset(tmp, 0, sizeof tmp);
+	while ((n = config_next_word(&v, &w)) > 0) {
+		if (count == CONFIG_SOURCES_MAX)
+			return config_fail(why, wl, "more than %d sources", CONFIG_SOURCES_MAX);
+		if (n >= CONFIG_NAME_MAX)
+			return config_fail(why, wl, "unknown source \"%s\"", config_shown(show, w, n));
+		memcpy(tmp[count], w, n);
+		util_lower(tmp[count]);
+		if (strcmp(tmp[count], "callout") && strcmp(tmp[count], "list") && strcmp(tmp[count], "ldap"))
+			return config_fail(why, wl, "unknown source \"%s\" (callout, list, ldap)",
+					   config_shown(show, w, n));
+		for (i = 0; i < count; i++)
+			if (!strcmp(tmp[i], tmp[count]))
+				return config_fail(why, wl, "source \"%s\" listed twice", tmp[count]);
+		count++;
+	}
+	if (count == 0)
+		return config_fail(why, wl, "no sources given");
+	memcpy(field, tmp, sizeof tmp);
+	return RG_FOUND;
+}
+
+/* own_domains: domains or *.suffix, stored lower-cased and space-separated. */
+static int config_set_domains(char *field, size_t size, const char *v, char *why, size_t wl)
+{
+	char tmp[CONFIG_LIST_MAX], word[RG_DOMAIN_MAX + 3], show[104];
+	const char *w;
+	size_t n, o = 0;
+
+	while ((n = config_next_word(&v, &w)) > 0) {
+		if (n >= sizeof word)
+			return config_fail(why, wl, "bad domain \"%s\"", config_shown(show, w, n));
+		memcpy(word, w, n);
+		word[n] = '\0';
+		util_lower(word);
+		if (config_bad_domain(strncmp(word, "*.", 2) ? word : word + 2))
+			return config_fail(why, wl, "bad domain \"%s\"", config_shown(show, w, n));
+		if (o + n + 2 > sizeof tmp || o + n + 2 > size)
+			return config_fail(why, wl, "value too long (at most %zu bytes)", size - 1);
+		if (o)
+			tmp[o++] = ' ';
+		memcpy(tmp + o, word, n);
+		o += n;
+	}
+	tmp[o] = '\0';
+	memcpy(field, tmp, o + 1);
+	return RG_FOUND;
+}
+
+/* callout_sender: "<>", "<local@domain>" or "local@domain", stored with its brackets. */
+static int config_set_sender(char *field, size_t size, const char *v, char *why, size_t wl)
+{
+	size_t n = strlen(v), i, at = 0;
+	char show[104];
+
+	if (n >= 2 && v[0] == '<' && v[n - 1] == '>') {
+		v++;
+		n -= 2;
+	} else if (n == 0) {
+		return config_fail(why, wl, "empty sender (use <> for the null sender)");
+	}
+	if (n > RG_ADDRESS_MAX)
+		return config_fail(why, wl, "sender longer than %d bytes", RG_ADDRESS_MAX);
+	for (i = 0; i < n; i++) {
+		if (v[i] <= ' ' || v[i] >= 0x7f || v[i] == '<' || v[i] == '>')
+			return config_fail(why, wl, "bad sender \"%s\"", config_shown(show, v, n));
+		if (v[i] == '@')
+			at = i;
+	}
+	if (n && (at == 0 || at == n - 1))
+		return config_fail(why, wl, "bad sender \"%s\" (<> or local@domain)", config_shown(show, v, n));
+	if (util_snprintf(field, size, "<%.*s>", (int)n, v))
+		return config_fail(why, wl, "sender too long");
+	return RG_FOUND;
+}
+
+/* Validate v for key k and store it in s (the field zeroed first); on error a problem in why. */
+static int config_set_value(const struct key *k, struct settings *s, const char *v, char *why, size_t wl)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+	char *field = (char *)s + k->off, show[104];
+	size_t n = strlen(v), i;
+	const char *c;
+	unsigned u;
+	int b;
+
+	memset(field, 0, k->size);
+	config_shown(show, v, n);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return config_fail(why, wl, "control byte in value \"%s\"", show);
+	switch (k->type) {
+	case T_STR:
+	case T_ASCII:
+		for (i = 0; k->type == T_ASCII && i < n; i++)
+			if ((unsigned char)v[i] > 0x7e)
+				return config_fail(why, wl, "non-ASCII byte in value \"%s\"", show);
+		if (n < k->min)
+			return config_fail(why, wl, "must not be empty");
+		if (n >= k->size)
+			return config_fail(why, wl, "value too long (%zu bytes, at most %zu)", n, k->size - 1);
+		memcpy(field, v, n + 1);
+		return RG_FOUND;
+	case T_UINT:
+	case T_DUR:
+		if (k->type == T_UINT ? config_parse_uint(v, &u) : config_parse_duration(v, &u))
+			return config_fail(why, wl, k->type == T_UINT ? "\"%s\" is not a decimal number"
+					   : "\"%s\" is not a duration (30s 5m 2h 7d 1w, at most 10 years)", show);
+		if (u < k->min || u > k->max)
+			return config_fail(why, wl, "\"%s\" is out of range %u..%u%s", show, k->min, k->max,
+					   k->type == T_DUR ? " seconds" : "");
+		memcpy(field, &u, sizeof u);
+		return RG_FOUND;
+	case T_BOOL:
+		for (i = 0, b = -1; i < 4; i++)
+			b = !strcasecmp(v, yes[i]) ? 1 : !strcasecmp(v, no[i]) ? 0 : b;
+		if (b < 0)
+			return config_fail(why, wl, "\"%s\" is not a boolean (yes/no)", show);
+		memcpy(field, &b, sizeof b);
+		return RG_FOUND;
+	case T_ENUM:
+		for (c = k->choices; *c; c += strcspn(c, "|"), c += *c == '|') {
+			if (strcspn(c, "|") == n && !strncasecmp(c, v, n)) {
+				memcpy(field, c, n); /* the table's own spelling; the NUL is there */
+				return RG_FOUND;
+			}
+		}
+		return config_fail(why, wl, "\"%s\" is not one of %s", show, k->choices);
+	case T_SOURCES:
+		return config_set_sources(field, v, why, wl);
+	case T_SENDER:
+		return config_set_sender(field, k->size, v, why, wl);
+	case T_DOMAIN:
+		if (n && config_bad_domain(v))
+			return config_fail(why, wl, "bad domain \"%s\"", show);
+		memcpy(field, v, n + 1); /* <= 255 bytes: fits */
+		util_lower(field);
+		return RG_FOUND;
+	case T_DOMAINS:
+		return config_set_domains(field, k->size, v, why, wl);
+	}
+	return config_fail(why, wl, "internal: bad key type");
+}
+
+/* Fill s with the built-in defaults (the table's, through the same parser). */
+void config_defaults(struct settings *s)
+{
+	char why[RG_ERRLEN];
+	size_t i;
+
+	memset(s, 0, sizeof *s);
+	for (i = 0; i < NKEYS; i++)
+		config_set_value(&keys[i], s, keys[i].def, why, sizeof why);
+}
+
+/* n bytes from the config's arena (aligned for struct entry), or NULL. */
+static void *config_alloc(struct config *c, size_t n)
+{
+	struct block *b = c->arena;
+
+	n = (n + _Alignof(struct entry) - 1) / _Alignof(struct entry) * _Alignof(struct entry);
+	if (!b || b->size - b->used < n) {
+		size_t size = n > ARENA_BLOCK_BYTES ? n : ARENA_BLOCK_BYTES;
+
+		if (!(b = malloc(offsetof(struct block, data) + size)))
+			return NULL;
+		b->next = c->arena;
+		b->used = 0;
+		b->size = size;
+		c->arena = b;
+	}
+	b->used += n;
+	return b->data + b->used - n;
+}
+
+/* Keep key k of p->scratch (just parsed) in section sec, compacted as struct entry says. */
+static int config_keep(struct parser *p, struct section *sec, const struct key *k)
+{
+	const unsigned char *field = (const unsigned char *)&p->scratch + k->off;
+	size_t len = k->size;
+	struct entry *e;
+
+	if (k->type == T_UINT || k->type == T_DUR || k->type == T_BOOL || k->type == T_SOURCES)
+		while (len && !field[len - 1])
+			len--;
+	else
+		len = strlen((const char *)field); /* the zeroes after it are the field's tail */
+	if (!(e = config_alloc(p->c, sizeof *e + len)))
+		return RG_CONFIG;
+	e->key = (unsigned)(k - keys);
+	e->len = (unsigned)len;
+	memcpy(e->bytes, field, len);
+	e->next = sec->entries;
+	sec->entries = e;
+	return RG_FOUND;
+}
+
+/* Copy the double-quoted value at s (\" and \\ escaped) into out; past the quote, or NULL. */
+static const char *config_unquote(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (s++; *s && *s != '"'; s++) {
+		if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+			s++;
+		if (o + 1 >= size)
+			return NULL;
+		out[o++] = *s;
+	}
+	if (*s != '"')
+		return NULL;
+	out[o] = '\0';
+	return s + 1;
+}
+
+static int config_parse_file(struct parser *p, const char *path, int depth, long cur);
+
+/* Sort glob results bytewise, whatever the locale. */
+static int config_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "include = GLOB" in file fi: relative to that file, matches in sorted order. */
+static int config_include(struct parser *p, size_t fi, unsigned line, const char *pat, int depth, long cur)
+{
+	const char *file = p->files[fi], *slash = strrchr(file, '/');
+	char full[RG_PATH_MAX], show[104];
+	glob_t g;
+	size_t i, n;
+	int rc = RG_FOUND, grc;
+
+	if (!*pat)
+		return config_fail_at(p, fi, line, "include needs a file name or pattern");
+	if (depth >= INCLUDE_DEPTH_MAX)
+		return config_fail_at(p, fi, line, "includes nested deeper than %d", INCLUDE_DEPTH_MAX);
+	if ((pat[0] != '/' && slash) ? util_snprintf(full, sizeof full, "%.*s/%s", (int)(slash - file), file, pat)
+	    : util_snprintf(full, sizeof full, "%s", pat))
+		return config_fail_at(p, fi, line, "include path too long");
+	memset(&g, 0, sizeof g);
+	grc = glob(full, GLOB_NOSORT | GLOB_MARK, NULL, &g);
+	if (grc && grc != GLOB_NOMATCH)
+		rc = config_fail_at(p, fi, line, "include \"%s\": cannot expand", config_shown(show, pat, strlen(pat)));
+	if (!grc) {
+		qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, config_cmp_str);
+		for (i = 0; rc == RG_FOUND && i < g.gl_pathc; i++)
+			if ((n = strlen(g.gl_pathv[i])) && g.gl_pathv[i][n - 1] != '/') /* skip folders */
+				rc = config_parse_file(p, g.gl_pathv[i], depth + 1, cur);
+	}
+	globfree(&g);
+	return rc;
+}
+
+/* "[domain NAME]" or "[domain *.SUFFIX]": opens a new section, which becomes *cur. */
+static int config_parse_header(struct parser *p, size_t fi, unsigned line, char *s, long *cur)
+{
+	struct config *c = p->c;
+	char *end = strchr(s, ']'), *name, *e, *copy, show[104];
+	struct section *sec;
+	size_t n;
+
+	if (end)
+		e = end + 1 + strspn(end + 1, " \t");
+	if (!end || (*e && *e != '#'))
+		return config_fail_at(p, fi, line, "bad section header (expected [domain NAME])");
+	*end = '\0';
+	s += 1 + strspn(s + 1, " \t");
+	name = s + 6 + strspn(s + 6, " \t");
+	e = name + strcspn(name, " \t");
+	if (strncmp(s, "domain", 6) || (s[6] != ' ' && s[6] != '\t') || !*name || e[strspn(e, " \t")])
+		return config_fail_at(p, fi, line, "bad section header (expected [domain NAME])");
+	*e = '\0';
+	util_lower(name);
+	if (config_bad_domain(strncmp(name, "*.", 2) ? name : name + 2))
+		return config_fail_at(p, fi, line, "bad domain \"%s\" in section header",
+				      config_shown(show, name, strlen(name)));
+	if (c->nsec == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+
+		if (!(sec = realloc(c->sec, cap * sizeof *sec)))
+			return config_fail_at(p, fi, line, "out of memory");
+		c->sec = sec;
+		c->cap = cap;
+	}
+	n = strlen(name) + 1;
+	if (!(copy = config_alloc(c, n)))
+		return config_fail_at(p, fi, line, "out of memory");
+	memcpy(copy, name, n);
+	sec = &c->sec[c->nsec];
+	*sec = (struct section){ .name = copy, .file = (unsigned)fi, .line = line, .seq = (unsigned)c->nsec };
+	*cur = (long)c->nsec++;
+	return RG_FOUND;
+}
+
+/* One line (no line end, no NUL inside): comment, section header, include or key. */
+static int config_parse_line(struct parser *p, size_t fi, unsigned line, char *s, size_t len, int depth,
+			     long *cur)
+{
+	char val[LINE_BYTES_MAX + 1], why[RG_ERRLEN], show[104], *key, *keyend, *v, *e;
+	struct section *sec = *cur >= 0 ? &p->c->sec[*cur] : NULL;
+	uint64_t *set = sec ? &sec->set : &p->c->global_set, bit;
+	const char *end;
+	const struct key *k;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+			return config_fail_at(p, fi, line, "control byte 0x%02x in line", (unsigned char)s[i]);
+	s += strspn(s, " \t");
+	if (!*s || *s == '#')
+		return RG_FOUND;
+	if (*s == '[')
+		return config_parse_header(p, fi, line, s, cur);
+	key = s;
+	keyend = s + strcspn(s, " \t=");
+	v = keyend + strspn(keyend, " \t");
+	if (*v != '=' || keyend == key)
+		return config_fail_at(p, fi, line, "expected \"key = value\"");
+	v++;
+	*keyend = '\0';
+	v += strspn(v, " \t");
+	if (*v == '"') {
+		if (!(end = config_unquote(v, val, sizeof val)))
+			return config_fail_at(p, fi, line, "key \"%s\": unterminated quote",
+					      config_shown(show, key, strlen(key)));
+		end += strspn(end, " \t");
+		if (*end && *end != '#')
+			return config_fail_at(p, fi, line, "key \"%s\": text after the closing quote",
+					      config_shown(show, key, strlen(key)));
+	} else {
+		for (e = v; *e && !(*e == '#' && (e[-1] == ' ' || e[-1] == '\t')); e++)
+			;
+		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		memcpy(val, v, (size_t)(e - v));
+		val[e - v] = '\0';
+	}
+	if (!strcmp(key, "include"))
+		return config_include(p, fi, line, val, depth, *cur);
+	if (!(k = config_find_key(key)))
+		return config_fail_at(p, fi, line, "unknown key \"%s\"", config_shown(show, key, strlen(key)));
+	if (sec && k->global_only)
+		return config_fail_at(p, fi, line, "key \"%s\" is global only, not allowed in [domain %s]",
+				      k->name, sec->name);
+	bit = (uint64_t)1 << (k - keys);
+	if (*set & bit)
+		return config_fail_at(p, fi, line, "key \"%s\" given twice", k->name);
+	if (config_set_value(k, sec ? &p->scratch : &p->c->global, val, why, sizeof why))
+		return config_fail_at(p, fi, line, "key \"%s\": %s", k->name, why);
+	if (sec && config_keep(p, sec, k))
+		return config_fail_at(p, fi, line, "out of memory");
+	*set |= bit;
+	return RG_FOUND;
+}
+
+/* Read one file; cur is the part it starts in (-1 global, else a section index). */
+static int config_parse_file(struct parser *p, const char *path, int depth, long cur)
+{
+	char line[LINE_BYTES_MAX + 2], **files;
+	unsigned lineno = 0;
+	size_t len, fi;
+	int rc = RG_FOUND, ch, over;
+	FILE *f;
+
+	if (!(f = fopen(path, "r")))
+		return config_fail(p->err, p->errlen, "%s: cannot open: %s", path, strerror(errno));
+	if (!(files = realloc(p->files, (p->nfiles + 1) * sizeof *files))) {
+		fclose(f);
+		return config_fail(p->err, p->errlen, "%s: out of memory", path);
+	}
+	p->files = files;
+	if (!(files[p->nfiles] = strdup(path))) {
+		fclose(f);
+		return config_fail(p->err, p->errlen, "%s: out of memory", path);
+	}
+	fi = p->nfiles++;
+	while (rc == RG_FOUND) {
+		len = 0;
+		over = 0;
+		while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
+			if (len < LINE_BYTES_MAX + 1) /* room for a CR */
+				line[len++] = (char)ch;
+			else
+				over = 1;
+		}
+		if (ch == EOF && len == 0)
+			break;
+		lineno++;
+		if (len && line[len - 1] == '\r')
+			len--;
+		line[len] = '\0';
+		if (over || len > LINE_BYTES_MAX)
+			rc = config_fail_at(p, fi, lineno, "line longer than %d bytes", LINE_BYTES_MAX);
+		else
+			rc = config_parse_line(p, fi, lineno, line, len, depth, &cur);
+		if (ch == EOF)
+			break;
+	}
+	if (rc == RG_FOUND && ferror(f))
+		rc = config_fail(p->err, p->errlen, "%s: read error: %s", path, strerror(errno));
+	fclose(f);
+	return rc;
+}
+
+/* Exact sections first, sorted by name (then by order of appearance); then wildcards. */
+static int config_cmp_section(const void *a, const void *b)
+{
+	const struct section *x = a, *y = b;
+	int r = (x->name[0] == '*') - (y->name[0] == '*');
+
+	if (!r)
+		r = strcmp(x->name, y->name);
+	return r ? r : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* An empty config (defaults only), for callers that run without a file. */
+struct config *config_new(void)
+{
+	struct config *c = calloc(1, sizeof *c);
+
+	if (c)
+		config_defaults(&c->global);
+	return c;
+}
+
+/* Read path and its includes; sort the sections and refuse duplicate ones. */
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct parser p = { .err = err, .errlen = errlen };
+	struct section *sec;
+	struct config *c;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (!path || !*path)
+		path = CONFIG_DEFAULT_PATH;
+	if (!(p.c = c = config_new()))
+		return config_fail(err, errlen, "%s: out of memory", path);
+	if (util_strlcpy(c->path, path, sizeof c->path))
+		rc = config_fail(err, errlen, "%.100s...: path too long", path);
+	else
+		rc = config_parse_file(&p, path, 0, -1);
+	if (rc == RG_FOUND && c->nsec) {
+		if ((sec = realloc(c->sec, c->nsec * sizeof *sec))) { /* give back the spare room */
+			c->sec = sec;
+			c->cap = c->nsec;
+		}
+		qsort(c->sec, c->nsec, sizeof *c->sec, config_cmp_section);
+		for (i = 0; i < c->nsec && c->sec[i].name[0] != '*'; i++)
+			;
+		c->nexact = i;
+		for (i = 1, sec = c->sec; rc == RG_FOUND && i < c->nsec; i++)
+			if (!strcmp(sec[i].name, sec[i - 1].name))
+				rc = config_fail_at(&p, sec[i].file, sec[i].line, "duplicate section [domain %s] "
+						    "(first at %s:%u)", sec[i].name, p.files[sec[i - 1].file], sec[i - 1].line);
+	}
+	for (i = 0; i < p.nfiles; i++)
+		free(p.files[i]);
+	free(p.files);
+	if (rc != RG_FOUND) {
+		config_free(c);
+		return rc;
+	}
+	*out = c;
+	return RG_FOUND;
+}
+
+/* bsearch comparison: a domain against a section name. */
+static int config_cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct section *)elem)->name);
+}
+
+/* Global settings, overridden by the exact section or else the longest matching wildcard. */
+void config_for_domain(const struct config *c, const char *domain, struct settings *out)
+{
+	char d[RG_DOMAIN_MAX + 1];
+	const struct section *best;
+	const struct entry *e;
+	size_t i, n, sl, best_len = 0;
+
+	if (!c) {
+		config_defaults(out);
+		return;
+	}
+	*out = c->global;
+	if (!domain || !*domain || !c->nsec || util_strlcpy(d, domain, sizeof d))
+		return;
+	util_lower(d);
+	n = strlen(d);
+	best = bsearch(d, c->sec, c->nexact, sizeof *c->sec, config_cmp_name);
+	if (!best) {
+		for (i = c->nexact; i < c->nsec; i++) {
+			const char *suffix = c->sec[i].name + 1; /* ".example.org" */
+
+			sl = strlen(suffix);
+			if (n > sl && sl > best_len && !strcmp(d + n - sl, suffix)) {
+				best = &c->sec[i];
+				best_len = sl;
+			}
+		}
+	}
+	for (e = best ? best->entries : NULL; e; e = e->next) {
+		char *field = (char *)out + keys[e->key].off;
+
+		memcpy(field, e->bytes, e->len);
+		memset(field + e->len, 0, keys[e->key].size - e->len);
+	}
+}
+
+/* The next "key=value" pair of an options string: 1, 0 at the end, -1 with err set. */
+static int config_next_option(const char **pp, char *key, size_t ksz, char *val, size_t vsz,
+			      char *err, size_t errlen)
+{
+	const char *s = *pp + strspn(*pp, WS), *end;
+	size_t kn = strcspn(s, "=" WS), vn;
+	char show[104];
+
+	if (!*s)
+		return 0;
+	config_shown(show, s, kn);
+	if (s[kn] != '=' || kn == 0)
+		return config_fail(err, errlen, "option \"%s\": expected key=value", show), -1;
+	if (kn >= ksz)
+		return config_fail(err, errlen, "option \"%s\": unknown key", show), -1;
+	memcpy(key, s, kn);
+	key[kn] = '\0';
+	s += kn + 1;
+	if (*s == '"') {
+		if (!(end = config_unquote(s, val, vsz)) || (*end && !strchr(WS, *end)))
+			return config_fail(err, errlen, "option \"%s\": bad quoting or value too long", show), -1;
+	} else {
+		if ((vn = strcspn(s, WS)) >= vsz)
+			return config_fail(err, errlen, "option \"%s\": value too long", show), -1;
+		memcpy(val, s, vn);
+		val[vn] = '\0';
+		end = s + vn;
+	}
+	*pp = end;
+	return 1;
+}
+
+/* Apply "key=value ..." overrides to s, all or nothing; of a key given twice the last wins. */
+int config_apply_options(struct settings *s, const char *options, char *err, size_t errlen)
+{
+	char key[64], val[LINE_BYTES_MAX + 1], why[RG_ERRLEN];
+	const struct key *k;
+	struct settings tmp;
+	int r;
+
+	if (!options)
+		return RG_FOUND;
+	tmp = *s;
+	while ((r = config_next_option(&options, key, sizeof key, val, sizeof val, err, errlen)) > 0) {
+		if (!strcmp(key, "config"))
+			continue;
+		if (!strcmp(key, "include"))
+			return config_fail(err, errlen, "option \"include\": not allowed in options");
+		if (!(k = config_find_key(key)))
+			return config_fail(err, errlen, "option \"%s\": unknown key", config_shown(why, key, strlen(key)));
+		if (config_set_value(k, &tmp, val, why, sizeof why))
+			return config_fail(err, errlen, "option \"%s\": %s", k->name, why);
+	}
+	if (r < 0)
+		return RG_CONFIG;
+	*s = tmp;
+	return RG_FOUND;
+}
+
+/* Extract "config=PATH" from options ("" when absent). */
+int config_option_path(const char *options, char *path, size_t size, char *err, size_t errlen)
+{
+	char key[64], val[LINE_BYTES_MAX + 1];
+	int r, seen = 0;
+	size_t i;
+
+	if (size)
+		path[0] = '\0';
+	if (!options)
+		return RG_FOUND;
+	while ((r = config_next_option(&options, key, sizeof key, val, sizeof val, err, errlen)) > 0) {
+		if (strcmp(key, "config"))
+			continue;
+		if (seen++)
+			return config_fail(err, errlen, "option \"config\": given twice");
+		for (i = 0; val[i]; i++)
+			if ((unsigned char)val[i] < 0x20 || val[i] == 0x7f)
+				return config_fail(err, errlen, "option \"config\": control byte in path");
+		if (!val[0] || util_strlcpy(path, val, size)) {
+			if (size)
+				path[0] = '\0';
+			return config_fail(err, errlen, "option \"config\": %s", val[0] ? "path too long" : "empty path");
+		}
+	}
+	return r < 0 ? RG_CONFIG : RG_FOUND;
+}
+
+/* The path the config was read from ("" for config_new()). */
+const char *config_path(const struct config *c)
+{
+	return c ? c->path : "";
+}
+
+/* Number of [domain] sections. */
+size_t config_domain_count(const struct config *c)
+{
+	return c ? c->nsec : 0;
+}
+
+/* Name of section i: exact ones in sorted order, then wildcards; NULL past the end. */
+const char *config_domain_name(const struct config *c, size_t i)
+{
+	return c && i < c->nsec ? c->sec[i].name : NULL;
+}
+
+/* Whether name is one of s->sources. */
+int config_has_source(const struct settings *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; s && name && i < CONFIG_SOURCES_MAX && s->sources[i][0]; i++)
+		if (!strcmp(s->sources[i], name))
+			return 1;
+	return 0;
+}
+
+/* Free a config from config_load() or config_new(), its arena with it. */
+void config_free(struct config *c)
+{
+	struct block *b;
+
+	if (!c)
+		return;
+	while ((b = c->arena)) {
+		c->arena = b->next;
+		free(b);
+	}
+	free(c->sec);
+	free(c);
+}

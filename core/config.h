@@ -1,0 +1,99 @@
+/*
+ * config.h - the rcptguard.conf format (DESIGN.md "The contract: configuration").
+ *
+ * "key = value" lines, '#' comments, durations with units (30s 5m 2h 7d), global keys
+ * first, then "[domain NAME]" sections (NAME may be "*.example.org") overriding them for
+ * that domain, and "include = GLOB". Unknown keys and bad values are errors naming
+ * file:line. The same key table parses per-call overrides from an ACL ("options").
+ *
+ * Ownership: config_load() returns a struct config the caller frees with config_free().
+ * struct settings is plain data (fixed arrays), copied by value: no pointers into the config.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include "rg.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/rcptguard/rcptguard.conf"
+#define CONFIG_SOURCES_MAX 8
+#define CONFIG_NAME_MAX 16
+#define CONFIG_HOSTS_MAX 512
+#define CONFIG_LIST_MAX 1024
+
+/* Every key of the format. Durations are in seconds. Strings are "" when unset. */
+struct settings {
+	char state_dir[RG_PATH_MAX];                   /* /var/lib/rcptguard (global only) */
+	char sources[CONFIG_SOURCES_MAX][CONFIG_NAME_MAX]; /* "callout","list","ldap"; "" ends */
+	char hosts[CONFIG_HOSTS_MAX];                  /* "h1:25, [::1]:2525 h3"; "" = none */
+	unsigned port;                                 /* 25 */
+	unsigned positive_ttl, negative_ttl;           /* 7d, 30m */
+	unsigned stale_ttl, catchall_ttl;              /* 30d, 1d */
+	int catchall_check;                            /* yes: probe before trusting callouts */
+	char callout_sender[RG_ADDRESS_MAX + 3];       /* "<>": stored with its brackets */
+	char callout_helo[RG_DOMAIN_MAX + 1];          /* EHLO name; "" = this host's name */
+	unsigned connect_timeout, command_timeout, total_timeout; /* 5s 10s 30s */
+	char list[RG_PATH_MAX];                        /* static list file */
+	unsigned list_settle;                          /* 10s */
+	unsigned list_max_shrink;                      /* percent, 50; 0 = no guard */
+	char ldap_uri[CONFIG_LIST_MAX];
+	char ldap_base[CONFIG_LIST_MAX];
+	char ldap_filter[CONFIG_LIST_MAX];
+	char ldap_bind_dn[CONFIG_LIST_MAX];
+	char ldap_bind_password_file[RG_PATH_MAX];
+	int ldap_starttls;                             /* no */
+	unsigned ldap_timeout;                         /* 5s */
+	char own_domains[CONFIG_LIST_MAX];             /* "a.example b.example *.c.example" */
+	char dns_forward[CONFIG_HOSTS_MAX];            /* "IP@PORT ..."; "" = system resolver */
+	char dns_config[RG_PATH_MAX];
+	char dns_trust_anchor[RG_PATH_MAX];
+	unsigned dns_timeout;                          /* 5s */
+	char dynamic_patterns[RG_PATH_MAX];            /* "" = built-in */
+	char dynamic_action[CONFIG_NAME_MAX];          /* "reject" | "flag" */
+	unsigned fcrdns_cache_ttl;                     /* 1h */
+	unsigned greylist_delay, greylist_retry_window, greylist_pass_ttl; /* 5m 2d 10d */
+	unsigned greylist_ipv4_prefix, greylist_ipv6_prefix; /* 24, 64 */
+	unsigned greylist_awl_after;                   /* 5; 0 = off */
+	char greylist_whitelist[RG_PATH_MAX];
+	char greylist_on_error[CONFIG_NAME_MAX];       /* "pass" | "defer" */
+	unsigned store_map_size;                       /* MiB, initial LMDB map: 64 */
+};
+
+struct config;
+
+/* Fill s with the built-in defaults. */
+void config_defaults(struct settings *s);
+
+/* Read path (and its includes). RG_FOUND, or RG_CONFIG with "file:line: problem" in err. */
+int config_load(const char *path, struct config **out, char *err, size_t errlen);
+
+/* An empty config (defaults only), for callers that run without a file. */
+struct config *config_new(void);
+
+/* The settings in force for domain ("" or NULL: the global ones). An exact
+ * [domain NAME] beats the longest matching "*.suffix" section. */
+void config_for_domain(const struct config *c, const char *domain, struct settings *out);
+
+/* Apply per-call overrides "key=value key2=\"v a l\"" (the ACL's OPTIONS argument).
+ * The key "config" is skipped here (the caller uses config_option_path()).
+ * RG_FOUND, or RG_CONFIG naming the bad pair. */
+int config_apply_options(struct settings *s, const char *options, char *err, size_t errlen);
+
+/* Extract "config=PATH" from options into path (empty if absent). RG_CONFIG on a bad value. */
+int config_option_path(const char *options, char *path, size_t size, char *err, size_t errlen);
+
+/* The path the config was read from. */
+const char *config_path(const struct config *c);
+
+/* Number of [domain] sections; and the name of section i (for the CLI). */
+size_t config_domain_count(const struct config *c);
+const char *config_domain_name(const struct config *c, size_t i);
+
+/* Parse a duration "30s", "5m", "2h", "7d", "1w" or bare seconds. 0 ok, -1 bad. */
+int config_parse_duration(const char *v, unsigned *out);
+
+/* Whether source name is in s->sources. */
+int config_has_source(const struct settings *s, const char *name);
+
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * engine.c - per-process state: loaded configs, cached by path.
+ *
+ * A config is read at most once per process and path (an Exim process serves one SMTP
+ * connection, so an edit takes effect at the next connection). A config that fails to
+ * load is not cached: every check says why until it is fixed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define ENGINE_CONFIGS 4
+
+static struct {
+	char path[RG_PATH_MAX];
+	struct config *c;
+} engine_cache[ENGINE_CONFIGS];
+
+/* The loaded config for options (config=PATH, $RCPTGUARD_CONFIG, or the default). */
+const struct config *engine_config(const char *options, char *err, size_t errlen)
+{
+	char path[RG_PATH_MAX];
+	const char *env;
+	struct config *c;
+	size_t i;
+
+	if (config_option_path(options, path, sizeof path, err, errlen) != RG_FOUND)
+		return NULL;
+	if (path[0] == '\0') {
+		env = getenv("RCPTGUARD_CONFIG");
+		if (util_strlcpy(path, env && *env ? env : CONFIG_DEFAULT_PATH, sizeof path) < 0) {
+			util_snprintf(err, errlen, "RCPTGUARD_CONFIG too long");
+			return NULL;
+		}
+	}
+	for (i = 0; i < ENGINE_CONFIGS; i++)
+		if (engine_cache[i].c != NULL && strcmp(engine_cache[i].path, path) == 0)
+			return engine_cache[i].c;
+	if (config_load(path, &c, err, errlen) != RG_FOUND)
+		return NULL;
+	for (i = 0; i < ENGINE_CONFIGS - 1 && engine_cache[i].c != NULL; i++)
+		;
+	config_free(engine_cache[i].c);
+	memcpy(engine_cache[i].path, path, sizeof path);
+	engine_cache[i].c = c;
+	return c;
+}
+
+/* Settings for domain under the options' config, with the options applied. */
+int engine_settings(const char *options, const char *domain, struct settings *out,
+		    char *err, size_t errlen)
+{
+	const struct config *c = engine_config(options, err, errlen);
+
+	if (c == NULL)
+		return RG_CONFIG;
+	config_for_domain(c, domain, out);
+	return config_apply_options(out, options, err, errlen);
+}
+
+/* Forget every loaded config. */
+void engine_reset(void)
+{
+	size_t i;
+
+	for (i = 0; i < ENGINE_CONFIGS; i++) {
+		config_free(engine_cache[i].c);
+		engine_cache[i].c = NULL;
+	}
+}

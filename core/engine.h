@@ -1,0 +1,24 @@
+/*
+ * engine.h - per-process state shared by every check: the loaded config (cached by path)
+ * and the settings for one call.
+ *
+ * Exim forks one process per SMTP connection; a config is read at most once per process
+ * and path, so an edit takes effect from the next connection on.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include "config.h"
+
+/* Settings for domain under the config named in options (or $RCPTGUARD_CONFIG, or the
+ * default path), with options applied. RG_FOUND, or RG_CONFIG with the reason in err. */
+int engine_settings(const char *options, const char *domain, struct settings *out,
+		    char *err, size_t errlen);
+
+/* The loaded config for options (NULL with err on error); owned by the engine. */
+const struct config *engine_config(const char *options, char *err, size_t errlen);
+
+/* Drop the cached config (tests, CLI). */
+void engine_reset(void);
+
+#endif

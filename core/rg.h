@@ -1,0 +1,50 @@
+/*
+ * rg.h - outcomes, limits and small helpers shared by every core module.
+ *
+ * Every lookup in rcptguard has exactly four outcomes and they never blur:
+ * a timeout or a 4xx is RG_TEMPFAIL, never RG_NOTFOUND.
+ */
+#ifndef RG_H
+#define RG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum rg_status {
+	RG_FOUND = 0,    /* definite yes (address exists, record present, ...) */
+	RG_NOTFOUND = 1, /* definite no */
+	RG_TEMPFAIL = 2, /* could not tell now: try again later, never reject */
+	RG_CONFIG = 3    /* operator error (bad config, bad arguments) */
+};
+
+#define RG_ERRLEN 256         /* size of every error-text buffer */
+#define RG_LOCAL_MAX 64       /* RFC 5321 4.5.3.1.1 */
+#define RG_DOMAIN_MAX 255     /* RFC 5321 4.5.3.1.2 */
+#define RG_ADDRESS_MAX 320    /* local@domain, with room for quoting */
+#define RG_PATH_MAX 1024
+
+/* Name of an outcome, for logs. */
+const char *rg_status_name(int status);
+
+/* Copy src into dst; returns -1 (dst holds a truncated copy) when it does not fit. */
+int util_strlcpy(char *dst, const char *src, size_t size);
+
+/* snprintf that returns -1 on truncation or encoding error. */
+int util_snprintf(char *dst, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Wall-clock seconds; tests may replace the clock with util_set_clock(). */
+int64_t util_now(void);
+void util_set_clock(int64_t (*clock)(void));
+
+/* Monotonic milliseconds, for deadlines. */
+int64_t util_monotonic_ms(void);
+
+/* Case-insensitive ASCII lower-casing in place. */
+void util_lower(char *s);
+
+/* Replace control and non-ASCII bytes (and '"', '\\') with '?' and cut at max-1 bytes:
+ * makes remote text safe to echo in a yield, a log line or an SMTP reply. */
+void util_sanitise(char *dst, size_t size, const char *src, size_t srclen);
+
+#endif

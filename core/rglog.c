@@ -1,0 +1,37 @@
+/*
+ * rglog.c - the one logging module: formats a line and hands it to the face's hook.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "rglog.h"
+
+static rglog_hook_fn *rglog_hook;
+static int rglog_debug_on;
+
+/* Install the face's hook. */
+void rglog_set_hook(rglog_hook_fn *fn, int debug_on)
+{
+	rglog_hook = fn;
+	rglog_debug_on = debug_on;
+}
+
+/* Whether debug lines are wanted. */
+int rglog_debug_enabled(void)
+{
+	return rglog_hook != NULL && rglog_debug_on;
+}
+
+/* Format one line (cut at 1000 bytes) and emit it. */
+void rglog(int level, const char *fmt, ...)
+{
+	char line[1000];
+	va_list ap;
+
+	if (rglog_hook == NULL || (level == RGLOG_DEBUG && !rglog_debug_on))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	rglog_hook(level, line);
+}

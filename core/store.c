@@ -1,0 +1,67 @@
+/*
+ * store.c - the store registry and the one store handle of this process.
+ *
+ * Exim forks one process per SMTP connection and loads the module in each: the store
+ * is opened lazily on first use, once per process, and a handle inherited across
+ * fork() is abandoned, never used (LMDB forbids using an environment after fork).
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+extern const struct store_ops store_lmdb_ops;
+
+const struct store_ops *const store_registry[] = {
+	&store_lmdb_ops,
+	NULL,
+};
+
+static struct {
+	struct store_handle h;
+	pid_t pid;
+	char state_dir[RG_PATH_MAX];
+} store_cur;
+
+/* Find a store member by name. */
+const struct store_ops *store_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; store_registry[i] != NULL; i++)
+		if (strcmp(store_registry[i]->name, name) == 0)
+			return store_registry[i];
+	return NULL;
+}
+
+/* The process's store for state_dir, opened on first use. */
+const struct store_handle *store_process(const char *state_dir, unsigned map_mib,
+					 char *err, size_t errlen)
+{
+	pid_t pid = getpid();
+
+	if (store_cur.h.s != NULL && store_cur.pid != pid)
+		memset(&store_cur, 0, sizeof store_cur);   /* inherited: abandon, never close */
+	if (store_cur.h.s != NULL && strcmp(store_cur.state_dir, state_dir) == 0)
+		return &store_cur.h;
+	store_process_close();
+	if (util_strlcpy(store_cur.state_dir, state_dir, sizeof store_cur.state_dir) < 0) {
+		util_snprintf(err, errlen, "state_dir too long");
+		return NULL;
+	}
+	store_cur.h.ops = store_registry[0];
+	if (store_cur.h.ops->open(state_dir, map_mib, &store_cur.h.s, err, errlen) != RG_FOUND) {
+		memset(&store_cur, 0, sizeof store_cur);
+		return NULL;
+	}
+	store_cur.pid = pid;
+	return &store_cur.h;
+}
+
+/* Close the process's store, if this process opened it. */
+void store_process_close(void)
+{
+	if (store_cur.h.s != NULL && store_cur.pid == getpid())
+		store_cur.h.ops->close(store_cur.h.s);
+	memset(&store_cur, 0, sizeof store_cur);
+}

@@ -1,0 +1,96 @@
+/*
+ * util.c - string and clock helpers every core module uses. Truncation is an error
+ * everywhere in rcptguard, so the copy helpers report it instead of hiding it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "rg.h"
+
+static int64_t (*util_clock)(void);
+
+/* Name of an outcome, for logs. */
+const char *rg_status_name(int status)
+{
+	switch (status) {
+	case RG_FOUND: return "found";
+	case RG_NOTFOUND: return "notfound";
+	case RG_TEMPFAIL: return "tempfail";
+	case RG_CONFIG: return "config";
+	default: return "invalid";
+	}
+}
+
+/* Bounded copy; -1 when src did not fit. */
+int util_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size == 0)
+		return -1;
+	if (n >= size) {
+		memcpy(dst, src, size - 1);
+		dst[size - 1] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* Bounded formatting; -1 on truncation. */
+int util_snprintf(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/* Wall-clock seconds, or the test clock. */
+int64_t util_now(void)
+{
+	return util_clock ? util_clock() : (int64_t)time(NULL);
+}
+
+/* Replace the clock (NULL restores the real one). */
+void util_set_clock(int64_t (*clock)(void))
+{
+	util_clock = clock;
+}
+
+/* Monotonic milliseconds. */
+int64_t util_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ASCII lower-casing in place (locale-independent on purpose). */
+void util_lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/* Make remote text safe to echo: printable ASCII only, no quote or backslash. */
+void util_sanitise(char *dst, size_t size, const char *src, size_t srclen)
+{
+	size_t i, o = 0;
+
+	if (size == 0)
+		return;
+	for (i = 0; i < srclen && o + 1 < size; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		dst[o++] = (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\') ? '?' : (char)ch;
+	}
+	dst[o] = '\0';
+}

@@ -1,0 +1,226 @@
+/*
+ * verify.c - the recipient verification chain and the catch-all check.
+ *
+ * Cache first; then each source in the domain's order of preference until one gives a
+ * definite answer; definite answers are cached with the domain's TTLs. A temporary
+ * failure is never cached and never overwrites a positive verdict; when no source can
+ * answer, a positive verdict younger than stale_ttl still passes, a catch-all
+ * destination passes (it takes everything anyway), and anything else defers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "rglog.h"
+#include "source.h"
+#include "source_callout.h"
+#include "store.h"
+#include "verify.h"
+
+struct verify_ctx {
+	const char *func;               /* name in the log line */
+	const char *shown;              /* the address or domain as logged (bounded) */
+	int64_t t0;
+};
+
+/* Emit the one log line of a verdict. */
+static void verify_log(const struct verify_ctx *cx, const struct yield *y)
+{
+	rglog(RGLOG_INFO, "rcptguard: %s <%.100s> %s ms=%lld", cx->func, cx->shown, y->line,
+	      (long long)(util_monotonic_ms() - cx->t0));
+}
+
+/* Cache a definite verdict (best effort: the cache is a hint). */
+static void verify_store(const struct store_handle *st, const struct address *a,
+			 const struct settings *s, int pass, const char *source, const char *text)
+{
+	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
+	struct verdict v;
+
+	if (st == NULL)
+		return;
+	memset(&v, 0, sizeof v);
+	v.pass = pass;
+	util_strlcpy(v.source, source, sizeof v.source);
+	v.created = util_now();
+	v.expires = v.created + (pass ? s->positive_ttl : s->negative_ttl);
+	util_sanitise(v.text, sizeof v.text, text, strlen(text));
+	if (verdict_key_address(key, sizeof key, a->key) < 0 || verdict_encode(&v, 0, val, sizeof val) < 0)
+		return;
+	if (st->ops->put(st->s, key, val, strlen(val), err, sizeof err) != RG_FOUND)
+		rglog(RGLOG_INFO, "rcptguard: store unavailable, verdict not cached: %s", err);
+}
+
+/* Read the cached verdict of a; 0 when one was decoded. */
+static int verify_cached(const struct store_handle *st, const struct address *a, struct verdict *v)
+{
+	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
+	size_t vlen;
+	int rc;
+
+	if (st == NULL || verdict_key_address(key, sizeof key, a->key) < 0)
+		return -1;
+	rc = st->ops->get(st->s, key, val, sizeof val, &vlen, err, sizeof err);
+	if (rc == RG_TEMPFAIL)
+		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
+	if (rc != RG_FOUND)
+		return -1;
+	if (verdict_decode(val, vlen, 0, v) < 0) {
+		rglog(RGLOG_DEBUG, "rcptguard: malformed record for %.100s ignored", a->key);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fill y with a definite or cached verdict. */
+static void verify_yield_verdict(struct yield *y, const struct address *a, int pass,
+				 const char *source, const char *detail)
+{
+	char msg[RG_ADDRESS_MAX + 64];
+
+	yield_init(y, pass ? "pass" : "fail");
+	yield_add(y, "source", source);
+	if (!pass) {
+		snprintf(msg, sizeof msg, "<%s>: recipient unknown", a->full);
+		yield_add(y, "message", msg);
+	}
+	yield_add(y, "detail", detail);
+}
+
+/* Fill y with a deferral. */
+static void verify_yield_defer(struct yield *y, const char *shown, const char *reason, const char *detail)
+{
+	char msg[RG_ADDRESS_MAX + 80];
+
+	snprintf(msg, sizeof msg, "<%.100s>: cannot verify recipient now, please try again later", shown);
+	yield_init(y, "defer");
+	yield_add(y, "reason", reason);
+	yield_add(y, "message", msg);
+	yield_add(y, "detail", detail);
+}
+
+/* Run the sources of s for a; returns the RG_ outcome and fills y. */
+static int verify_chain(const struct address *a, const struct settings *s, struct yield *y, int64_t t0)
+{
+	char err[RG_ERRLEN] = "", last[RG_ERRLEN] = "no source configured";
+	int64_t deadline = t0 + (int64_t)s->total_timeout * 1000;
+	const struct store_handle *st;
+	struct source_answer ans;
+	struct verdict cv;
+	int i, rc, have_cached, catchall = 0;
+
+	st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
+	if (st == NULL)
+		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
+	have_cached = verify_cached(st, a, &cv) == 0;
+	if (have_cached && util_now() < cv.expires) {
+		verify_yield_verdict(y, a, cv.pass, "cache", cv.text);
+		return cv.pass ? RG_FOUND : RG_NOTFOUND;
+	}
+	for (i = 0; i < CONFIG_SOURCES_MAX && s->sources[i][0]; i++) {
+		const struct source_ops *src = source_find(s->sources[i]);
+
+		if (src == NULL) {
+			rglog(RGLOG_DEBUG, "rcptguard: source %s is not available in this build", s->sources[i]);
+			continue;
+		}
+		err[0] = '\0';
+		rc = src->lookup(a, s, deadline, &ans, err, sizeof err);
+		rglog(RGLOG_DEBUG, "rcptguard: source %s for %.100s: %s %s", src->name, a->full,
+		      rg_status_name(rc), rc == RG_FOUND || rc == RG_NOTFOUND ? ans.text : err);
+		if (rc == RG_FOUND || rc == RG_NOTFOUND) {
+			verify_store(st, a, s, rc == RG_FOUND, src->name, ans.text);
+			verify_yield_verdict(y, a, rc == RG_FOUND, src->name, ans.text);
+			return rc;
+		}
+		catchall |= ans.catchall;
+		snprintf(last, sizeof last, "%s: %s", src->name, err);
+	}
+	if (have_cached && cv.pass && util_now() - cv.created < (int64_t)s->stale_ttl) {
+		verify_yield_verdict(y, a, 1, "cache", cv.text);
+		yield_add(y, "stale", "yes");
+		return RG_FOUND;
+	}
+	if (catchall) {
+		verify_yield_verdict(y, a, 1, "catchall", "destination accepts any recipient");
+		return RG_FOUND;
+	}
+	verify_yield_defer(y, a->full, "tempfail", last);
+	return RG_TEMPFAIL;
+}
+
+/* verify_recipient ADDRESS [OPTIONS]. */
+int verify_run_recipient(const char *address, const char *options, struct yield *y)
+{
+	struct verify_ctx cx = { "verify_recipient", address, util_monotonic_ms() };
+	char err[RG_ERRLEN];
+	struct address a;
+	struct settings s;
+	int rc;
+
+	if (address_parse(address, &a, err, sizeof err) != RG_FOUND) {
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "<%.100s>: malformed address: %.80s", address, err);
+		yield_init(y, "fail");
+		yield_add(y, "reason", "syntax");
+		yield_add(y, "message", msg);
+		verify_log(&cx, y);
+		return RG_NOTFOUND;
+	}
+	cx.shown = a.full;
+	if (engine_settings(options, a.domain, &s, err, sizeof err) != RG_FOUND) {
+		rglog(RGLOG_ERROR, "rcptguard: configuration error: %s", err);
+		verify_yield_defer(y, a.full, "config", err);
+		verify_log(&cx, y);
+		return RG_CONFIG;
+	}
+	rc = verify_chain(&a, &s, y, cx.t0);
+	verify_log(&cx, y);
+	return rc;
+}
+
+/* catchall DOMAIN [OPTIONS]. */
+int verify_run_catchall(const char *domain, const char *options, struct yield *y)
+{
+	struct verify_ctx cx = { "catchall", domain, util_monotonic_ms() };
+	char dom[RG_DOMAIN_MAX + 1], err[RG_ERRLEN] = "", text[VERDICT_TEXT_MAX] = "";
+	struct settings s;
+	int rc, cached = 0;
+
+	if (address_parse_domain(domain, dom, sizeof dom, err, sizeof err) != RG_FOUND) {
+		yield_init(y, "unknown");
+		yield_add(y, "reason", "syntax");
+		yield_add(y, "detail", err);
+		verify_log(&cx, y);
+		return RG_CONFIG;
+	}
+	cx.shown = dom;
+	if (engine_settings(options, dom, &s, err, sizeof err) != RG_FOUND) {
+		rglog(RGLOG_ERROR, "rcptguard: configuration error: %s", err);
+		yield_init(y, "unknown");
+		yield_add(y, "reason", "config");
+		yield_add(y, "detail", err);
+		verify_log(&cx, y);
+		return RG_CONFIG;
+	}
+	rc = source_callout_catchall(dom, &s, cx.t0 + (int64_t)s.total_timeout * 1000, &cached,
+				     text, sizeof text, err, sizeof err);
+	yield_init(y, rc == RG_FOUND ? "yes" : rc == RG_NOTFOUND ? "no" : "unknown");
+	yield_add(y, "source", rc == RG_FOUND || rc == RG_NOTFOUND ? (cached ? "cache" : "callout") : NULL);
+	yield_add(y, "reason", rc == RG_CONFIG ? "config" : rc == RG_TEMPFAIL ? "tempfail" : NULL);
+	yield_add(y, "detail", rc == RG_FOUND || rc == RG_NOTFOUND ? text : err);
+	verify_log(&cx, y);
+	return rc;
+}
+
+/* Per-process teardown. */
+void verify_shutdown(void)
+{
+	size_t i;
+
+	for (i = 0; source_registry[i] != NULL; i++)
+		if (source_registry[i]->reset != NULL)
+			source_registry[i]->reset();
+	store_process_close();
+}

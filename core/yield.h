@@ -1,0 +1,32 @@
+/*
+ * yield.h - the answer line every face prints: "result=pass source=cache message=\"...\"".
+ *
+ * Exim's ${extract{key}{...}} reads it; values with spaces are double-quoted, and values
+ * are sanitised so that no quote, backslash or control byte can break the line.
+ */
+#ifndef YIELD_H
+#define YIELD_H
+
+#include "rg.h"
+
+#define YIELD_MAX 1024
+
+struct yield {
+	char line[YIELD_MAX];
+	size_t len;
+	int truncated;
+};
+
+/* Start a line with result=VALUE. */
+void yield_init(struct yield *y, const char *result);
+
+/* Append key=value (quoted when needed); an empty or NULL value is skipped. */
+void yield_add(struct yield *y, const char *key, const char *value);
+
+/* Append key=N. */
+void yield_add_int(struct yield *y, const char *key, long long n);
+
+/* Value of key in a yield line (for the CLI's --json and tests); 0 found, -1 not. */
+int yield_get(const char *line, const char *key, char *out, size_t size);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * rcptguard.c - the Exim dlfunc module: ${dlfunc{.../rcptguard.so}{FUNCTION}{ARG}...}.
+ *
+ * Thin on purpose: it takes Exim's arguments, calls core/, copies the yield into
+ * Exim's store and maps core's log lines to log_write()/debug_printf(). It calls
+ * nothing of Exim outside local_scan.h (Debian's Exim hides every other symbol).
+ * Every answer returns OK with a yield; FAIL only for misuse (the ACL then says
+ * "451 temporary local problem"); never FAIL_FORCED, which would silently skip a deny.
+ */
+#define DLFUNC_IMPL
+/* Exim's header declares "void (*fn)()": not ours to fix. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#include <local_scan.h>
+#pragma GCC diagnostic pop
+
+#include "rglog.h"
+#include "verify.h"
+
+#define RG_EXPORT __attribute__((visibility("default")))
+
+int verify_recipient(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
+int catchall(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
+
+/* Core log lines to Exim: verdicts and errors to the main log, detail to -d output. */
+static void rg_exim_log(int level, const char *line)
+{
+	if (level == RGLOG_DEBUG)
+		debug_printf("%s\n", line);
+	else
+		log_write(0, LOG_MAIN, "%s", line);
+}
+
+/* Set up logging for this call (Exim's debug state may change between calls). */
+static void rg_exim_begin(void)
+{
+	rglog_set_hook(rg_exim_log, debug_selector != 0);
+}
+
+/* Misuse: a clear error and FAIL, so that the ACL defers instead of guessing. */
+static int rg_exim_usage(uschar **yield, const char *text)
+{
+	*yield = string_copy((const uschar *)text);
+	return FAIL;
+}
+
+/* verify_recipient ADDRESS [OPTIONS] -> result=pass|fail|defer ... */
+int verify_recipient(uschar **yield, int argc, uschar *argv[])
+{
+	struct yield y;
+
+	if (argc < 1 || argc > 2)
+		return rg_exim_usage(yield, "rcptguard: verify_recipient needs ADDRESS [OPTIONS]");
+	rg_exim_begin();
+	verify_run_recipient((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL, &y);
+	*yield = string_copy((const uschar *)y.line);
+	return OK;
+}
+
+/* catchall DOMAIN [OPTIONS] -> result=yes|no|unknown ... */
+int catchall(uschar **yield, int argc, uschar *argv[])
+{
+	struct yield y;
+
+	if (argc < 1 || argc > 2)
+		return rg_exim_usage(yield, "rcptguard: catchall needs DOMAIN [OPTIONS]");
+	rg_exim_begin();
+	verify_run_catchall((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL, &y);
+	*yield = string_copy((const uschar *)y.line);
+	return OK;
+}
+
+/* At process exit: QUIT open callout connections (only those this process opened). */
+__attribute__((destructor)) static void rg_exim_fini(void)
+{
+	rglog_set_hook(NULL, 0);   /* Exim's logging may already be torn down */
+	verify_shutdown();
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian packages the build, the demo and the tests need, if missing.
+# Never installs postfix (it would remove Exim). Safe to run again: a no-op when all is there.
+set -euo pipefail
+pkgs=(build-essential pkg-config liblmdb-dev lmdb-utils libcmocka-dev
+      exim4-daemon-heavy exim4-dev swaks python3 procps iproute2 psmisc)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	# Why a policy-rc.d: the package would start a system Exim on port 25 otherwise.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The daemon-light package has no ${dlfunc}: the module cannot load there.
+if ! exim4 -bV 2>/dev/null | grep -q Expand_dlfunc; then
+	echo "deps: this Exim lacks Expand_dlfunc; install exim4-daemon-heavy" >&2
+	exit 1
+fi

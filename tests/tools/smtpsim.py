@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""smtpsim.py - a small scripted SMTP server for tests (Python 3 stdlib only).
+
+It acts out misbehaviour no real server shows (garbage, endless or dripped replies, silence,
+dropped connections) so that the callout client can be tested against each.
+
+Usage: smtpsim.py --port-file FILE --mode MODE [--log FILE]
+
+Binds 127.0.0.1 on an ephemeral port, writes the port number to --port-file once listening,
+serves each connection in its own thread until killed (SIGTERM: clean exit), and appends to
+--log one line per connection ("conn PEER") and per received command ("cmd PEER LINE").
+
+Modes:
+  ok                  220 banner, multi-line 250 to EHLO, 250 MAIL, RCPT: 250 for local parts
+                      starting with "good" or "user", 550 5.1.1 otherwise, 250 RSET, 221 QUIT
+  garbage             banner, then random non-SMTP text as every reply
+  hugeline            banner, then EHLO answered with a 1 MB line (newline only at its end)
+  endless             EHLO answered with endless "250-..." lines, one every 10 ms
+  drip                banner, then every reply sent one byte per second
+  silent              accept, never write anything
+  banner554 banner421 that banner (421: then close)
+  ehlo5xx             500 to EHLO, 250 to HELO, then like ok
+  ehlo4xx             451 to EHLO and HELO
+  mail5xx             550 to MAIL FROM
+  rcpt451             451 to every RCPT
+  close_after_banner  banner, then close
+  drop_after_rcpt     first RCPT answered normally, then close on the next command
+  mixed_codes         EHLO/HELO answered "250-a\\r\\n251 b\\r\\n"
+"""
+import argparse
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+
+MODES = ("ok", "garbage", "hugeline", "endless", "drip", "silent", "banner554", "banner421",
+         "ehlo5xx", "ehlo4xx", "mail5xx", "rcpt451", "close_after_banner", "drop_after_rcpt",
+         "mixed_codes")
+
+log_lock = threading.Lock()
+
+
+class Closed(Exception):
+    """The conversation is over (peer gone, or the mode closes it)."""
+
+
+def log(path, line):
+    """Append one line to the log file (if any), whole, even from several threads."""
+    if not path:
+        return
+    with log_lock:
+        with open(path, "a", encoding="utf-8", errors="replace") as f:
+            f.write(line + "\n")
+
+
+class Session:
+    """One client connection acted out in the chosen mode."""
+
+    def __init__(self, sock, peer, mode, logpath):
+        self.sock = sock
+        self.peer = "%s:%d" % peer[:2]
+        self.mode = mode
+        self.logpath = logpath
+        self.buf = b""
+        self.rcpts = 0
+
+    def send(self, text):
+        data = text.encode("latin-1") if isinstance(text, str) else text
+        try:
+            if self.mode == "drip":
+                for i in range(len(data)):
+                    self.sock.sendall(data[i:i + 1])
+                    time.sleep(1)
+            else:
+                self.sock.sendall(data)
+        except OSError:
+            raise Closed()
+
+    def reply(self, *lines):
+        """Send a (multi-line) reply from lines like "250 text"; continuation marks added."""
+        out = []
+        for i, line in enumerate(lines):
+            code, text = line[:3], line[4:]
+            sep = " " if i == len(lines) - 1 else "-"
+            out.append("%s%s%s\r\n" % (code, sep, text))
+        if self.mode == "garbage":
+            words = ["hello", "what", "is", "this", "banana", "<html>", "zzz", "ok?", "ERROR"]
+            out = [" ".join(random.choice(words) for _ in range(5)) + "\r\n"]
+        self.send("".join(out))
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                raise Closed()
+            if not data:
+                raise Closed()
+            self.buf += data
+            if len(self.buf) > 65536:
+                raise Closed()
+        line, self.buf = self.buf.split(b"\n", 1)
+        line = line.rstrip(b"\r").decode("latin-1")
+        log(self.logpath, "cmd %s %s" % (self.peer, line))
+        return line
+
+    def run(self):
+        m = self.mode
+        if m == "silent":
+            while self.sock.recv(4096):
+                pass
+            return
+        if m == "banner554":
+            self.reply("554 5.3.2 smtpsim: no service here")
+        elif m == "banner421":
+            self.reply("421 4.3.2 smtpsim: try again later")
+            return
+        else:
+            # Why not via reply(): in garbage and drip modes the banner itself is normal.
+            self.sock.sendall(b"220 smtpsim ESMTP ready\r\n")
+        if m == "close_after_banner":
+            return
+        while True:
+            line = self.readline()
+            verb = line.split(" ", 1)[0].split(":", 1)[0].upper()
+            if verb == "QUIT":
+                self.reply("221 2.0.0 Bye")
+                return
+            if m == "banner554":
+                self.reply("503 5.5.1 no service")
+                continue
+            if m == "drop_after_rcpt" and self.rcpts >= 1:
+                return
+            if verb in ("EHLO", "HELO"):
+                self.greet(verb)
+            elif verb == "MAIL":
+                if m == "mail5xx":
+                    self.reply("550 5.7.1 null sender refused")
+                else:
+                    self.reply("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                self.rcpts += 1
+                self.rcpt(line)
+            elif verb == "RSET":
+                self.reply("250 2.0.0 Ok")
+            elif verb == "NOOP":
+                self.reply("250 2.0.0 Ok")
+            else:
+                self.reply("502 5.5.2 command not recognised")
+
+    def greet(self, verb):
+        m = self.mode
+        if m == "hugeline" and verb == "EHLO":
+            chunk = b"x" * 65536
+            self.send(b"250 ")
+            for _ in range(16):
+                self.send(chunk)
+            self.send(b"\r\n")
+        elif m == "endless" and verb == "EHLO":
+            n = 0
+            while True:
+                self.send("250-smtpsim line %d of an endless reply\r\n" % n)
+                n += 1
+                time.sleep(0.01)
+        elif m == "ehlo5xx" and verb == "EHLO":
+            self.reply("500 5.5.1 EHLO not understood")
+        elif m == "ehlo4xx":
+            self.reply("451 4.3.0 %s refused for now" % verb)
+        elif m == "mixed_codes":
+            self.send("250-a\r\n251 b\r\n")
+        elif verb == "EHLO":
+            self.reply("250 smtpsim greets you", "250 PIPELINING", "250 SIZE 10240000",
+                       "250 8BITMIME")
+        else:
+            self.reply("250 smtpsim")
+
+    def rcpt(self, line):
+        if self.mode == "rcpt451":
+            self.reply("451 4.3.0 try again later")
+            return
+        addr = line.split(":", 1)[1].strip() if ":" in line else ""
+        local = addr.strip("<>").split("@", 1)[0]
+        if local.startswith("good") or local.startswith("user"):
+            self.reply("250 2.1.5 Ok")
+        else:
+            self.reply("550 5.1.1 <%s>: Recipient address rejected: User unknown"
+                       % addr.strip("<>"))
+
+
+def serve(conn, peer, mode, logpath):
+    """Thread body: run one session, then close."""
+    try:
+        # Why TCP_NODELAY: without it, Nagle + delayed ACK stall pipelined clients ~40 ms.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        log(logpath, "conn %s:%d" % peer[:2])
+        Session(conn, peer, mode, logpath).run()
+    except (Closed, OSError):
+        pass
+    finally:
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description="scripted SMTP server for tests")
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--mode", required=True, choices=MODES)
+    ap.add_argument("--log")
+    args = ap.parse_args()
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)
+    # Why a rename: a reader must never see a half-written port number.
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % lsock.getsockname()[1])
+    os.rename(tmp, args.port_file)
+    try:
+        while True:
+            conn, peer = lsock.accept()
+            threading.Thread(target=serve, args=(conn, peer, args.mode, args.log),
+                             daemon=True).start()
+    except SystemExit:
+        pass
+    finally:
+        lsock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

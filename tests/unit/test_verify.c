@@ -1,0 +1,212 @@
+/* test_verify.c - the verification chain with a driven clock: cache lifetimes, stale
+ * positive verdicts, temporary failures never cached, config and syntax errors. The
+ * destination is tests/tools/smtpsim.py ("good*"/"user*" exist, others get 550). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "store.h"
+#include "verdict.h"
+#include "verify.h"
+
+static char dir[64], conf[128], opts[256];
+static pid_t sim = -1;
+static int port;
+static int64_t clock_now = 1800000000;
+
+static int64_t test_clock(void)
+{
+	return clock_now;
+}
+
+/* Start smtpsim.py in mode; sets port. */
+static void sim_start(const char *mode)
+{
+	char pf[128], buf[16] = "";
+	FILE *f;
+
+	snprintf(pf, sizeof pf, "%s/port", dir);
+	unlink(pf);
+	sim = fork();
+	if (sim == 0) {
+		execlp("python3", "python3", "tests/tools/smtpsim.py", "--port-file", pf, "--mode", mode, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && buf[0] == '\0'; i++) {
+		usleep(25000);
+		if ((f = fopen(pf, "r")) != NULL) {
+			if (fgets(buf, sizeof buf, f) == NULL)
+				buf[0] = '\0';
+			fclose(f);
+		}
+	}
+	port = atoi(buf);
+	assert_true(port > 0);
+}
+
+static void sim_stop(void)
+{
+	if (sim > 0) {
+		kill(sim, SIGTERM);
+		waitpid(sim, NULL, 0);
+		sim = -1;
+	}
+	verify_shutdown();   /* drop the callout connection to it */
+}
+
+static int setup(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	strcpy(dir, "/tmp/rg-verify-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(conf, sizeof conf, "%s/rcptguard.conf", dir);
+	f = fopen(conf, "w");
+	fprintf(f, "state_dir = %s\nsources = callout\nconnect_timeout = 1s\ncommand_timeout = 2s\n"
+		   "total_timeout = 3s\ncatchall_check = no\n", dir);
+	fclose(f);
+	util_set_clock(test_clock);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	sim_stop();
+	store_process_close();
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd);
+}
+
+/* Run verify_recipient; return the yield's result and keep the line. */
+static const char *check(const char *addr, struct yield *y)
+{
+	static char result[16];
+
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d", conf, port);
+	verify_run_recipient(addr, opts, y);
+	yield_get(y->line, "result", result, sizeof result);
+	return result;
+}
+
+static void assert_source(const struct yield *y, const char *want)
+{
+	char v[32] = "";
+
+	yield_get(y->line, "source", v, sizeof v);
+	if (strcmp(v, want) != 0)
+		fail_msg("source %s, want %s: %s", v, want, y->line);
+}
+
+/* Read the cached record of addr: 1 found (into v), 0 none. */
+static int record(const char *addr, struct verdict *v)
+{
+	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
+	const struct store_handle *h = store_process(dir, 64, err, sizeof err);
+	size_t vlen;
+
+	assert_non_null(h);
+	verdict_key_address(key, sizeof key, addr);
+	if (h->ops->get(h->s, key, val, sizeof val, &vlen, err, sizeof err) != RG_FOUND)
+		return 0;
+	assert_int_equal(verdict_decode(val, vlen, 0, v), 0);
+	return 1;
+}
+
+static void test_lifetimes(void **state)
+{
+	struct yield y;
+	struct verdict v;
+
+	(void)state;
+	sim_start("ok");
+	assert_string_equal(check("good1@example.org", &y), "pass");
+	assert_source(&y, "callout");
+	assert_string_equal(check("nobody@example.org", &y), "fail");
+	assert_source(&y, "callout");
+	assert_non_null(strstr(y.line, "message=\"<nobody@example.org>: recipient unknown\""));
+	assert_true(record("good1@example.org", &v));
+	assert_int_equal(v.expires - v.created, 7 * 86400);
+	assert_true(record("nobody@example.org", &v));
+	assert_int_equal(v.pass, 0);
+	assert_int_equal(v.expires - v.created, 30 * 60);
+	sim_stop();
+	/* Destination gone: both answered from the cache. */
+	assert_string_equal(check("good1@example.org", &y), "pass");
+	assert_source(&y, "cache");
+	assert_string_equal(check("nobody@example.org", &y), "fail");
+	assert_source(&y, "cache");
+	/* 31 minutes on: the negative verdict has expired and is never used stale. */
+	clock_now += 31 * 60;
+	assert_string_equal(check("nobody@example.org", &y), "defer");
+	/* 8 days on: the positive one is expired but within stale_ttl. */
+	clock_now += 8 * 86400;
+	assert_string_equal(check("good1@example.org", &y), "pass");
+	assert_non_null(strstr(y.line, "stale=yes"));
+	/* 31 days on: too old even for that. */
+	clock_now += 31 * 86400;
+	assert_string_equal(check("good1@example.org", &y), "defer");
+	assert_non_null(strstr(y.line, "message=\"<good1@example.org>: cannot verify recipient now"));
+}
+
+static void test_tempfail_not_cached(void **state)
+{
+	struct yield y;
+	struct verdict v;
+
+	(void)state;
+	sim_start("ok");
+	assert_string_equal(check("good2@example.org", &y), "pass");
+	sim_stop();
+	clock_now += 8 * 86400;      /* expired positive verdict */
+	sim_start("rcpt451");
+	assert_string_equal(check("good2@example.org", &y), "pass");   /* stale, not overwritten */
+	assert_true(record("good2@example.org", &v));
+	assert_int_equal(v.pass, 1);
+	assert_string_equal(check("other@example.org", &y), "defer");
+	assert_false(record("other@example.org", &v));
+	sim_stop();
+}
+
+static void test_errors(void **state)
+{
+	struct yield y;
+	char bad[128];
+	FILE *f;
+
+	(void)state;
+	assert_string_equal(check("us\r\ner@example.org", &y), "fail");
+	assert_non_null(strstr(y.line, "reason=syntax"));
+	snprintf(bad, sizeof bad, "%s/bad.conf", dir);
+	f = fopen(bad, "w");
+	fprintf(f, "state_dir = %s\nhostz = 1.2.3.4\n", dir);
+	fclose(f);
+	snprintf(opts, sizeof opts, "config=%s", bad);
+	verify_run_recipient("good1@example.org", opts, &y);
+	assert_non_null(strstr(y.line, "result=defer reason=config"));
+	assert_non_null(strstr(y.line, "bad.conf:2: unknown key"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lifetimes),
+		cmocka_unit_test(test_tempfail_not_cached),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
