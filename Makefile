@@ -32,31 +32,33 @@ EXIM_INC ?= /usr/include/exim4
 LIBS = $(LMDB_LIBS)
 ALL_CFLAGS = $(RG_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS)
 
+B ?= build
+
 CORE_SRC = $(sort $(wildcard core/*.c))
-CORE_OBJ = $(CORE_SRC:core/%.c=build/core/%.o)
+CORE_OBJ = $(CORE_SRC:core/%.c=$(B)/core/%.o)
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-all: build/rcptguard.so build/rcptguardctl
+all: $(B)/rcptguard.so $(B)/rcptguardctl
 
-build/core/%.o: core/%.c $(wildcard core/*.h)
+$(B)/core/%.o: core/%.c $(wildcard core/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/librgcore.a: $(CORE_OBJ)
+$(B)/librgcore.a: $(CORE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-build/rcptguard.so: exim_module/rcptguard.c build/librgcore.a
+$(B)/rcptguard.so: exim_module/rcptguard.c $(B)/librgcore.a
 	@test -f $(EXIM_INC)/local_scan.h || { echo "error: $(EXIM_INC)/local_scan.h missing: install exim4-dev or set EXIM_INC=" >&2; exit 1; }
-	$(CC) $(ALL_CFLAGS) -I$(EXIM_INC) -shared -o $@ $< build/librgcore.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -I$(EXIM_INC) -shared -o $@ $< $(B)/librgcore.a $(LIBS)
 
-build/rcptguardctl: tools/rcptguardctl.c build/librgcore.a
-	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $< build/librgcore.a $(LIBS)
+$(B)/rcptguardctl: tools/rcptguardctl.c $(B)/librgcore.a
+	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $< $(B)/librgcore.a $(LIBS)
 
-build/tests/%: tests/unit/%.c build/librgcore.a
+$(B)/tests/%: tests/unit/%.c $(B)/librgcore.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< build/librgcore.a $(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< $(B)/librgcore.a $(LIBS) $(CMOCKA_LIBS)
 
 unit: $(UNIT_BIN)
 
@@ -69,10 +71,10 @@ bench: all
 demo: all
 	bash tests/demo.sh
 
+# The unit tests again, built apart in build/asan with AddressSanitizer and UBSan.
 asan:
-	$(MAKE) clean
-	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" unit
-	RG_UNIT_ONLY=1 bash tests/run.sh
+	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
+	@set -e; for t in build/asan/tests/test_*; do echo "== $$t"; $$t; done
 
 fuzz:
 	bash tests/fuzz/run.sh
@@ -80,9 +82,11 @@ fuzz:
 install: all
 	install -d $(DESTDIR)$(EXIM_MODDIR) $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(SYSCONFDIR)/rcptguard \
 		$(DESTDIR)$(PREFIX)/share/rcptguard/acl-snippets $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
-	install -m 0644 build/rcptguard.so $(DESTDIR)$(EXIM_MODDIR)/rcptguard.so
-	install -m 0755 build/rcptguardctl $(DESTDIR)$(PREFIX)/sbin/rcptguardctl
-	install -m 0644 acl-snippets/* $(DESTDIR)$(PREFIX)/share/rcptguard/acl-snippets/
+	install -m 0644 $(B)/rcptguard.so $(DESTDIR)$(EXIM_MODDIR)/rcptguard.so
+	install -m 0755 $(B)/rcptguardctl $(DESTDIR)$(PREFIX)/sbin/rcptguardctl
+	install -m 0644 acl-snippets/*.conf $(DESTDIR)$(PREFIX)/share/rcptguard/acl-snippets/
+	if [ -d acl-snippets/debian ]; then install -d $(DESTDIR)$(PREFIX)/share/rcptguard/acl-snippets/debian && \
+		install -m 0644 acl-snippets/debian/* $(DESTDIR)$(PREFIX)/share/rcptguard/acl-snippets/debian/; fi
 	test -f $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf || \
 		install -m 0644 rcptguard.conf.example $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf
 	install -m 0644 man/rcptguardctl.8 $(DESTDIR)$(MANDIR)/man8/

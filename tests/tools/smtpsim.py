@@ -229,8 +229,15 @@ def main():
         f.write("%d\n" % lsock.getsockname()[1])
     os.rename(tmp, args.port_file)
     try:
+        # Why a timeout: a SIGTERM delivered to a worker thread does not interrupt the
+        # main thread's accept(); waking every 200 ms lets its handler run promptly.
+        lsock.settimeout(0.2)
         while True:
-            conn, peer = lsock.accept()
+            try:
+                conn, peer = lsock.accept()
+            except socket.timeout:
+                continue
+            conn.settimeout(None)
             threading.Thread(target=serve, args=(conn, peer, args.mode, args.log),
                              daemon=True).start()
     except SystemExit:
