@@ -254,6 +254,8 @@ static int ctl_cache(int argc, char **argv)
 		*(strchr(arg, '@') ? &f.address : &f.domain) = arg;
 	if ((st = ctl_store()) == NULL)
 		return 2;
+	if (ctl_json && !flush)
+		putchar('[');
 	for (i = 0; i < 2; i++) {
 		if (flush) {
 			if (f.address && i == 0)
@@ -268,7 +270,7 @@ static int ctl_cache(int argc, char **argv)
 	if (flush)
 		printf(ctl_json ? "{\"flushed\":%zu}\n" : "flushed %zu record(s)\n", total);
 	else if (ctl_json)
-		printf("%s]\n", f.first ? "[" : "\n");
+		printf("%s]\n", f.first ? "" : "\n");
 	return 0;
 }
 
