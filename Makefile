@@ -29,7 +29,7 @@ CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 EXIM_INC ?= /usr/include/exim4
 
-LIBS = $(LMDB_LIBS)
+LIBS = $(LMDB_LIBS) -lpthread
 ALL_CFLAGS = $(RG_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS)
 
 B ?= build
@@ -61,6 +61,46 @@ $(B)/tests/%: tests/unit/%.c $(B)/librgcore.a
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< $(B)/librgcore.a $(LIBS) $(CMOCKA_LIBS)
 
 unit: $(UNIT_BIN)
+
+# The lookup driver, for Exims built with LOOKUP_MODULE_DIR (EXIM_SRC = their source tree,
+# EXIM_BUILD = the build folder holding the generated config.h). Both faces of this build
+# link one shared engine, librcptguard.so.0, so that an Exim loading both shares one
+# engine (one LMDB environment per process). -Bsymbolic: the engine's own calls never
+# bind to a same-named symbol of an Exim built with -export-dynamic.
+EXIM_SRC ?=
+EXIM_BUILD ?= $(firstword $(wildcard $(EXIM_SRC)/build-*))
+RG_LIBDIR ?= $(PREFIX)/lib/rcptguard
+SHARED_CFLAGS = $(filter-out -fvisibility=hidden,$(ALL_CFLAGS))
+SHARED_RPATH = -Wl,-rpath,'$$ORIGIN':$(RG_LIBDIR)
+
+$(B)/shared/core/%.o: core/%.c $(wildcard core/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(SHARED_CFLAGS) -c -o $@ $<
+
+$(B)/shared/librcptguard.so.0: $(CORE_SRC:core/%.c=$(B)/shared/core/%.o)
+	$(CC) -shared -Wl,-soname,librcptguard.so.0 -Wl,-Bsymbolic -o $@ $^ $(LIBS)
+
+lookups-check:
+	@test -n "$(EXIM_SRC)" -a -f "$(EXIM_SRC)/src/lookupapi.h" || { echo "error: set EXIM_SRC= to an Exim source tree (src/lookupapi.h not found)" >&2; exit 1; }
+	@test -f "$(EXIM_BUILD)/config.h" || { echo "error: no generated config.h in EXIM_BUILD=$(EXIM_BUILD): build that Exim first" >&2; exit 1; }
+	@grep -q 'LOOKUP_MODULE_INFO_MAGIC 0x4c4d4935' $(EXIM_SRC)/src/lookupapi.h || { echo "error: $(EXIM_SRC)/src/lookupapi.h has another lookup ABI magic than 4.96's 0x4c4d4935" >&2; exit 1; }
+
+$(B)/shared/lookups/rcptguard.so: lookups/rcptguard.c $(B)/shared/librcptguard.so.0 | lookups-check
+	@mkdir -p $(@D)
+	$(CC) -I$(EXIM_BUILD) -I$(EXIM_SRC)/src $(ALL_CFLAGS) -D_FILE_OFFSET_BITS=64 -shared -o $@ $< \
+		-L$(B)/shared -l:librcptguard.so.0 -Wl,-rpath,'$$ORIGIN':'$$ORIGIN/..':$(RG_LIBDIR)
+
+$(B)/shared/rcptguard.so: exim_module/rcptguard.c $(B)/shared/librcptguard.so.0
+	$(CC) $(ALL_CFLAGS) -I$(EXIM_INC) -shared -o $@ $< -L$(B)/shared -l:librcptguard.so.0 $(SHARED_RPATH)
+
+lookups: $(B)/shared/lookups/rcptguard.so $(B)/shared/rcptguard.so
+
+install-lookups: lookups
+	@test -n "$(EXIM_LOOKUP_DIR)" || { echo "error: set EXIM_LOOKUP_DIR= (the Exim's LOOKUP_MODULE_DIR)" >&2; exit 1; }
+	install -d $(DESTDIR)$(RG_LIBDIR) $(DESTDIR)$(EXIM_LOOKUP_DIR) $(DESTDIR)$(EXIM_MODDIR)
+	install -m 0644 $(B)/shared/librcptguard.so.0 $(DESTDIR)$(RG_LIBDIR)/
+	install -m 0644 $(B)/shared/lookups/rcptguard.so $(DESTDIR)$(EXIM_LOOKUP_DIR)/rcptguard.so
+	install -m 0644 $(B)/shared/rcptguard.so $(DESTDIR)$(EXIM_MODDIR)/rcptguard.so
 
 test: all unit
 	bash tests/run.sh
@@ -97,4 +137,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all unit test bench demo asan fuzz install clean
+.PHONY: all unit test bench demo asan fuzz install clean lookups lookups-check install-lookups

@@ -17,6 +17,15 @@ static struct {
 	struct config *c;
 } engine_cache[ENGINE_CONFIGS];
 
+/* Why: every RCPT of a session asks for the same domain with the same options; the
+ * settings are 14 KB and options must be parsed, so the last answer is kept. */
+static struct {
+	int valid;
+	char domain[RG_DOMAIN_MAX + 1];
+	char options[512];
+	struct settings s;
+} engine_last;
+
 /* The loaded config for options (config=PATH, $RCPTGUARD_CONFIG, or the default). */
 const struct config *engine_config(const char *options, char *err, size_t errlen)
 {
@@ -48,15 +57,30 @@ const struct config *engine_config(const char *options, char *err, size_t errlen
 }
 
 /* Settings for domain under the options' config, with the options applied. */
-int engine_settings(const char *options, const char *domain, struct settings *out,
+int engine_settings(const char *options, const char *domain, const struct settings **out,
 		    char *err, size_t errlen)
 {
-	const struct config *c = engine_config(options, err, errlen);
+	const struct config *c;
 
-	if (c == NULL)
+	if (options == NULL)
+		options = "";
+	if (domain == NULL)
+		domain = "";
+	if (engine_last.valid && strcmp(engine_last.domain, domain) == 0 &&
+	    strcmp(engine_last.options, options) == 0) {
+		*out = &engine_last.s;
+		return RG_FOUND;
+	}
+	engine_last.valid = 0;
+	if ((c = engine_config(options, err, errlen)) == NULL)
 		return RG_CONFIG;
-	config_for_domain(c, domain, out);
-	return config_apply_options(out, options, err, errlen);
+	config_for_domain(c, domain, &engine_last.s);
+	if (config_apply_options(&engine_last.s, options, err, errlen) != RG_FOUND)
+		return RG_CONFIG;
+	engine_last.valid = util_strlcpy(engine_last.domain, domain, sizeof engine_last.domain) == 0 &&
+			    util_strlcpy(engine_last.options, options, sizeof engine_last.options) == 0;
+	*out = &engine_last.s;
+	return RG_FOUND;
 }
 
 /* Forget every loaded config. */
@@ -64,6 +88,7 @@ void engine_reset(void)
 {
 	size_t i;
 
+	engine_last.valid = 0;
 	for (i = 0; i < ENGINE_CONFIGS; i++) {
 		config_free(engine_cache[i].c);
 		engine_cache[i].c = NULL;

@@ -11,8 +11,9 @@
 #include "config.h"
 
 /* Settings for domain under the config named in options (or $RCPTGUARD_CONFIG, or the
- * default path), with options applied. RG_FOUND, or RG_CONFIG with the reason in err. */
-int engine_settings(const char *options, const char *domain, struct settings *out,
+ * default path), with options applied. RG_FOUND with *out pointing at the engine's copy
+ * (valid until the next call), or RG_CONFIG with the reason in err. */
+int engine_settings(const char *options, const char *domain, const struct settings **out,
 		    char *err, size_t errlen);
 
 /* The loaded config for options (NULL with err on error); owned by the engine. */

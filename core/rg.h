@@ -23,6 +23,8 @@ enum rg_status {
 #define RG_ADDRESS_MAX 320    /* local@domain, with room for quoting */
 #define RG_PATH_MAX 1024
 
+#define RG_VERSION "0.1.0"
+
 /* Name of an outcome, for logs. */
 const char *rg_status_name(int status);
 
@@ -36,6 +38,11 @@ int util_snprintf(char *dst, size_t size, const char *fmt, ...)
 /* Wall-clock seconds; tests may replace the clock with util_set_clock(). */
 int64_t util_now(void);
 void util_set_clock(int64_t (*clock)(void));
+
+/* A number that changes in the child at every fork(): handles (LMDB, sockets) remember
+ * the generation that opened them and are abandoned, never used, when it differs.
+ * Cheaper than getpid() on every call. */
+unsigned util_fork_generation(void);
 
 /* Monotonic milliseconds, for deadlines. */
 int64_t util_monotonic_ms(void);

@@ -26,7 +26,7 @@
 #define CALLOUT_TXN_MAX 100   /* RFC 5321 4.5.3.1.8: servers take at least 100 */
 
 struct callout_slot {
-	pid_t pid;
+	unsigned gen;                   /* util_fork_generation() of the opener */
 	char hosts[CONFIG_HOSTS_MAX];
 	unsigned port;
 	char sender[RG_ADDRESS_MAX + 3];
@@ -52,13 +52,13 @@ int source_callout_random_local(char *out, size_t size)
 /* Close every connection this process opened (QUIT, no wait). */
 static void source_callout_reset(void)
 {
-	pid_t pid = getpid();
+	unsigned gen = util_fork_generation();
 	size_t i;
 
 	for (i = 0; i < CALLOUT_SLOTS; i++) {
-		/* Why the pid check: after fork() the socket is shared with the parent;
-		 * a QUIT from the child would end the parent's session. */
-		if (callout_slots[i].conn != NULL && callout_slots[i].pid == pid)
+		/* Why the generation check: after fork() the socket is shared with the
+		 * parent; a QUIT from the child would end the parent's session. */
+		if (callout_slots[i].conn != NULL && callout_slots[i].gen == gen)
 			smtp_close(callout_slots[i].conn);
 		memset(&callout_slots[i], 0, sizeof callout_slots[i]);
 	}
@@ -68,13 +68,13 @@ static void source_callout_reset(void)
 static struct callout_slot *callout_slot(const struct settings *s)
 {
 	struct callout_slot *best = NULL;
-	pid_t pid = getpid();
+	unsigned gen = util_fork_generation();
 	size_t i;
 
 	for (i = 0; i < CALLOUT_SLOTS; i++) {
 		struct callout_slot *sl = &callout_slots[i];
 
-		if (sl->conn != NULL && sl->pid != pid)
+		if (sl->conn != NULL && sl->gen != gen)
 			memset(sl, 0, sizeof *sl);     /* inherited across fork: never used */
 		if (sl->conn != NULL && sl->port == s->port && strcmp(sl->hosts, s->hosts) == 0 &&
 		    strcmp(sl->sender, s->callout_sender) == 0 && strcmp(sl->helo, s->callout_helo) == 0)
@@ -121,7 +121,7 @@ static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const
 				sl->conn = NULL;
 				return rc;
 			}
-			sl->pid = getpid();
+			sl->gen = util_fork_generation();
 		}
 		sl->used = util_monotonic_ms();
 		if (!sl->in_txn) {

@@ -6,7 +6,6 @@
  * fork() is abandoned, never used (LMDB forbids using an environment after fork).
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "store.h"
 
@@ -19,7 +18,7 @@ const struct store_ops *const store_registry[] = {
 
 static struct {
 	struct store_handle h;
-	pid_t pid;
+	unsigned gen;                   /* util_fork_generation() of the opener */
 	char state_dir[RG_PATH_MAX];
 } store_cur;
 
@@ -38,9 +37,9 @@ const struct store_ops *store_find(const char *name)
 const struct store_handle *store_process(const char *state_dir, unsigned map_mib,
 					 char *err, size_t errlen)
 {
-	pid_t pid = getpid();
+	unsigned gen = util_fork_generation();
 
-	if (store_cur.h.s != NULL && store_cur.pid != pid)
+	if (store_cur.h.s != NULL && store_cur.gen != gen)
 		memset(&store_cur, 0, sizeof store_cur);   /* inherited: abandon, never close */
 	if (store_cur.h.s != NULL && strcmp(store_cur.state_dir, state_dir) == 0)
 		return &store_cur.h;
@@ -54,14 +53,14 @@ const struct store_handle *store_process(const char *state_dir, unsigned map_mib
 		memset(&store_cur, 0, sizeof store_cur);
 		return NULL;
 	}
-	store_cur.pid = pid;
+	store_cur.gen = gen;
 	return &store_cur.h;
 }
 
 /* Close the process's store, if this process opened it. */
 void store_process_close(void)
 {
-	if (store_cur.h.s != NULL && store_cur.pid == getpid())
+	if (store_cur.h.s != NULL && store_cur.gen == util_fork_generation())
 		store_cur.h.ops->close(store_cur.h.s);
 	memset(&store_cur, 0, sizeof store_cur);
 }

@@ -2,6 +2,7 @@
  * util.c - string and clock helpers every core module uses. Truncation is an error
  * everywhere in rcptguard, so the copy helpers report it instead of hiding it.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,25 @@
 #include "rg.h"
 
 static int64_t (*util_clock)(void);
+static unsigned util_forks = 1;
+static int util_atfork_set;
+
+/* Runs in the child of every fork(). */
+static void util_atfork_child(void)
+{
+	util_forks++;
+}
+
+/* The fork generation of this process (registers the fork hook on first use). */
+unsigned util_fork_generation(void)
+{
+	if (!util_atfork_set) {
+		/* glibc unregisters this hook if the module is ever dlclose()d. */
+		if (pthread_atfork(NULL, NULL, util_atfork_child) == 0)
+			util_atfork_set = 1;
+	}
+	return util_forks;
+}
 
 /* Name of an outcome, for logs. */
 const char *rg_status_name(int status)

@@ -154,8 +154,8 @@ int verify_run_recipient(const char *address, const char *options, struct yield 
 {
 	struct verify_ctx cx = { "verify_recipient", address, util_monotonic_ms() };
 	char err[RG_ERRLEN];
+	const struct settings *s;
 	struct address a;
-	struct settings s;
 	int rc;
 
 	if (address_parse(address, &a, err, sizeof err) != RG_FOUND) {
@@ -175,7 +175,7 @@ int verify_run_recipient(const char *address, const char *options, struct yield 
 		verify_log(&cx, y);
 		return RG_CONFIG;
 	}
-	rc = verify_chain(&a, &s, y, cx.t0);
+	rc = verify_chain(&a, s, y, cx.t0);
 	verify_log(&cx, y);
 	return rc;
 }
@@ -185,7 +185,7 @@ int verify_run_catchall(const char *domain, const char *options, struct yield *y
 {
 	struct verify_ctx cx = { "catchall", domain, util_monotonic_ms() };
 	char dom[RG_DOMAIN_MAX + 1], err[RG_ERRLEN] = "", text[VERDICT_TEXT_MAX] = "";
-	struct settings s;
+	const struct settings *s;
 	int rc, cached = 0;
 
 	if (address_parse_domain(domain, dom, sizeof dom, err, sizeof err) != RG_FOUND) {
@@ -204,7 +204,7 @@ int verify_run_catchall(const char *domain, const char *options, struct yield *y
 		verify_log(&cx, y);
 		return RG_CONFIG;
 	}
-	rc = source_callout_catchall(dom, &s, cx.t0 + (int64_t)s.total_timeout * 1000, &cached,
+	rc = source_callout_catchall(dom, s, cx.t0 + (int64_t)s->total_timeout * 1000, &cached,
 				     text, sizeof text, err, sizeof err);
 	yield_init(y, rc == RG_FOUND ? "yes" : rc == RG_NOTFOUND ? "no" : "unknown");
 	yield_add(y, "source", rc == RG_FOUND || rc == RG_NOTFOUND ? (cached ? "cache" : "callout") : NULL);

@@ -21,6 +21,7 @@
 
 int verify_recipient(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int catchall(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
+int quit(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 
 /* Core log lines to Exim: verdicts and errors to the main log, detail to -d output. */
 static void rg_exim_log(int level, const char *line)
@@ -70,7 +71,22 @@ int catchall(uschar **yield, int argc, uschar *argv[])
 	return OK;
 }
 
-/* At process exit: QUIT open callout connections (only those this process opened). */
+/*
+ * quit -> result=ok: end of the SMTP session (called from acl_smtp_quit and
+ * acl_smtp_notquit). Why: Exim's SMTP processes end with _exit(), which runs no
+ * destructor, so without this call callout connections would end without QUIT.
+ */
+int quit(uschar **yield, int argc, uschar *argv[])
+{
+	(void)argc;
+	(void)argv;
+	rg_exim_begin();
+	verify_shutdown();
+	*yield = string_copy((const uschar *)"result=ok");
+	return OK;
+}
+
+/* At exit() (not _exit()): QUIT open callout connections this process opened. */
 __attribute__((destructor)) static void rg_exim_fini(void)
 {
 	rglog_set_hook(NULL, 0);   /* Exim's logging may already be torn down */

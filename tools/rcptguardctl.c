@@ -125,14 +125,14 @@ static const char *ctl_options(int argc, char **argv, int i)
 static const struct store_handle *ctl_store(void)
 {
 	char err[RG_ERRLEN];
-	struct settings s;
+	const struct settings *s;
 	const struct store_handle *st;
 
 	if (engine_settings(NULL, "", &s, err, sizeof err) != RG_FOUND) {
 		fprintf(stderr, "rcptguardctl: %s\n", err);
 		return NULL;
 	}
-	st = store_process(s.state_dir, s.store_map_size, err, sizeof err);
+	st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
 	if (st == NULL)
 		fprintf(stderr, "rcptguardctl: store: %s\n", err);
 	return st;
@@ -280,7 +280,7 @@ static int ctl_probe(int argc, char **argv)
 	const char *host = NULL, *rcpt = NULL;
 	char err[RG_ERRLEN], opts[CONFIG_HOSTS_MAX + 16];
 	struct probe_report r;
-	struct settings s;
+	const struct settings *s;
 	int i;
 
 	if (argc < 1)
@@ -299,7 +299,7 @@ static int ctl_probe(int argc, char **argv)
 		return fprintf(stderr, "rcptguardctl: --host too long\n"), EX_USAGE_;
 	if (engine_settings(host ? opts : NULL, argv[0], &s, err, sizeof err) != RG_FOUND)
 		return fprintf(stderr, "rcptguardctl: %s\n", err), EX_CONFIG_;
-	probe_run(argv[0], &s, rcpt, &r);
+	probe_run(argv[0], s, rcpt, &r);
 	if (ctl_json) {
 		printf("{\"domain\":");
 		ctl_json_str(argv[0]);

@@ -1,0 +1,200 @@
+/*
+ * rcptguard.c - the Exim lookup driver "rcptguard", for Exims built with
+ * LOOKUP_MODULE_DIR: ${lookup rcptguard{FUNCTION ARG... [OPTIONS]}{$value}{no}}.
+ *
+ * Thin on purpose: it splits the query, calls core/ and maps the yield to Exim's lookup
+ * outcomes: pass/yes = OK (the value is the yield line), fail/no = FAIL, anything else
+ * DEFER with the yield line as the error. It links the shared engine (librcptguard.so.0)
+ * that the dlfunc module of the same build also links, so both faces loaded in one Exim
+ * process share one engine: one LMDB environment, one set of callout connections.
+ */
+#define DLFUNC_IMPL
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#include "local_scan.h"
+typedef struct gstring gstring;
+#include "lookupapi.h"
+#pragma GCC diagnostic pop
+
+#include <string.h>
+
+#include "rglog.h"
+#include "verify.h"
+
+#if LOOKUP_MODULE_INFO_MAGIC != 0x4c4d4935
+#error "this Exim's lookup ABI (LOOKUP_MODULE_INFO_MAGIC) is not the 4.96 one this driver is written for"
+#endif
+#ifndef lookup_querystyle
+#define lookup_querystyle 1          /* macros.h, not part of lookupapi.h */
+#endif
+
+#define RG_LOOKUP_QUERY_MAX 2048
+#define RG_LOOKUP_WORDS 4
+
+/* Exported by an Exim built with -export-dynamic (the only kind that loads modules). */
+extern gstring *string_catn(gstring *, const uschar *, int);
+
+/* Core log lines to Exim, as in the dlfunc module. */
+static void rg_lookup_log(int level, const char *line)
+{
+	if (level == RGLOG_DEBUG)
+		debug_printf("%s\n", line);
+	else
+		log_write(0, LOG_MAIN, "%s", line);
+}
+
+/* Nothing to open: the engine keeps its own per-process state. */
+static void *rg_lookup_open(const uschar *filename, uschar **errmsg)
+{
+	static int handle;
+
+	(void)filename;
+	(void)errmsg;
+	return &handle;
+}
+
+/*
+ * Split q into up to n words (a word may be "double quoted" with \" and \\ escapes, as
+ * quote_rcptguard makes it); *rest points at what follows them (the options). In place.
+ * Returns the number of words, or -1 on an unterminated quote.
+ */
+static int rg_lookup_words(char *q, char **w, int n, char **rest)
+{
+	int k = 0;
+
+	while (k < n) {
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '\0')
+			break;
+		if (*q == '"') {
+			char *o = ++q;
+
+			w[k++] = o;
+			for (; *q != '"'; q++) {
+				if (*q == '\0')
+					return -1;
+				if (*q == '\\' && q[1] != '\0')
+					q++;
+				*o++ = *q;
+			}
+			*o = '\0';
+			q++;
+		} else {
+			w[k++] = q;
+			while (*q && *q != ' ' && *q != '\t')
+				q++;
+			if (*q)
+				*q++ = '\0';
+		}
+	}
+	*rest = q;
+	return k;
+}
+
+/* Answer a query. */
+static int rg_lookup_find(void *handle, const uschar *filename, const uschar *query, int length,
+			  uschar **result, uschar **errmsg, uint *do_cache, const uschar *opts)
+{
+	char q[RG_LOOKUP_QUERY_MAX], options[RG_LOOKUP_QUERY_MAX + 256], res[16] = "";
+	char *w[RG_LOOKUP_WORDS], *rest;
+	struct yield y;
+	int n;
+
+	(void)handle;
+	(void)filename;
+	rglog_set_hook(rg_lookup_log, debug_selector != 0);
+	if (length < 0 || (size_t)length >= sizeof q) {
+		*errmsg = string_copy((const uschar *)"rcptguard: query too long");
+		return DEFER;
+	}
+	memcpy(q, query, (size_t)length);
+	q[length] = '\0';
+	n = rg_lookup_words(q, w, 2, &rest);
+	if (n < 2) {
+		*errmsg = string_copy((const uschar *)"rcptguard: query needs FUNCTION ARGUMENT");
+		return DEFER;
+	}
+	/* Options from the query's tail, then from ${lookup rcptguard,OPTIONS{...}}. */
+	if (util_snprintf(options, sizeof options, "%s %s", rest, opts ? (const char *)opts : "") < 0) {
+		*errmsg = string_copy((const uschar *)"rcptguard: options too long");
+		return DEFER;
+	}
+	if (strcmp(w[0], "recipient") == 0) {
+		verify_run_recipient(w[1], options, &y);
+	} else if (strcmp(w[0], "catchall") == 0) {
+		verify_run_catchall(w[1], options, &y);
+	} else {
+		*errmsg = string_sprintf("rcptguard: unknown or unavailable function \"%.40s\"", w[0]);
+		return DEFER;
+	}
+	yield_get(y.line, "result", res, sizeof res);
+	if (strcmp(res, "pass") == 0 || strcmp(res, "yes") == 0) {
+		*result = string_copy((const uschar *)y.line);
+		return OK;
+	}
+	if (strcmp(res, "fail") == 0 || strcmp(res, "no") == 0)
+		return FAIL;
+	/* Why no caching of a deferral: Exim never caches DEFER, and a temporary failure
+	 * must be asked again. (Greylist answers will set *do_cache = 0 as well.) */
+	(void)do_cache;
+	*errmsg = string_copy((const uschar *)y.line);
+	return DEFER;
+}
+
+/* ${quote_rcptguard:VALUE}: one query word, whatever VALUE holds. */
+static uschar *rg_lookup_quote(uschar *s, uschar *opt, unsigned idx)
+{
+	size_t i, n = strlen((const char *)s), extra = 0;
+	int plain = n > 0;
+	uschar *out, *o;
+
+	if (opt != NULL)
+		return NULL;                 /* no options recognised */
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			extra++;
+		if (s[i] <= ' ' || s[i] == '"' || s[i] == '\\')
+			plain = 0;
+	}
+	/* Quoted memory (even when nothing changes) tells Exim the value was quoted. */
+	o = out = store_get_quoted((int)(n + extra + 3), s, idx);
+	if (plain) {
+		memcpy(o, s, n + 1);
+		return out;
+	}
+	*o++ = '"';
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			*o++ = '\\';
+		*o++ = s[i];
+	}
+	*o++ = '"';
+	*o = '\0';
+	return out;
+}
+
+/* For exim -d -bV. */
+static gstring *rg_lookup_version_report(gstring *g)
+{
+	static const char line[] = "Library version: rcptguard lookup driver " RG_VERSION "\n";
+
+	return string_catn(g, (const uschar *)line, (int)sizeof line - 1);
+}
+
+static lookup_info rg_lookup_info = {
+	.name = US "rcptguard",
+	.type = lookup_querystyle,
+	.open = rg_lookup_open,
+	.check = NULL,
+	.find = rg_lookup_find,
+	.close = NULL,
+	.tidy = NULL,
+	.quote = rg_lookup_quote,
+	.version_report = rg_lookup_version_report,
+};
+
+static lookup_info *rg_lookup_list[] = { &rg_lookup_info };
+
+__attribute__((visibility("default")))
+lookup_module_info _lookup_module_info = { LOOKUP_MODULE_INFO_MAGIC, rg_lookup_list, 1 };
