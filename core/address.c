@@ -149,8 +149,9 @@ int address_parse(const char *in, struct address *out, char *err, size_t errlen)
 		if (address_parse_domain(dom, out->domain, sizeof out->domain, err, errlen) != RG_FOUND)
 			return RG_NOTFOUND;
 	}
-	if (util_snprintf(out->full, sizeof out->full, "%s@%s", out->local, out->domain) < 0)
-		return util_snprintf(err, errlen, "address too long"), RG_NOTFOUND;
+	if (util_snprintf(out->full, sizeof out->full, "%s@%s", out->local, out->domain) < 0 ||
+	    strlen(out->full) > RG_PATH_OCTETS)
+		return util_snprintf(err, errlen, "address longer than %d octets", RG_PATH_OCTETS), RG_NOTFOUND;
 	memcpy(out->key, out->full, sizeof out->key);
 	util_lower(out->key);
 	return RG_FOUND;

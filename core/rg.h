@@ -20,7 +20,8 @@ enum rg_status {
 #define RG_ERRLEN 256         /* size of every error-text buffer */
 #define RG_LOCAL_MAX 64       /* RFC 5321 4.5.3.1.1 */
 #define RG_DOMAIN_MAX 255     /* RFC 5321 4.5.3.1.2 */
-#define RG_ADDRESS_MAX 320    /* local@domain, with room for quoting */
+#define RG_ADDRESS_MAX 320    /* buffer size for local@domain */
+#define RG_PATH_OCTETS 254     /* RFC 5321 4.5.3.1.3: 256 with the angle brackets */
 #define RG_PATH_MAX 1024
 
 #define RG_VERSION "0.1.0"

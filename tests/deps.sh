@@ -3,7 +3,8 @@
 # Never installs postfix (it would remove Exim). Safe to run again: a no-op when all is there.
 set -euo pipefail
 pkgs=(build-essential pkg-config liblmdb-dev lmdb-utils libcmocka-dev
-      exim4-daemon-heavy exim4-dev swaks python3 procps iproute2 psmisc)
+      exim4-daemon-heavy exim4-dev swaks python3 procps iproute2 psmisc
+      util-linux coreutils)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

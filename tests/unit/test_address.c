@@ -74,6 +74,17 @@ static void test_lengths(void **state)
 	memset(buf + 2, 'd', 64);
 	strcpy(buf + 66, ".org");
 	expect(buf, RG_NOTFOUND, "label longer than 63");
+	/* RFC 5321 path limit: 254 octets of address (256 with the brackets). */
+	strcpy(buf, "u@");
+	for (int i = 0; i < 4; i++) {
+		memset(buf + strlen(buf), 'd', 62);
+		buf[2 + (i + 1) * 62 + i] = '\0';
+		strcat(buf, ".");
+	}
+	strcat(buf, "o");                             /* 2 + 4*63 + 1 = 255 octets */
+	expect(buf, RG_NOTFOUND, "address longer than 254");
+	buf[strlen(buf) - 2] = '\0';                  /* "...d." cut to 253 octets, no dot */
+	expect(buf, RG_FOUND, NULL);
 }
 
 static void test_malformed(void **state)
