@@ -191,6 +191,8 @@ RCPTGUARD_OPTIONS = config=$CONF
 
 domainlist relay_to_domains = example.org : catchall.example : down.example
 acl_smtp_rcpt = acl_check_rcpt
+acl_smtp_quit = acl_rcptguard_quit
+acl_smtp_notquit = acl_rcptguard_quit
 
 begin acl
 
@@ -199,6 +201,11 @@ acl_check_rcpt:
           domains = +relay_to_domains
   # rcptguard: the shipped RCPT snippet (550 unknown, 451 cannot tell, else go on)
 .include $REPO/acl-snippets/rcptguard-rcpt.conf
+  accept
+
+# rcptguard: at the end of the session, QUIT the callout connections kept open
+acl_rcptguard_quit:
+.include $REPO/acl-snippets/rcptguard-quit.conf
   accept
 
 begin routers
@@ -236,7 +243,7 @@ explain "Folder: $TB (removed at the end; RG_KEEP=1 keeps it)" \
 	"    (loads $RG_SO through acl-snippets/rcptguard-main.conf and -rcpt.conf)." \
 	"rcptguard's config: $CONF"
 echo "  ---- the rcptguard parts of the gateway's exim.conf:"
-grep -E 'RCPTGUARD|rcptguard-|^acl_check_rcpt:|^  (require|accept)' "$FRONT_CONF" | grep -v '^#' | sed 's/^/    /'
+grep -E 'RCPTGUARD|rcptguard-|rcptguard_quit|^acl_check_rcpt:|^acl_smtp_(quit|notquit)|^  (require|accept)' "$FRONT_CONF" | grep -v '^#' | sed 's/^/    /'
 echo "  ---- $CONF"
 grep -v '^#' "$CONF" | sed -e '/^$/d' -e 's/^/    /'
 
