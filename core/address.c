@@ -93,6 +93,33 @@ static int address_check_local(const char *lp, size_t n, char *err, size_t errle
 	return RG_FOUND;
 }
 
+/* Whether s is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+static int address_utf8(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s++, n, min, cp;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return 0;
+		while (n--) {
+			if ((*s & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (*s++ & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
 /* Parse "local@domain" or "<local@domain>" into out. */
 int address_parse(const char *in, struct address *out, char *err, size_t errlen)
 {
@@ -107,8 +134,14 @@ int address_parse(const char *in, struct address *out, char *err, size_t errlen)
 
 		if (ch < 0x20 || ch == 0x7f)
 			return util_snprintf(err, errlen, "control character in address"), RG_NOTFOUND;
-		if (ch > 0x7f)
-			return util_snprintf(err, errlen, "8-bit character in address"), RG_NOTFOUND;
+		if (ch > 0x7f) {
+			/* Why not a refusal: a UTF-8 address is legitimate under SMTPUTF8, but a
+			 * callout cannot ask about it; the caller must not reject it. */
+			if (address_utf8((const unsigned char *)in))
+				return util_snprintf(err, errlen, "UTF-8 (SMTPUTF8) address cannot be verified"),
+				       RG_TEMPFAIL;
+			return util_snprintf(err, errlen, "8-bit character in address (not UTF-8)"), RG_NOTFOUND;
+		}
 	}
 	len = i;
 	if (len > 0 && p[0] == '<') {
@@ -152,7 +185,8 @@ int address_parse(const char *in, struct address *out, char *err, size_t errlen)
 	if (util_snprintf(out->full, sizeof out->full, "%s@%s", out->local, out->domain) < 0 ||
 	    strlen(out->full) > RG_PATH_OCTETS)
 		return util_snprintf(err, errlen, "address longer than %d octets", RG_PATH_OCTETS), RG_NOTFOUND;
+	/* Why the local part keeps its case: a destination may tell JOHN from john, and a
+	 * refusal of one must never be cached as the verdict of the other. */
 	memcpy(out->key, out->full, sizeof out->key);
-	util_lower(out->key);
 	return RG_FOUND;
 }

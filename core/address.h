@@ -14,11 +14,13 @@ struct address {
 	char local[RG_LOCAL_MAX + 1];    /* as given (case kept: sent in RCPT TO) */
 	char domain[RG_DOMAIN_MAX + 1];  /* lower-cased */
 	char full[RG_ADDRESS_MAX + 1];   /* local@domain, as sent in RCPT TO */
-	char key[RG_ADDRESS_MAX + 1];    /* lower-cased local@domain: cache key */
+	char key[RG_ADDRESS_MAX + 1];    /* cache key: local part as given, domain lower-cased
+	                                  * (local parts may be case-sensitive, RFC 5321 2.4) */
 };
 
 /* Parse "local@domain" or "<local@domain>". RG_FOUND on success, RG_NOTFOUND with a
- * reason in err when malformed. The null address "<>" is refused here (callers that
+ * reason in err when malformed, RG_TEMPFAIL for a well-formed UTF-8 (SMTPUTF8) address,
+ * which nothing here can verify. The null address "<>" is refused here (callers that
  * accept it check for it first). */
 int address_parse(const char *in, struct address *out, char *err, size_t errlen);
 

@@ -49,6 +49,9 @@ struct key {
 #define STR(n, t, def) { #n, t, F(n), 0, 0, 0, def, NULL }
 #define NUM(n, t, lo, hi, def) { #n, t, F(n), lo, hi, 0, def, NULL }
 #define DUR(n, lo, def) NUM(n, T_DUR, lo, DURATION_MAX, def)
+/* Timeouts are bounded to an hour: a mail gateway never waits longer, and milliseconds
+ * of it always fit an unsigned int. */
+#define TMO(n, def) NUM(n, T_DUR, 1, 3600, def)
 #define ENUM(n, def, choices) { #n, T_ENUM, F(n), 0, 0, 0, def, choices }
 
 static const struct key keys[] = {
@@ -61,17 +64,17 @@ static const struct key keys[] = {
 	NUM(catchall_check, T_BOOL, 0, 1, "yes"),
 	STR(callout_sender, T_SENDER, "<>"),
 	STR(callout_helo, T_DOMAIN, ""),
-	DUR(connect_timeout, 1, "5s"), DUR(command_timeout, 1, "10s"), DUR(total_timeout, 1, "30s"),
+	TMO(connect_timeout, "5s"), TMO(command_timeout, "10s"), TMO(total_timeout, "30s"),
 	STR(list, T_STR, ""),
 	DUR(list_settle, 0, "10s"),
 	NUM(list_max_shrink, T_UINT, 0, 100, "50"),
 	STR(ldap_uri, T_STR, ""), STR(ldap_base, T_STR, ""), STR(ldap_filter, T_STR, ""),
 	STR(ldap_bind_dn, T_STR, ""), STR(ldap_bind_password_file, T_STR, ""),
 	NUM(ldap_starttls, T_BOOL, 0, 1, "no"),
-	DUR(ldap_timeout, 1, "5s"),
+	TMO(ldap_timeout, "5s"),
 	STR(own_domains, T_DOMAINS, ""),
 	STR(dns_forward, T_ASCII, ""), STR(dns_config, T_STR, ""), STR(dns_trust_anchor, T_STR, ""),
-	DUR(dns_timeout, 1, "5s"),
+	TMO(dns_timeout, "5s"),
 	STR(dynamic_patterns, T_STR, ""),
 	ENUM(dynamic_action, "reject", "reject|flag"),
 	DUR(fcrdns_cache_ttl, 0, "1h"),
@@ -534,9 +537,12 @@ static int config_parse_header(struct parser *p, size_t fi, unsigned line, char 
 		return config_fail_at(p, fi, line, "bad section header (expected [domain NAME])");
 	*end = '\0';
 	s += 1 + strspn(s + 1, " \t");
+	/* "domain" and its blank are checked before anything past them is read. */
+	if (strncmp(s, "domain", 6) || (s[6] != ' ' && s[6] != '\t'))
+		return config_fail_at(p, fi, line, "bad section header (expected [domain NAME])");
 	name = s + 6 + strspn(s + 6, " \t");
 	e = name + strcspn(name, " \t");
-	if (strncmp(s, "domain", 6) || (s[6] != ' ' && s[6] != '\t') || !*name || e[strspn(e, " \t")])
+	if (!*name || e[strspn(e, " \t")])
 		return config_fail_at(p, fi, line, "bad section header (expected [domain NAME])");
 	*e = '\0';
 	util_lower(name);

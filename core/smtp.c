@@ -521,6 +521,16 @@ static void command_name(char *dst, size_t size, const char *line)
 	dst[i] = '\0';
 }
 
+/* Whether anything (bytes or EOF) arrived that no command asked for. */
+static int smtp_unasked(const struct smtp_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	if (c->start != c->end)
+		return 1;
+	return poll(&p, 1, 0) != 0;
+}
+
 /* Send one command line and read its whole reply (see smtp.h). */
 int smtp_command(struct smtp_conn *c, const char *line, int64_t deadline_ms,
 		 struct smtp_reply *r, char *err, size_t errlen)
@@ -548,6 +558,14 @@ int smtp_command(struct smtp_conn *c, const char *line, int64_t deadline_ms,
 				     c ? c->peer : "callout"), RG_TEMPFAIL;
 	command_name(verb, sizeof verb, line);
 	util_snprintf(what, sizeof what, "reply to %s", verb);
+	/* Why: bytes that came unasked (a doubled reply, a 421 sent while idle, EOF) would
+	 * be read as the answer to this command and could turn a good address into a 550.
+	 * A connection that is not quiet is out of step: dead, never trusted. */
+	if (smtp_unasked(c)) {
+		util_snprintf(err, errlen, "%s: unexpected data or close before %s", c->peer, verb);
+		conn_kill(c);
+		return RG_TEMPFAIL;
+	}
 	start = util_monotonic_ms();
 	/* Why one bound for send and the WHOLE reply: a peer dripping a byte at a time
 	 * must not reset a per-read timer and so hold us forever. */

@@ -91,6 +91,26 @@ static struct callout_slot *callout_slot(const struct settings *s)
 	return best;
 }
 
+/*
+ * Whether a 5xx reply to RCPT says "no such mailbox". Why so narrow: a 5xx can also mean
+ * policy (5.7.x: our address is blocked), a full mailbox (552: the user exists), or a
+ * protocol disagreement (500, 501, 503); none of those may become "recipient unknown".
+ * 550, 551 and 553 count, unless an enhanced status code (RFC 3463) says it is not about
+ * the address (anything but 5.1.x, or 5.2.1 "mailbox disabled").
+ */
+static int callout_no_mailbox(const struct smtp_reply *r)
+{
+	const char *t = r->text;
+	int cls, sub = -1, n = 0;
+
+	if (r->code != 550 && r->code != 551 && r->code != 553)
+		return 0;
+	if (sscanf(t, "%1d.%3d.%3d%n", &cls, &sub, &(int){0}, &n) == 3 && n > 0 &&
+	    (t[n] == ' ' || t[n] == '\0'))
+		return cls == 5 && (sub == 1 || (sub == 2 && strncmp(t, "5.2.1", 5) == 0));
+	return 1;
+}
+
 /* Drop a slot's connection. */
 static void callout_drop(struct callout_slot *sl)
 {
@@ -162,6 +182,9 @@ static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const
 		if (r->code == 421) {
 			callout_drop(sl);
 		} else if (sl->rcpts >= CALLOUT_TXN_MAX) {
+			/* Why not RSET after every refusal: Exim counts RSET as a non-mail
+			 * command and drops the session after smtp_accept_max_nonmail (10), so
+			 * a message with many unknown recipients would cost many connections. */
 			struct smtp_reply rr;
 			char e2[RG_ERRLEN];
 
@@ -225,6 +248,11 @@ int source_callout_catchall(const char *domain, const struct settings *s, int64_
 		util_snprintf(err, errlen, "%s: probe answered %d %.100s", smtp_peer(sl->conn), r.code, r.text);
 		return RG_TEMPFAIL;
 	}
+	if (r.code / 100 != 2 && !callout_no_mailbox(&r)) {
+		util_snprintf(err, errlen, "%s: probe answered %d %.100s (not a mailbox verdict)",
+			      smtp_peer(sl->conn), r.code, r.text);
+		return RG_TEMPFAIL;
+	}
 	memset(&v, 0, sizeof v);
 	v.pass = r.code / 100 == 2;
 	memcpy(v.source, "catchall", sizeof "catchall");
@@ -256,24 +284,22 @@ static int source_callout_lookup(const struct address *addr, const struct settin
 			util_snprintf(err, errlen, "%s is a catch-all destination", addr->domain);
 			return RG_TEMPFAIL;
 		}
-		/* A probe answered 4xx cannot tell; the address itself may still get a 5xx,
-		 * which is definite whatever the catch-all status. */
-		if (rc != RG_NOTFOUND && !(rc == RG_TEMPFAIL && ans->text[0] == '4'))
+		/* A probe that got an indefinite reply (4xx, a policy 5xx) cannot tell; the
+		 * address itself may still get a definite answer, whatever the catch-all status. */
+		if (rc != RG_NOTFOUND && !(rc == RG_TEMPFAIL && ans->text[0] >= '2' && ans->text[0] <= '5'))
 			return rc;
 	}
 	rc = callout_rcpt(callout_slot(s), s, addr->full, deadline_ms, &r, err, errlen);
 	if (rc != RG_FOUND)
 		return rc;
 	snprintf(ans->text, sizeof ans->text, "%d %.150s", r.code, r.text);
-	switch (r.code / 100) {
-	case 2:
+	if (r.code / 100 == 2)
 		return RG_FOUND;
-	case 5:
+	if (callout_no_mailbox(&r))
 		return RG_NOTFOUND;
-	default:
-		util_snprintf(err, errlen, "RCPT answered %d %.100s", r.code, r.text);
-		return RG_TEMPFAIL;
-	}
+	util_snprintf(err, errlen, "RCPT answered %d %.100s%s", r.code, r.text,
+		      r.code / 100 == 5 ? " (not a mailbox verdict)" : "");
+	return RG_TEMPFAIL;
 }
 
 const struct source_ops source_callout_ops = {

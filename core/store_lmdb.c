@@ -26,7 +26,7 @@
 #include "store.h"
 
 #define STORE_LMDB_FILE "rcptguard.mdb"
-#define STORE_LMDB_BATCH 1000          /* deletions per write transaction */
+#define STORE_LMDB_BATCH 1000          /* records visited per write transaction */
 #define STORE_LMDB_MAXREADERS 1024     /* concurrent Exim processes */
 
 struct store {
@@ -58,21 +58,19 @@ static void store_lmdb_chown(const char *dir, const char *path)
 		rglog(RGLOG_INFO, "rcptguard: store: cannot chown %s: %s", lock, strerror(errno));
 }
 
-/*
- * Rename a damaged file aside. Why the lock and inode check: two processes may find the
- * same damaged file; only the first may rename it, or the second would move away the
- * fresh file the first just created.
- */
+/* Rename a damaged file aside (flock on the state dir + inode check: see below). */
 static void store_lmdb_set_aside(const char *dir, const char *path, ino_t bad_ino)
 {
-	char lockpath[RG_PATH_MAX + 16], aside[RG_PATH_MAX + 48];
+	char aside[RG_PATH_MAX + 48];
 	struct stat st;
 	int fd;
 
-	if (util_snprintf(lockpath, sizeof lockpath, "%s/.setaside.lock", dir) < 0 ||
-	    util_snprintf(aside, sizeof aside, "%s.damaged-%lld", path, (long long)util_now()) < 0)
+	if (util_snprintf(aside, sizeof aside, "%s.damaged-%lld", path, (long long)util_now()) < 0)
 		return;
-	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	/* Why: two processes may find the same damaged file; only the first may rename it,
+	 * or the second would move away the fresh file the first just created. The lock is
+	 * on the directory itself, so no lock file can end up owned by the wrong user. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	if (flock(fd, LOCK_EX) == 0 && stat(path, &st) == 0 && st.st_ino == bad_ino) {
@@ -137,8 +135,10 @@ static int store_lmdb_open(const char *state_dir, unsigned map_mib, struct store
 		return util_snprintf(err, errlen, "state_dir too long"), RG_CONFIG;
 	}
 	if (store_lmdb_try(s, map_mib, &rc) < 0) {
-		if ((rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED ||
-		     rc == MDB_PANIC) && stat(s->path, &st) == 0) {
+		/* Not on MDB_VERSION_MISMATCH: during an LMDB upgrade that is a healthy file
+		 * still used by processes of the old version; it is run uncached instead. */
+		if ((rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PANIC) &&
+		    stat(s->path, &st) == 0) {
 			store_lmdb_set_aside(state_dir, s->path, st.st_ino);
 			if (store_lmdb_try(s, map_mib, &rc) == 0)
 				goto opened;
@@ -305,7 +305,7 @@ static int store_lmdb_iterate(struct store *s, const char *prefix, store_iter_fn
 static int store_lmdb_delete_if(struct store *s, const char *prefix, store_pred_fn *pred, void *arg,
 				size_t *deleted, char *err, size_t errlen)
 {
-	size_t plen = strlen(prefix), batch;
+	size_t plen = strlen(prefix), visited;
 	MDB_val k, v;
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -326,11 +326,13 @@ static int store_lmdb_delete_if(struct store *s, const char *prefix, store_pred_
 		k.mv_data = resume;
 		op = rlen ? MDB_SET_RANGE : MDB_FIRST;
 		more = 0;
-		for (batch = 0; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; ) {
+		/* Why bounded by records visited, not deleted: a walk that deletes little must
+		 * not hold the writer lock (which every Exim process waits on) for long. */
+		for (visited = 0; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; visited++) {
 			op = MDB_NEXT;
 			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
 				break;
-			if (batch >= STORE_LMDB_BATCH) {
+			if (visited >= STORE_LMDB_BATCH) {
 				/* Resume here in the next transaction. */
 				rlen = k.mv_size < sizeof resume ? k.mv_size : sizeof resume - 1;
 				memcpy(resume, k.mv_data, rlen);
@@ -340,7 +342,6 @@ static int store_lmdb_delete_if(struct store *s, const char *prefix, store_pred_
 			if (pred(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg)) {
 				if ((rc = mdb_cursor_del(cur, 0)) != 0)
 					break;
-				batch++;
 				(*deleted)++;
 				/* LMDB marks the cursor after a delete: MDB_NEXT then
 				 * yields the record that followed, without skipping. */

@@ -23,9 +23,15 @@ struct verify_ctx {
 	int64_t t0;
 };
 
-/* Emit the one log line of a verdict. */
-static void verify_log(const struct verify_ctx *cx, const struct yield *y)
+/* Emit the one log line of a verdict; a yield that did not fit becomes a deferral. */
+static void verify_log(const struct verify_ctx *cx, struct yield *y)
 {
+	if (y->truncated) {
+		/* Truncation is an error: a cut line could drop the key an ACL tests. */
+		yield_init(y, "defer");
+		yield_add(y, "reason", "internal");
+		yield_add(y, "message", "recipient verification failed internally, please try again later");
+	}
 	rglog(RGLOG_INFO, "rcptguard: %s <%.100s> %s ms=%lld", cx->func, cx->shown, y->line,
 	      (long long)(util_monotonic_ms() - cx->t0));
 }
@@ -158,7 +164,16 @@ int verify_run_recipient(const char *address, const char *options, struct yield 
 	struct address a;
 	int rc;
 
-	if (address_parse(address, &a, err, sizeof err) != RG_FOUND) {
+	rc = address_parse(address, &a, err, sizeof err);
+	if (rc == RG_TEMPFAIL) {
+		/* Well-formed but unverifiable (SMTPUTF8): never a reason to refuse. */
+		yield_init(y, "pass");
+		yield_add(y, "reason", "unverifiable");
+		yield_add(y, "detail", err);
+		verify_log(&cx, y);
+		return RG_FOUND;
+	}
+	if (rc != RG_FOUND) {
 		char msg[256];
 
 		snprintf(msg, sizeof msg, "<%.100s>: malformed address: %.80s", address, err);

@@ -1,8 +1,9 @@
 /*
  * yield.c - builds and reads the "key=value" answer line of every check.
  *
- * Values are sanitised (no quote, backslash, control or 8-bit byte) so that Exim's
- * ${extract} always reads back exactly what was meant, whatever a remote server said.
+ * Values lose control and 8-bit bytes; a value with a space, '=', '"' or '\\' is double
+ * quoted with '"' and '\\' escaped, which Exim's ${extract} (string_dequote) reads back
+ * exactly, so no text (a quoted local part, a remote reply) can forge another key.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,21 +31,31 @@ void yield_init(struct yield *y, const char *result)
 	yield_add(y, "result", result);
 }
 
-/* Append key=value, quoted when it holds a space or '='. */
+/* Append key=value, quoted (and escaped) when needed. */
 void yield_add(struct yield *y, const char *key, const char *value)
 {
-	char clean[YIELD_MAX];
+	char clean[2 * YIELD_MAX];
+	size_t o = 0;
 	int quote;
 
 	if (value == NULL || *value == '\0')
 		return;
-	util_sanitise(clean, sizeof clean, value, strlen(value));
-	quote = strpbrk(clean, " =") != NULL;
+	quote = strpbrk(value, " =\"\\") != NULL;
+	for (; *value && o + 2 < sizeof clean; value++) {
+		unsigned char ch = (unsigned char)*value;
+
+		if (quote && (ch == '"' || ch == '\\'))
+			clean[o++] = '\\';
+		clean[o++] = (ch < 0x20 || ch > 0x7e) ? '?' : (char)ch;
+	}
+	if (*value)
+		y->truncated = 1;
+	clean[o] = '\0';
 	if (y->len > 0)
 		yield_append(y, " ", 1);
 	yield_append(y, key, strlen(key));
 	yield_append(y, quote ? "=\"" : "=", quote ? 2 : 1);
-	yield_append(y, clean, strlen(clean));
+	yield_append(y, clean, o);
 	if (quote)
 		yield_append(y, "\"", 1);
 }
@@ -78,11 +89,27 @@ int yield_get(const char *line, const char *key, char *out, size_t size)
 		}
 		p++;
 		if (*p == '"') {
-			v = ++p;
-			end = strchr(p, '"');
-			if (end == NULL)
-				end = p + strlen(p);
-			p = *end ? end + 1 : end;
+			size_t n = 0;
+
+			/* Quoted: unescape \" and \\ while copying (only when it is the key). */
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				if (match) {
+					if (n + 1 >= size)
+						return -1;
+					out[n++] = *p;
+				}
+			}
+			if (*p)
+				p++;
+			if (match) {
+				out[n] = '\0';
+				return 0;
+			}
+			while (*p == ' ')
+				p++;
+			continue;
 		} else {
 			v = p;
 			while (*p && *p != ' ')

@@ -244,7 +244,7 @@ static int ctl_cache(int argc, char **argv)
 		else if (strcmp(argv[i], "--negative") == 0)
 			f.negative_only = 1;
 		else if (arg[0] == '\0' && util_strlcpy(arg, argv[i], sizeof arg) == 0)
-			util_lower(arg);
+			util_lower(strrchr(arg, '@') ? strrchr(arg, '@') : arg);  /* domains only */
 		else
 			return ctl_usage();
 	}

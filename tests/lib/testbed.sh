@@ -43,7 +43,11 @@
 # Environment: RG_BUILD (default build/), RG_KEEP=1, TB_DOMAINS, TB_SWAKS_TIMEOUT,
 # TB_STATE_DIR (for tb_conf), TB_FRONT_RCPT_PRE (ACL lines before the RCPT snippet),
 # TB_BH_DEBUG (e.g. -d+expand, for tb_front_bh), TB_PANIC_OK=1 (a non-empty paniclog is
-# expected).
+# expected). For a second front (read by tb_front and tb_front_bh; unset = the defaults):
+# TB_FRONT_NAME (its folder under $TB, default front), TB_FRONT_EXIM (its Exim binary,
+# default $TB_EXIM), TB_FRONT_SO (RCPTGUARD_SO, default $RG_SO), TB_FRONT_RG_CONF (its
+# rcptguard.conf, default $TB/rcptguard.conf), TB_FRONT_RCPT_SNIPPET (the RCPT snippet,
+# default acl-snippets/rcptguard-rcpt.conf).
 
 set -uo pipefail
 
@@ -65,6 +69,7 @@ TB_N=0
 TB_PASS=0
 TB_FAIL=0
 TB_FRONT_STARTED=0
+TB_FRONT_DIRS=
 FRONT_PORT=
 FRONT_PID=
 FRONT_LOG=
@@ -350,6 +355,13 @@ _tb_cleanup() {
 		not ok "front paniclog is empty (no crash, no panic)"
 		diag "$(tail -n 20 "$TB/front/paniclog")"
 	fi
+	# Fronts started with another TB_FRONT_NAME.
+	for line in $TB_FRONT_DIRS; do
+		if [ "$line" != "$TB/front" ] && [ -s "$line/paniclog" ] && [ "${TB_PANIC_OK:-0}" != 1 ]; then
+			not ok "$(basename "$line") paniclog is empty (no crash, no panic)"
+			diag "$(tail -n 20 "$line/paniclog")"
+		fi
+	done
 	while read -r pid; do
 		[ -n "$pid" ] && tb_stop "$pid"
 	done < <(tac "$TB/.pids" 2>/dev/null)
@@ -533,10 +545,15 @@ tb_backend_connections() {
 # acl_smtp_notquit. EXTRA_MAIN_LINES go in its main section.
 # TB_FRONT_RCPT_PRE (ACL lines) goes before the RCPT snippet's .include.
 # Sets FRONT_PORT, FRONT_PID, FRONT_LOG ($TB/front/mainlog). Calling it again restarts it.
+# TB_FRONT_NAME, TB_FRONT_EXIM, TB_FRONT_SO, TB_FRONT_RG_CONF, TB_FRONT_RCPT_SNIPPET: see the
+# top (to run a second front beside the first, save FRONT_* and empty FRONT_PID first).
 tb_front() {
-	local extra=${1:-} dir="$TB/front"
+	local extra=${1:-} dir="$TB/${TB_FRONT_NAME:-front}"
+	local so=${TB_FRONT_SO:-$RG_SO}
+	# Why local: the helpers called below (_tb_exim_common/_check/_start) read $TB_EXIM.
+	local TB_EXIM=${TB_FRONT_EXIM:-$TB_EXIM}
 	[ -n "$FRONT_PID" ] && tb_front_stop
-	[ -f "$RG_SO" ] || echo "# warning: $RG_SO does not exist (run make): checks will fail" >&"$TB_FD"
+	[ -f "$so" ] || echo "# warning: $so does not exist (run make): checks will fail" >&"$TB_FD"
 	read -r FRONT_PORT <<<"$(tb_free_ports 1)"
 	_tb_exim_dir "$dir"
 	mkdir -p "$TB/state"
@@ -554,8 +571,8 @@ tb_front() {
 log_selector = +smtp_connection +received_recipients
 smtp_banner = gateway.test ESMTP rcptguard test gateway
 
-RCPTGUARD_SO = $RG_SO
-RCPTGUARD_OPTIONS = config=$TB/rcptguard.conf
+RCPTGUARD_SO = $so
+RCPTGUARD_OPTIONS = config=${TB_FRONT_RG_CONF:-$TB/rcptguard.conf}
 .include $TB_SNIPPETS/rcptguard-main.conf
 
 domainlist relay_to_domains = $TB_DOMAINS
@@ -570,7 +587,7 @@ acl_check_rcpt:
   require message = relay not permitted
           domains = +relay_to_domains
 ${TB_FRONT_RCPT_PRE:-}
-.include $TB_SNIPPETS/rcptguard-rcpt.conf
+.include ${TB_FRONT_RCPT_SNIPPET:-$TB_SNIPPETS/rcptguard-rcpt.conf}
   accept
 
 acl_check_data:
@@ -593,6 +610,7 @@ EOF
 	_tb_exim_start "$FRONT_CONF" "$dir" "front Exim" "$FRONT_PORT"
 	FRONT_PID=$TB_LAST_PID
 	TB_FRONT_STARTED=1
+	case " $TB_FRONT_DIRS " in *" $dir "*) ;; *) TB_FRONT_DIRS="$TB_FRONT_DIRS $dir" ;; esac
 	TB_FRONT_MARK=0
 	[ -f "$FRONT_LOG" ] && TB_FRONT_MARK=$(wc -l <"$FRONT_LOG")
 }
@@ -634,7 +652,7 @@ tb_front_bh() {
 	shift
 	TB_BH_ERR=$(mktemp "$TB/bh.XXXXXX.err")
 	TB_SWAKS_OUT=$(mktemp "$TB/bh.XXXXXX.out")
-	timeout "$TB_SWAKS_TIMEOUT" swaks --pipe "$TB_EXIM -C $FRONT_CONF ${TB_BH_DEBUG:-} -bh $ip 2>>$TB_BH_ERR" \
+	timeout "$TB_SWAKS_TIMEOUT" swaks --pipe "${TB_FRONT_EXIM:-$TB_EXIM} -C $FRONT_CONF ${TB_BH_DEBUG:-} -bh $ip 2>>$TB_BH_ERR" \
 		--helo client.test --from sender@client.test --quit-after RCPT "$@" >"$TB_SWAKS_OUT" 2>&1
 }
 

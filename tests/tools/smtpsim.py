@@ -26,6 +26,8 @@ Modes:
   close_after_banner  banner, then close
   drop_after_rcpt     first RCPT answered normally, then close on the next command
   mixed_codes         EHLO/HELO answered "250-a\\r\\n251 b\\r\\n"
+  double_reply        the server's first RCPT answered twice (two 550s), every later one 250
+  policy5xx           550 5.7.1 (policy) to every RCPT, 552 to "full*" local parts
 """
 import argparse
 import os
@@ -38,9 +40,10 @@ import time
 
 MODES = ("ok", "garbage", "hugeline", "endless", "drip", "silent", "banner554", "banner421",
          "ehlo5xx", "ehlo4xx", "mail5xx", "rcpt451", "close_after_banner", "drop_after_rcpt",
-         "mixed_codes")
+         "mixed_codes", "double_reply", "policy5xx")
 
 log_lock = threading.Lock()
+DOUBLE_SENT = []   # double_reply: whether the doubled reply went out (any connection)
 
 
 class Closed(Exception):
@@ -183,6 +186,21 @@ class Session:
             return
         addr = line.split(":", 1)[1].strip() if ":" in line else ""
         local = addr.strip("<>").split("@", 1)[0]
+        if self.mode == "double_reply":
+            with log_lock:
+                first = not DOUBLE_SENT
+                DOUBLE_SENT.append(1)
+            if first:
+                self.send("550 5.1.1 unknown\r\n550 5.1.1 unknown\r\n")
+            else:
+                self.reply("250 2.1.5 Ok")
+            return
+        if self.mode == "policy5xx":
+            if local.startswith("full"):
+                self.reply("552 5.2.2 mailbox full")
+            else:
+                self.reply("550 5.7.1 client host blocked")
+            return
         if local.startswith("good") or local.startswith("user"):
             self.reply("250 2.1.5 Ok")
         else:

@@ -31,7 +31,7 @@ static void test_good(void **state)
 	assert_string_equal(a.local, "User.Name+tag");
 	assert_string_equal(a.domain, "example.org");
 	assert_string_equal(a.full, "User.Name+tag@example.org");
-	assert_string_equal(a.key, "user.name+tag@example.org");
+	assert_string_equal(a.key, "User.Name+tag@example.org");
 	assert_int_equal(address_parse("\"john smith\"@example.org", &a, err, sizeof err), RG_FOUND);
 	assert_string_equal(a.local, "\"john smith\"");
 	assert_int_equal(address_parse("\"a@b\"@example.org", &a, err, sizeof err), RG_FOUND);
@@ -47,7 +47,10 @@ static void test_control_bytes(void **state)
 	expect("user@example.org\r\nRSET", RG_NOTFOUND, "control character");
 	expect("us\ter@example.org", RG_NOTFOUND, "control character");
 	expect("us\x7f" "er@example.org", RG_NOTFOUND, "control character");
-	expect("us\xc3\xa9r@example.org", RG_NOTFOUND, "8-bit");
+	expect("us\xe9r@example.org", RG_NOTFOUND, "8-bit character in address (not UTF-8)");
+	expect("us\xc3\xa9r@example.org", RG_TEMPFAIL, "UTF-8");       /* SMTPUTF8: not refused */
+	expect("us\xc0\xafr@example.org", RG_NOTFOUND, "not UTF-8");   /* overlong */
+	expect("us\xed\xa0\x80r@example.org", RG_NOTFOUND, "not UTF-8"); /* surrogate */
 }
 
 static void test_lengths(void **state)

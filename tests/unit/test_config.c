@@ -344,11 +344,12 @@ static void test_bad_values(void **state)
 		 "3: key \"positive_ttl\": \"7x\" is not a duration (30s 5m 2h 7d 1w, at most 10 years)");
 	load_bad("stale_ttl = 11000d\n",
 		 "1: key \"stale_ttl\": \"11000d\" is not a duration (30s 5m 2h 7d 1w, at most 10 years)");
-	load_bad("connect_timeout = 0\n", "1: key \"connect_timeout\": \"0\" is out of range 1..315360000 seconds");
-	load_bad("command_timeout = 0s\n", "1: key \"command_timeout\": \"0s\" is out of range 1..315360000 seconds");
-	load_bad("total_timeout = 0m\n", "1: key \"total_timeout\": \"0m\" is out of range 1..315360000 seconds");
-	load_bad("ldap_timeout = 0\n", "1: key \"ldap_timeout\": \"0\" is out of range 1..315360000 seconds");
-	load_bad("dns_timeout = 0\n", "1: key \"dns_timeout\": \"0\" is out of range 1..315360000 seconds");
+	load_bad("connect_timeout = 0\n", "1: key \"connect_timeout\": \"0\" is out of range 1..3600 seconds");
+	load_bad("command_timeout = 0s\n", "1: key \"command_timeout\": \"0s\" is out of range 1..3600 seconds");
+	load_bad("total_timeout = 0m\n", "1: key \"total_timeout\": \"0m\" is out of range 1..3600 seconds");
+	load_bad("ldap_timeout = 0\n", "1: key \"ldap_timeout\": \"0\" is out of range 1..3600 seconds");
+	load_bad("dns_timeout = 0\n", "1: key \"dns_timeout\": \"0\" is out of range 1..3600 seconds");
+	load_bad("total_timeout = 2h\n", "1: key \"total_timeout\": \"2h\" is out of range 1..3600 seconds");
 	/* Enums. */
 	load_bad("dynamic_action = drop\n", "1: key \"dynamic_action\": \"drop\" is not one of reject|flag");
 	load_bad("greylist_on_error = fail\n", "1: key \"greylist_on_error\": \"fail\" is not one of pass|defer");

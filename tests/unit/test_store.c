@@ -48,6 +48,12 @@ static int even_pred(const char *k, size_t kl, const char *v, size_t vl, void *a
 	return (atoi(k + 2) % 2) == 0;
 }
 
+static int all_pred(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	(void)k; (void)kl; (void)v; (void)vl; (void)arg;
+	return 1;
+}
+
 static void test_roundtrip(void **state)
 {
 	const struct store_handle *h;
@@ -83,6 +89,17 @@ static void test_roundtrip(void **state)
 	assert_int_equal(h->ops->get(h->s, "y:other", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
 	assert_int_equal(h->ops->get(h->s, "x:00001", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
 	assert_int_equal(h->ops->get(h->s, "x:00002", val, sizeof val, &vlen, err, sizeof err), RG_NOTFOUND);
+	/* Deleting every record (long runs, pages merging) across many transactions. */
+	for (i = 0; i < 5000; i++) {
+		snprintf(key, sizeof key, "z:%05d", i);
+		assert_int_equal(h->ops->put(h->s, key, "value-value-value", 17, err, sizeof err), RG_FOUND);
+	}
+	assert_int_equal(h->ops->delete_if(h->s, "z:", all_pred, NULL, &deleted, err, sizeof err), RG_FOUND);
+	assert_int_equal(deleted, 5000);
+	n = 0;
+	assert_int_equal(h->ops->iterate(h->s, "z:", count_cb, &n, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 0);
+	assert_int_equal(h->ops->get(h->s, "y:other", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
 }
 
 static void test_map_growth(void **state)

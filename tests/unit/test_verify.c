@@ -28,12 +28,24 @@ static int64_t test_clock(void)
 	return clock_now;
 }
 
+/* Stop the simulator and drop the callout connection to it. */
+static void sim_stop(void)
+{
+	if (sim > 0) {
+		kill(sim, SIGTERM);
+		waitpid(sim, NULL, 0);
+		sim = -1;
+	}
+	verify_shutdown();
+}
+
 /* Start smtpsim.py in mode; sets port. */
 static void sim_start(const char *mode)
 {
 	char pf[128], buf[16] = "";
 	FILE *f;
 
+	sim_stop();          /* one left by a failed test must not outlive it */
 	snprintf(pf, sizeof pf, "%s/port", dir);
 	unlink(pf);
 	sim = fork();
@@ -51,16 +63,6 @@ static void sim_start(const char *mode)
 	}
 	port = atoi(buf);
 	assert_true(port > 0);
-}
-
-static void sim_stop(void)
-{
-	if (sim > 0) {
-		kill(sim, SIGTERM);
-		waitpid(sim, NULL, 0);
-		sim = -1;
-	}
-	verify_shutdown();   /* drop the callout connection to it */
 }
 
 static int setup(void **state)
@@ -181,6 +183,39 @@ static void test_tempfail_not_cached(void **state)
 	sim_stop();
 }
 
+/* Bytes that no command asked for (a doubled reply) must never be read as an answer. */
+static void test_out_of_step(void **state)
+{
+	struct yield y;
+	struct verdict v;
+
+	(void)state;
+	sim_start("double_reply");
+	assert_string_equal(check("nobody1@example.org", &y), "fail");
+	/* The second 550 is still unread: the connection is out of step, and is remade. */
+	assert_string_equal(check("good3@example.org", &y), "pass");
+	assert_source(&y, "callout");
+	assert_true(record("good3@example.org", &v));
+	assert_int_equal(v.pass, 1);
+	sim_stop();
+}
+
+/* A 5xx about policy or a full mailbox is not "no such user". */
+static void test_policy_5xx(void **state)
+{
+	struct yield y;
+	struct verdict v;
+
+	(void)state;
+	sim_start("policy5xx");
+	assert_string_equal(check("someone@example.org", &y), "defer");
+	assert_non_null(strstr(y.line, "not a mailbox verdict"));
+	assert_false(record("someone@example.org", &v));
+	assert_string_equal(check("full1@example.org", &y), "defer");
+	assert_false(record("full1@example.org", &v));
+	sim_stop();
+}
+
 static void test_errors(void **state)
 {
 	struct yield y;
@@ -205,6 +240,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lifetimes),
 		cmocka_unit_test(test_tempfail_not_cached),
+		cmocka_unit_test(test_out_of_step),
+		cmocka_unit_test(test_policy_5xx),
 		cmocka_unit_test(test_errors),
 	};
 

@@ -38,11 +38,17 @@ static void test_yield_hostile(void **state)
 	yield_init(&y, "defer");
 	/* A remote reply trying to inject a key and break the quoting. */
 	yield_add(&y, "detail", "550 \"x\" result=pass\\ \r\n\x01\xff");
-	assert_null(strchr(y.line + strlen("result=defer detail=\""), '\\'));
+	/* Quotes and backslashes are escaped the way Exim's string_dequote() reads them. */
+	assert_string_equal(y.line, "result=defer detail=\"550 \\\"x\\\" result=pass\\\\ ????\"");
 	assert_int_equal(yield_get(y.line, "result", v, sizeof v), 0);
 	assert_string_equal(v, "defer");
 	assert_int_equal(yield_get(y.line, "detail", v, sizeof v), 0);
-	assert_string_equal(v, "550 ?x? result=pass? ????");
+	assert_string_equal(v, "550 \"x\" result=pass\\ ????");
+	/* A quoted local part survives the round trip. */
+	yield_init(&y, "fail");
+	yield_add(&y, "message", "<\"a b\"@example.org>: recipient unknown");
+	assert_int_equal(yield_get(y.line, "message", v, sizeof v), 0);
+	assert_string_equal(v, "<\"a b\"@example.org>: recipient unknown");
 	/* Overflow is marked, never a broken line. */
 	char big[3000];
 	memset(big, 'x', sizeof big - 1);
