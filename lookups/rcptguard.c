@@ -124,6 +124,13 @@ static int rg_lookup_find(void *handle, const uschar *filename, const uschar *qu
 		verify_run_recipient(w[1], options, &y);
 	} else if (strcmp(w[0], "catchall") == 0) {
 		verify_run_catchall(w[1], options, &y);
+	} else if (strcmp(w[0], "quit") == 0) {
+		/* End of the SMTP session (acl_smtp_quit / notquit): QUIT callout connections,
+		 * as the dlfunc "quit" does; Exim's _exit() runs no clean-up of modules. */
+		verify_shutdown();
+		*do_cache = 0;
+		*result = string_copy((const uschar *)"result=ok");
+		return OK;
 	} else {
 		*errmsg = string_sprintf("rcptguard: unknown or unavailable function \"%.40s\"", w[0]);
 		return DEFER;

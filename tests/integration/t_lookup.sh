@@ -59,7 +59,8 @@ DL_PORT=$FRONT_PORT DL_LOG=$FRONT_LOG DL_CONF=$FRONT_CONF
 
 FRONT_PID=
 TB_FRONT_NAME=lookup TB_FRONT_EXIM=$LK_BIN TB_FRONT_RG_CONF=$LK_RG_CONF \
-	TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-rcpt-lookup.conf TB_NO_QUIT_ACL=1 tb_front
+	TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-rcpt-lookup.conf \
+	TB_FRONT_QUIT_SNIPPET=$TB_SNIPPETS/rcptguard-quit-lookup.conf tb_front
 LK_PORT=$FRONT_PORT LK_LOG=$FRONT_LOG LK_CONF=$FRONT_CONF
 FRONT_PID=
 
@@ -136,6 +137,11 @@ assert_eq '550 <"a b"@example.org>: recipient unknown' "$d" "quoted local part w
 assert_eq "$d" "$l" "quoted local part with a space: lookup face gives the identical reply"
 assert_match 'verify_recipient <"a b"@example\.org> result=fail source=callout' "$(face_log lookup "${MARK[lookup]}")" \
 	"quoted local part: quote_rcptguard kept \"a b\"@example.org one query word (the engine got the whole address)"
+# Session end through each face's quit snippet: the destination sees QUIT, never a drop.
+be_log=$(tb_backend_log)
+assert_match 'closed by QUIT' "$be_log" "session end: callout connections of both faces end with QUIT"
+assert_no_match 'unexpected disconnection|lost (connection|while)' "$be_log" \
+	"session end: the destination logs no dropped callout connection (lookup face included)"
 for face in dlfunc lookup; do
 	log=$(face_log "$face" "${MARK[$face]}")
 	assert_match 'rcptguard: verify_recipient <user1@example\.org> result=pass source=callout ' "$log" \

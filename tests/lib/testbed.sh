@@ -560,10 +560,11 @@ tb_front() {
 	[ -L "$TB/state" ] || chown "$TB_EXIM_USER:$TB_EXIM_USER" "$TB/state" 2>/dev/null
 	[ -f "$TB/rcptguard.conf" ] || tb_conf </dev/null
 	# The session-end snippet, as the README installs it (QUIT to open callout connections).
-	local quit_main="" quit_acl=""
-	if [ -f "$TB_SNIPPETS/rcptguard-quit.conf" ] && [ "${TB_NO_QUIT_ACL:-0}" != 1 ]; then
+	# TB_FRONT_QUIT_SNIPPET picks another one (the lookup face's twin).
+	local quit_main="" quit_acl="" quit_snip=${TB_FRONT_QUIT_SNIPPET:-$TB_SNIPPETS/rcptguard-quit.conf}
+	if [ -f "$quit_snip" ] && [ "${TB_NO_QUIT_ACL:-0}" != 1 ]; then
 		quit_main=$'acl_smtp_quit = acl_rcptguard_quit\nacl_smtp_notquit = acl_rcptguard_quit'
-		quit_acl=$'\nacl_rcptguard_quit:\n.include '"$TB_SNIPPETS/rcptguard-quit.conf"$'\n  accept'
+		quit_acl=$'\nacl_rcptguard_quit:\n.include '"$quit_snip"$'\n  accept'
 	fi
 	{
 		_tb_exim_common "$dir" gateway.test
