@@ -27,7 +27,7 @@ enum rg_status {
 #define RG_VERSION "0.1.0"
 
 /* Name of an outcome, for logs. */
-const char *rg_status_name(int status);
+const char *util_status_name(int status);
 
 /* Copy src into dst; returns -1 (dst holds a truncated copy) when it does not fit. */
 int util_strlcpy(char *dst, const char *src, size_t size);

@@ -54,19 +54,19 @@ struct smtp_host {
 };
 
 /* Whether ch is an ASCII letter (locale-independent on purpose). */
-static int is_alpha(char ch)
+static int smtp_is_alpha(char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
 /* Whether ch is an ASCII digit. */
-static int is_digit(char ch)
+static int smtp_is_digit(char ch)
 {
 	return ch >= '0' && ch <= '9';
 }
 
 /* Parse a decimal port 1..65535 from s[0..len); -1 when it is not one. */
-static int parse_port(const char *s, size_t len)
+static int smtp_parse_port(const char *s, size_t len)
 {
 	unsigned long v = 0;
 	size_t i;
@@ -74,7 +74,7 @@ static int parse_port(const char *s, size_t len)
 	if (len == 0 || len > 5)
 		return -1;
 	for (i = 0; i < len; i++) {
-		if (!is_digit(s[i]))
+		if (!smtp_is_digit(s[i]))
 			return -1;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
@@ -82,7 +82,7 @@ static int parse_port(const char *s, size_t len)
 }
 
 /* Whether s[0..len) is an IPv6 literal. */
-static int valid_v6(const char *s, size_t len)
+static int smtp_valid_v6(const char *s, size_t len)
 {
 	char tmp[INET6_ADDRSTRLEN + 1];
 	struct in6_addr a;
@@ -95,7 +95,7 @@ static int valid_v6(const char *s, size_t len)
 }
 
 /* Whether s[0..len) is a host name (letters, digits, '-', '.', '_') or an IPv4 literal. */
-static int valid_name(const char *s, size_t len)
+static int smtp_valid_name(const char *s, size_t len)
 {
 	char tmp[SMTP_NAME_MAX + 1];
 	struct in_addr a;
@@ -105,9 +105,9 @@ static int valid_name(const char *s, size_t len)
 	if (len == 0 || len > SMTP_NAME_MAX || s[0] == '-' || s[0] == '.')
 		return 0;
 	for (i = 0; i < len; i++) {
-		if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
+		if (!smtp_is_alpha(s[i]) && !smtp_is_digit(s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
 			return 0;
-		if (!is_digit(s[i]) && s[i] != '.')
+		if (!smtp_is_digit(s[i]) && s[i] != '.')
 			numeric = 0;
 	}
 	if (!numeric)
@@ -119,7 +119,7 @@ static int valid_name(const char *s, size_t len)
 }
 
 /* Parse one host-list entry s[0..len) into h; -1 on bad syntax. */
-static int parse_entry(const char *s, size_t len, unsigned default_port, struct smtp_host *h)
+static int smtp_parse_entry(const char *s, size_t len, unsigned default_port, struct smtp_host *h)
 {
 	const char *colon = NULL, *rb;
 	size_t i, ncolons = 0, hl = len;
@@ -130,9 +130,9 @@ static int parse_entry(const char *s, size_t len, unsigned default_port, struct 
 		if (rb == NULL)
 			return -1;
 		hl = (size_t)(rb - s) - 1;
-		if (!valid_v6(s + 1, hl))
+		if (!smtp_valid_v6(s + 1, hl))
 			return -1;
-		if (hl + 2 < len && (rb[1] != ':' || (port = parse_port(rb + 2, len - hl - 3)) < 0))
+		if (hl + 2 < len && (rb[1] != ':' || (port = smtp_parse_port(rb + 2, len - hl - 3)) < 0))
 			return -1;
 		memcpy(h->name, s + 1, hl);
 	} else {
@@ -142,13 +142,13 @@ static int parse_entry(const char *s, size_t len, unsigned default_port, struct 
 				colon = s + i;
 			}
 		if (ncolons > 1) {               /* bare IPv6 literal: no port possible */
-			if (!valid_v6(s, len))
+			if (!smtp_valid_v6(s, len))
 				return -1;
 		} else if (ncolons == 1) {       /* host:port */
 			hl = (size_t)(colon - s);
-			if (!valid_name(s, hl) || (port = parse_port(colon + 1, len - hl - 1)) < 0)
+			if (!smtp_valid_name(s, hl) || (port = smtp_parse_port(colon + 1, len - hl - 1)) < 0)
 				return -1;
-		} else if (!valid_name(s, len)) {
+		} else if (!smtp_valid_name(s, len)) {
 			return -1;
 		}
 		memcpy(h->name, s, hl);
@@ -159,7 +159,7 @@ static int parse_entry(const char *s, size_t len, unsigned default_port, struct 
 }
 
 /* Split hosts (separated by spaces and/or commas) into h[0..*n); RG_CONFIG on bad syntax. */
-static int parse_hosts(const char *hosts, unsigned default_port, struct smtp_host *h, size_t *n,
+static int smtp_parse_hosts(const char *hosts, unsigned default_port, struct smtp_host *h, size_t *n,
 		       char *err, size_t errlen)
 {
 	const char *p = hosts, *tok;
@@ -183,7 +183,7 @@ static int parse_hosts(const char *hosts, unsigned default_port, struct smtp_hos
 		if (*n == SMTP_HOSTS_MAX)
 			return util_snprintf(err, errlen, "more than %d callout hosts", SMTP_HOSTS_MAX),
 			       RG_CONFIG;
-		if (parse_entry(tok, len, default_port, &h[*n]) < 0) {
+		if (smtp_parse_entry(tok, len, default_port, &h[*n]) < 0) {
 			/* Why sanitised: the list may come from an ACL option, i.e. expanded text. */
 			util_sanitise(shown, sizeof shown, tok, len);
 			return util_snprintf(err, errlen, "bad callout host \"%s\"", shown), RG_CONFIG;
@@ -196,7 +196,7 @@ static int parse_hosts(const char *hosts, unsigned default_port, struct smtp_hos
 }
 
 /* "name:port", or "[v6]:port", for messages. */
-static void host_label(char *dst, size_t size, const struct smtp_host *h)
+static void smtp_host_label(char *dst, size_t size, const struct smtp_host *h)
 {
 	if (strchr(h->name, ':') != NULL)
 		util_snprintf(dst, size, "[%s]:%u", h->name, h->port);
@@ -205,7 +205,7 @@ static void host_label(char *dst, size_t size, const struct smtp_host *h)
 }
 
 /* Resolve h into TCP addresses (*res, for freeaddrinfo); RG_TEMPFAIL with err when it fails. */
-static int resolve(const struct smtp_host *h, struct addrinfo **res, char *err, size_t errlen)
+static int smtp_resolve(const struct smtp_host *h, struct addrinfo **res, char *err, size_t errlen)
 {
 	struct addrinfo hints;
 	char port[8], label[SMTP_NAME_MAX + 16];
@@ -229,7 +229,7 @@ static int resolve(const struct smtp_host *h, struct addrinfo **res, char *err, 
 	}
 	if (rc == 0)
 		return RG_FOUND;
-	host_label(label, sizeof label, h);
+	smtp_host_label(label, sizeof label, h);
 	util_snprintf(err, errlen, "%.200s: cannot resolve: %s", label,
 		      rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 	*res = NULL;
@@ -245,7 +245,7 @@ static int64_t bound_end(int64_t now, unsigned ms, int64_t deadline)
 }
 
 /* Wait until fd is ready for events or end passes: 1 ready, 0 timed out, -1 error (errno). */
-static int wait_fd(int fd, short events, int64_t end)
+static int smtp_wait_fd(int fd, short events, int64_t end)
 {
 	struct pollfd pfd;
 	int64_t left;
@@ -267,7 +267,7 @@ static int wait_fd(int fd, short events, int64_t end)
 }
 
 /* Format the numeric address of sa as "ip:port" or "[v6]:port". */
-static void format_peer(char *dst, size_t size, const struct sockaddr *sa, socklen_t salen)
+static void smtp_format_peer(char *dst, size_t size, const struct sockaddr *sa, socklen_t salen)
 {
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
 
@@ -283,7 +283,7 @@ static void format_peer(char *dst, size_t size, const struct sockaddr *sa, sockl
 }
 
 /* Connect to ai without blocking, within min(connect_ms, deadline); the fd, or -1 with err. */
-static int tcp_connect(const struct addrinfo *ai, const char *peer, unsigned connect_ms,
+static int smtp_tcp_connect(const struct addrinfo *ai, const char *peer, unsigned connect_ms,
 		       int64_t deadline, char *err, size_t errlen)
 {
 	int64_t start = util_monotonic_ms(), end = bound_end(start, connect_ms, deadline);
@@ -303,7 +303,7 @@ static int tcp_connect(const struct addrinfo *ai, const char *peer, unsigned con
 			close(fd);
 			return -1;
 		}
-		rc = wait_fd(fd, POLLOUT, end);
+		rc = smtp_wait_fd(fd, POLLOUT, end);
 		if (rc == 0) {
 			util_snprintf(err, errlen, "%s: connect: timeout after %lld ms", peer,
 				      (long long)(end - start));
@@ -325,7 +325,7 @@ static int tcp_connect(const struct addrinfo *ai, const char *peer, unsigned con
 }
 
 /* Mark c dead: close its socket and forget buffered bytes. */
-static void conn_kill(struct smtp_conn *c)
+static void smtp_conn_kill(struct smtp_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
@@ -334,7 +334,7 @@ static void conn_kill(struct smtp_conn *c)
 }
 
 /* Log one dialogue line, sanitised and bounded, when debug output is wanted. */
-static void log_line(const struct smtp_conn *c, const char *dir, const char *line, size_t len)
+static void smtp_log_line(const struct smtp_conn *c, const char *dir, const char *line, size_t len)
 {
 	char shown[SMTP_LOG_MAX + 1];
 
@@ -345,7 +345,7 @@ static void log_line(const struct smtp_conn *c, const char *dir, const char *lin
 }
 
 /* Send all of buf before end; 0, or -1 with err. */
-static int send_all(struct smtp_conn *c, const char *buf, size_t len, int64_t start, int64_t end,
+static int smtp_send_all(struct smtp_conn *c, const char *buf, size_t len, int64_t start, int64_t end,
 		    const char *what, char *err, size_t errlen)
 {
 	size_t off = 0;
@@ -362,7 +362,7 @@ static int send_all(struct smtp_conn *c, const char *buf, size_t len, int64_t st
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			rc = wait_fd(c->fd, POLLOUT, end);
+			rc = smtp_wait_fd(c->fd, POLLOUT, end);
 			if (rc > 0)
 				continue;
 			if (rc == 0)
@@ -380,7 +380,7 @@ static int send_all(struct smtp_conn *c, const char *buf, size_t len, int64_t st
 
 /* Next reply line before end: 0 with *line and *len (CR LF cut; valid until the next call)
  * and *raw (bytes consumed), or -1 with err. */
-static int read_line(struct smtp_conn *c, int64_t start, int64_t end, const char *what,
+static int smtp_read_line(struct smtp_conn *c, int64_t start, int64_t end, const char *what,
 		     const char **line, size_t *len, size_t *raw, char *err, size_t errlen)
 {
 	char *lf;
@@ -399,7 +399,7 @@ static int read_line(struct smtp_conn *c, int64_t start, int64_t end, const char
 				n--;
 			*len = n;
 			if (n > SMTP_LINE_MAX) {
-				log_line(c, "<<", *line, n);   /* its start, for -d */
+				smtp_log_line(c, "<<", *line, n);   /* its start, for -d */
 				break;
 			}
 			return 0;
@@ -407,7 +407,7 @@ static int read_line(struct smtp_conn *c, int64_t start, int64_t end, const char
 		/* Why: a line cannot be longer than this; waiting for its end would let the
 		 * peer fill memory or time. (+1: its CR may be here already.) */
 		if (c->end - c->start > SMTP_LINE_MAX + 1) {
-			log_line(c, "<<", c->buf + c->start, c->end - c->start);
+			smtp_log_line(c, "<<", c->buf + c->start, c->end - c->start);
 			break;
 		}
 		if (c->start > 0) {
@@ -415,7 +415,7 @@ static int read_line(struct smtp_conn *c, int64_t start, int64_t end, const char
 			c->end -= c->start;
 			c->start = 0;
 		}
-		rc = wait_fd(c->fd, POLLIN, end);
+		rc = smtp_wait_fd(c->fd, POLLIN, end);
 		if (rc == 0) {
 			util_snprintf(err, errlen, "%s: timeout after %lld ms waiting for %s", c->peer,
 				      (long long)(end - start), what);
@@ -445,7 +445,7 @@ static int read_line(struct smtp_conn *c, int64_t start, int64_t end, const char
 }
 
 /* Read one whole reply before end into r; 0, or -1 with err (r->code is then 0). */
-static int read_reply(struct smtp_conn *c, int64_t start, int64_t end, const char *what,
+static int smtp_read_reply(struct smtp_conn *c, int64_t start, int64_t end, const char *what,
 		      struct smtp_reply *r, char *err, size_t errlen)
 {
 	const char *l, *text;
@@ -455,9 +455,9 @@ static int read_reply(struct smtp_conn *c, int64_t start, int64_t end, const cha
 	r->code = 0;
 	r->text[0] = '\0';
 	for (;;) {
-		if (read_line(c, start, end, what, &l, &len, &raw, err, errlen) < 0)
+		if (smtp_read_line(c, start, end, what, &l, &len, &raw, err, errlen) < 0)
 			return -1;
-		log_line(c, "<<", l, len);
+		smtp_log_line(c, "<<", l, len);
 		total += raw;
 		/* Why: an endless reply would otherwise hold us until the deadline, or forever. */
 		if (++lines > SMTP_REPLY_LINES_MAX || total > SMTP_REPLY_BYTES_MAX) {
@@ -469,7 +469,7 @@ static int read_reply(struct smtp_conn *c, int64_t start, int64_t end, const cha
 		}
 		/* Strict syntax (RFC 5321 4.2): a peer that sends anything else is not speaking
 		 * SMTP, and guessing what it meant could turn garbage into a verdict. */
-		if (len < 3 || l[0] < '2' || l[0] > '5' || !is_digit(l[1]) || !is_digit(l[2]) ||
+		if (len < 3 || l[0] < '2' || l[0] > '5' || !smtp_is_digit(l[1]) || !smtp_is_digit(l[2]) ||
 		    (len > 3 && l[3] != '-' && l[3] != ' ')) {
 			util_snprintf(err, errlen, "%s: malformed %s", c->peer, what);
 			r->code = 0;
@@ -501,14 +501,14 @@ static int read_reply(struct smtp_conn *c, int64_t start, int64_t end, const cha
 }
 
 /* The verb of a command for messages ("RCPT TO", "EHLO"), never its argument. */
-static void command_name(char *dst, size_t size, const char *line)
+static void smtp_command_name(char *dst, size_t size, const char *line)
 {
 	size_t i = 0, j;
 
-	while (i < 8 && is_alpha(line[i]))
+	while (i < 8 && smtp_is_alpha(line[i]))
 		i++;
 	if (line[i] == ' ') {
-		for (j = i + 1; j < i + 9 && is_alpha(line[j]); j++)
+		for (j = i + 1; j < i + 9 && smtp_is_alpha(line[j]); j++)
 			;
 		if (line[j] == ':' && j > i + 1)
 			i = j;              /* "MAIL FROM", "RCPT TO" */
@@ -556,14 +556,14 @@ int smtp_command(struct smtp_conn *c, const char *line, int64_t deadline_ms,
 	if (c == NULL || c->fd < 0)
 		return util_snprintf(err, errlen, "%s: connection is closed",
 				     c ? c->peer : "callout"), RG_TEMPFAIL;
-	command_name(verb, sizeof verb, line);
+	smtp_command_name(verb, sizeof verb, line);
 	util_snprintf(what, sizeof what, "reply to %s", verb);
 	/* Why: bytes that came unasked (a doubled reply, a 421 sent while idle, EOF) would
 	 * be read as the answer to this command and could turn a good address into a 550.
 	 * A connection that is not quiet is out of step: dead, never trusted. */
 	if (smtp_unasked(c)) {
 		util_snprintf(err, errlen, "%s: unexpected data or close before %s", c->peer, verb);
-		conn_kill(c);
+		smtp_conn_kill(c);
 		return RG_TEMPFAIL;
 	}
 	start = util_monotonic_ms();
@@ -572,23 +572,23 @@ int smtp_command(struct smtp_conn *c, const char *line, int64_t deadline_ms,
 	end = bound_end(start, c->command_ms, deadline_ms);
 	if (end <= start) {
 		util_snprintf(err, errlen, "%s: no time left for %s", c->peer, verb);
-		conn_kill(c);   /* every RG_TEMPFAIL leaves the connection dead, as smtp.h says */
+		smtp_conn_kill(c);   /* every RG_TEMPFAIL leaves the connection dead, as smtp.h says */
 		return RG_TEMPFAIL;
 	}
-	log_line(c, ">>", line, len);
+	smtp_log_line(c, ">>", line, len);
 	memcpy(out, line, len);
 	out[len] = '\r';
 	out[len + 1] = '\n';
-	if (send_all(c, out, len + 2, start, end, verb, err, errlen) < 0 ||
-	    read_reply(c, start, end, what, r, err, errlen) < 0) {
-		conn_kill(c);
+	if (smtp_send_all(c, out, len + 2, start, end, verb, err, errlen) < 0 ||
+	    smtp_read_reply(c, start, end, what, r, err, errlen) < 0) {
+		smtp_conn_kill(c);
 		return RG_TEMPFAIL;
 	}
 	return RG_FOUND;
 }
 
 /* Whether helo can go on an EHLO line: 1..255 printable ASCII bytes, no space. */
-static int valid_helo(const char *helo)
+static int smtp_valid_helo(const char *helo)
 {
 	size_t i;
 
@@ -599,7 +599,7 @@ static int valid_helo(const char *helo)
 }
 
 /* Connect to one address, read the banner, EHLO/HELO: RG_FOUND with *out, or RG_TEMPFAIL. */
-static int try_address(const struct addrinfo *ai, const char *helo, const struct smtp_timeouts *t,
+static int smtp_try_address(const struct addrinfo *ai, const char *helo, const struct smtp_timeouts *t,
 		       int64_t deadline, struct smtp_conn **out, struct smtp_reply *last,
 		       char *err, size_t errlen)
 {
@@ -613,20 +613,20 @@ static int try_address(const struct addrinfo *ai, const char *helo, const struct
 		return util_snprintf(err, errlen, "out of memory"), RG_TEMPFAIL;
 	c->fd = -1;
 	c->command_ms = t->command_ms;
-	format_peer(c->peer, sizeof c->peer, ai->ai_addr, ai->ai_addrlen);
+	smtp_format_peer(c->peer, sizeof c->peer, ai->ai_addr, ai->ai_addrlen);
 	if (util_monotonic_ms() >= deadline) {
 		util_snprintf(err, errlen, "%s: no time left to connect", c->peer);
 		goto fail;
 	}
 	if (rglog_debug_enabled())
 		rglog(RGLOG_DEBUG, "callout %s: connecting", c->peer);
-	c->fd = tcp_connect(ai, c->peer, t->connect_ms, deadline, err, errlen);
+	c->fd = smtp_tcp_connect(ai, c->peer, t->connect_ms, deadline, err, errlen);
 	if (c->fd < 0)
 		goto fail;
 	start = util_monotonic_ms();
-	if (read_reply(c, start, bound_end(start, t->command_ms, deadline), "banner", &rep,
+	if (smtp_read_reply(c, start, bound_end(start, t->command_ms, deadline), "banner", &rep,
 		       err, errlen) < 0) {
-		conn_kill(c);
+		smtp_conn_kill(c);
 		goto fail;
 	}
 	*last = rep;
@@ -674,20 +674,20 @@ int smtp_open(const char *hosts, unsigned default_port, const char *helo,
 		err[0] = '\0';
 	if (t == NULL)
 		return util_snprintf(err, errlen, "no callout timeouts"), RG_CONFIG;
-	if (parse_hosts(hosts, default_port, h, &n, err, errlen) != RG_FOUND)
+	if (smtp_parse_hosts(hosts, default_port, h, &n, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
 	if (helo == NULL || helo[0] == '\0') {
 		if (gethostname(myname, sizeof myname) < 0 ||
-		    (myname[sizeof myname - 1] = '\0', !valid_helo(myname)))
+		    (myname[sizeof myname - 1] = '\0', !smtp_valid_helo(myname)))
 			util_strlcpy(myname, "localhost", sizeof myname);
 		helo = myname;
-	} else if (!valid_helo(helo)) {
+	} else if (!smtp_valid_helo(helo)) {
 		return util_snprintf(err, errlen, "bad callout HELO name"), RG_CONFIG;
 	}
 	for (i = 0; i < n; i++) {
 		if (util_monotonic_ms() >= deadline_ms) {
 			/* Say which hosts were never tried, after the reason the others failed. */
-			host_label(label, sizeof label, &h[i]);
+			smtp_host_label(label, sizeof label, &h[i]);
 			util_strlcpy(prev, err, sizeof prev);
 			if (prev[0] != '\0')
 				util_snprintf(err, errlen, "%.150s; no time left for %.80s", prev, label);
@@ -695,10 +695,10 @@ int smtp_open(const char *hosts, unsigned default_port, const char *helo,
 				util_snprintf(err, errlen, "no time left for %.80s", label);
 			break;
 		}
-		if (resolve(&h[i], &res, err, errlen) != RG_FOUND)
+		if (smtp_resolve(&h[i], &res, err, errlen) != RG_FOUND)
 			continue;
 		for (ai = res; ai != NULL; ai = ai->ai_next)
-			if (try_address(ai, helo, t, deadline_ms, out, last, err, errlen) == RG_FOUND) {
+			if (smtp_try_address(ai, helo, t, deadline_ms, out, last, err, errlen) == RG_FOUND) {
 				freeaddrinfo(res);
 				return RG_FOUND;
 			}
@@ -725,11 +725,11 @@ void smtp_close(struct smtp_conn *c)
 	if (c == NULL)
 		return;
 	if (c->fd >= 0) {
-		log_line(c, ">>", "QUIT", 4);
+		smtp_log_line(c, ">>", "QUIT", 4);
 		/* Why not wait for the 221: nothing depends on it, and Exim corks it (TCP_CORK)
 		 * for ~200 ms. Why MSG_DONTWAIT: a full send buffer must not block us here. */
 		(void)send(c->fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
-	conn_kill(c);
+	smtp_conn_kill(c);
 	free(c);
 }

@@ -65,7 +65,7 @@ static void source_callout_reset(void)
 }
 
 /* The slot for this destination: reused, free, or the least recently used one. */
-static struct callout_slot *callout_slot(const struct settings *s)
+static struct callout_slot *source_callout_slot(const struct settings *s)
 {
 	struct callout_slot *best = NULL;
 	unsigned gen = util_fork_generation();
@@ -98,7 +98,7 @@ static struct callout_slot *callout_slot(const struct settings *s)
  * 550, 551 and 553 count, unless an enhanced status code (RFC 3463) says it is not about
  * the address (anything but 5.1.x, or 5.2.1 "mailbox disabled").
  */
-static int callout_no_mailbox(const struct smtp_reply *r)
+static int source_callout_no_mailbox(const struct smtp_reply *r)
 {
 	const char *t = r->text;
 	int cls, sub = -1, n = 0;
@@ -112,7 +112,7 @@ static int callout_no_mailbox(const struct smtp_reply *r)
 }
 
 /* Drop a slot's connection. */
-static void callout_drop(struct callout_slot *sl)
+static void source_callout_drop(struct callout_slot *sl)
 {
 	smtp_close(sl->conn);
 	sl->conn = NULL;
@@ -124,7 +124,7 @@ static void callout_drop(struct callout_slot *sl)
  * Ask RCPT TO:<rcpt> on the slot's connection (made or remade as needed). RG_FOUND with
  * the reply (any code), or RG_TEMPFAIL when the destination could not be asked.
  */
-static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const char *rcpt,
+static int source_callout_rcpt(struct callout_slot *sl, const struct settings *s, const char *rcpt,
 			int64_t deadline, struct smtp_reply *r, char *err, size_t errlen)
 {
 	struct smtp_timeouts t = { s->connect_timeout * 1000, s->command_timeout * 1000 };
@@ -134,7 +134,7 @@ static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const
 	for (attempt = 0; attempt < 2; attempt++) {
 		reused = sl->conn != NULL && smtp_alive(sl->conn);
 		if (!reused) {
-			callout_drop(sl);
+			source_callout_drop(sl);
 			rc = smtp_open(s->hosts, s->port, s->callout_helo, &t, deadline, &sl->conn, r,
 				       err, errlen);
 			if (rc != RG_FOUND) {
@@ -149,7 +149,7 @@ static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const
 				return util_snprintf(err, errlen, "callout_sender too long"), RG_CONFIG;
 			rc = smtp_command(sl->conn, line, deadline, r, err, errlen);
 			if (rc != RG_FOUND) {
-				callout_drop(sl);
+				source_callout_drop(sl);
 				if (reused)
 					continue;     /* dropped while idle: remake once */
 				return rc;
@@ -158,7 +158,7 @@ static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const
 				/* A destination that refuses the null sender cannot be asked. */
 				util_snprintf(err, errlen, "%s: MAIL FROM refused: %d %.100s",
 					      smtp_peer(sl->conn), r->code, r->text);
-				callout_drop(sl);
+				source_callout_drop(sl);
 				return RG_TEMPFAIL;
 			}
 			sl->in_txn = 1;
@@ -168,7 +168,7 @@ static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const
 			return util_snprintf(err, errlen, "address too long"), RG_CONFIG;
 		rc = smtp_command(sl->conn, line, deadline, r, err, errlen);
 		if (rc != RG_FOUND) {
-			callout_drop(sl);
+			source_callout_drop(sl);
 			if (reused)
 				continue;
 			return rc;
@@ -176,11 +176,11 @@ static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const
 		sl->rcpts++;
 		if ((r->code == 452 || r->code == 552) && sl->rcpts > 1 && attempt == 0) {
 			/* "Too many recipients": start a fresh transaction and ask again. */
-			callout_drop(sl);
+			source_callout_drop(sl);
 			continue;
 		}
 		if (r->code == 421) {
-			callout_drop(sl);
+			source_callout_drop(sl);
 		} else if (sl->rcpts >= CALLOUT_TXN_MAX) {
 			/* Why not RSET after every refusal: Exim counts RSET as a non-mail
 			 * command and drops the session after smtp_accept_max_nonmail (10), so
@@ -190,7 +190,7 @@ static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const
 
 			if (smtp_command(sl->conn, "RSET", deadline, &rr, e2, sizeof e2) != RG_FOUND ||
 			    rr.code / 100 != 2)
-				callout_drop(sl);
+				source_callout_drop(sl);
 			sl->in_txn = 0;
 		}
 		return RG_FOUND;
@@ -199,7 +199,7 @@ static int callout_rcpt(struct callout_slot *sl, const struct settings *s, const
 }
 
 /* Read the cached catch-all record of domain: 1 yes, 0 no, -1 none fresh. */
-static int callout_catchall_cached(const struct store_handle *st, const char *domain,
+static int source_callout_catchall_cached(const struct store_handle *st, const char *domain,
 				   char *text, size_t textsize)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
@@ -232,15 +232,15 @@ int source_callout_catchall(const char *domain, const struct settings *s, int64_
 	if (s->hosts[0] == '\0')
 		return util_snprintf(err, errlen, "no hosts configured for %s", domain), RG_CONFIG;
 	st = store_process(s->state_dir, s->store_map_size, serr, sizeof serr);
-	if ((yes = callout_catchall_cached(st, domain, text, textsize)) >= 0) {
+	if ((yes = source_callout_catchall_cached(st, domain, text, textsize)) >= 0) {
 		*cached = 1;
 		return yes ? RG_FOUND : RG_NOTFOUND;
 	}
 	if (source_callout_random_local(local, sizeof local) < 0 ||
 	    util_snprintf(rcpt, sizeof rcpt, "%s@%s", local, domain) < 0)
 		return util_snprintf(err, errlen, "cannot make a probe address"), RG_TEMPFAIL;
-	sl = callout_slot(s);
-	rc = callout_rcpt(sl, s, rcpt, deadline_ms, &r, err, errlen);
+	sl = source_callout_slot(s);
+	rc = source_callout_rcpt(sl, s, rcpt, deadline_ms, &r, err, errlen);
 	if (rc != RG_FOUND)
 		return rc;
 	snprintf(text, textsize, "%d %.150s", r.code, r.text);
@@ -248,7 +248,7 @@ int source_callout_catchall(const char *domain, const struct settings *s, int64_
 		util_snprintf(err, errlen, "%s: probe answered %d %.100s", smtp_peer(sl->conn), r.code, r.text);
 		return RG_TEMPFAIL;
 	}
-	if (r.code / 100 != 2 && !callout_no_mailbox(&r)) {
+	if (r.code / 100 != 2 && !source_callout_no_mailbox(&r)) {
 		util_snprintf(err, errlen, "%s: probe answered %d %.100s (not a mailbox verdict)",
 			      smtp_peer(sl->conn), r.code, r.text);
 		return RG_TEMPFAIL;
@@ -289,13 +289,13 @@ static int source_callout_lookup(const struct address *addr, const struct settin
 		if (rc != RG_NOTFOUND && !(rc == RG_TEMPFAIL && ans->text[0] >= '2' && ans->text[0] <= '5'))
 			return rc;
 	}
-	rc = callout_rcpt(callout_slot(s), s, addr->full, deadline_ms, &r, err, errlen);
+	rc = source_callout_rcpt(source_callout_slot(s), s, addr->full, deadline_ms, &r, err, errlen);
 	if (rc != RG_FOUND)
 		return rc;
 	snprintf(ans->text, sizeof ans->text, "%d %.150s", r.code, r.text);
 	if (r.code / 100 == 2)
 		return RG_FOUND;
-	if (callout_no_mailbox(&r))
+	if (source_callout_no_mailbox(&r))
 		return RG_NOTFOUND;
 	util_snprintf(err, errlen, "RCPT answered %d %.100s%s", r.code, r.text,
 		      r.code / 100 == 5 ? " (not a mailbox verdict)" : "");

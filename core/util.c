@@ -32,7 +32,7 @@ unsigned util_fork_generation(void)
 }
 
 /* Name of an outcome, for logs. */
-const char *rg_status_name(int status)
+const char *util_status_name(int status)
 {
 	switch (status) {
 	case RG_FOUND: return "found";

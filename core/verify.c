@@ -133,7 +133,7 @@ static int verify_chain(const struct address *a, const struct settings *s, struc
 		err[0] = '\0';
 		rc = src->lookup(a, s, deadline, &ans, err, sizeof err);
 		rglog(RGLOG_DEBUG, "rcptguard: source %s for %.100s: %s %s", src->name, a->full,
-		      rg_status_name(rc), rc == RG_FOUND || rc == RG_NOTFOUND ? ans.text : err);
+		      util_status_name(rc), rc == RG_FOUND || rc == RG_NOTFOUND ? ans.text : err);
 		if (rc == RG_FOUND || rc == RG_NOTFOUND) {
 			verify_store(st, a, s, rc == RG_FOUND, src->name, ans.text);
 			verify_yield_verdict(y, a, rc == RG_FOUND, src->name, ans.text);
