@@ -77,8 +77,9 @@ $(B)/shared/core/%.o: core/%.c $(wildcard core/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(SHARED_CFLAGS) -c -o $@ $<
 
-$(B)/shared/librcptguard.so.0: $(CORE_SRC:core/%.c=$(B)/shared/core/%.o)
-	$(CC) -shared -Wl,-soname,librcptguard.so.0 -Wl,-Bsymbolic -o $@ $^ $(LIBS)
+$(B)/shared/librcptguard.so.0: $(CORE_SRC:core/%.c=$(B)/shared/core/%.o) lookups/librcptguard.map
+	$(CC) -shared -Wl,-soname,librcptguard.so.0 -Wl,-Bsymbolic \
+		-Wl,--version-script=lookups/librcptguard.map -o $@ $(filter %.o,$^) $(LIBS)
 
 lookups-check:
 	@test -n "$(EXIM_SRC)" -a -f "$(EXIM_SRC)/src/lookupapi.h" || { echo "error: set EXIM_SRC= to an Exim source tree (src/lookupapi.h not found)" >&2; exit 1; }
