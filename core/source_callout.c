@@ -32,6 +32,7 @@ struct callout_slot {
 	char sender[RG_ADDRESS_MAX + 3];
 	char helo[RG_DOMAIN_MAX + 1];
 	struct smtp_conn *conn;
+	int mail_refused;               /* MAIL FROM refused: do not ask again this session */
 	int in_txn;
 	unsigned rcpts;
 	int64_t used;
@@ -74,12 +75,17 @@ static struct callout_slot *source_callout_slot(const struct settings *s)
 	for (i = 0; i < CALLOUT_SLOTS; i++) {
 		struct callout_slot *sl = &callout_slots[i];
 
-		if (sl->conn != NULL && sl->gen != gen)
+		int busy = sl->conn != NULL || sl->mail_refused;
+
+		if (busy && sl->gen != gen) {
 			memset(sl, 0, sizeof *sl);     /* inherited across fork: never used */
-		if (sl->conn != NULL && sl->port == s->port && strcmp(sl->hosts, s->hosts) == 0 &&
+			busy = 0;
+		}
+		if (busy && sl->port == s->port && strcmp(sl->hosts, s->hosts) == 0 &&
 		    strcmp(sl->sender, s->callout_sender) == 0 && strcmp(sl->helo, s->callout_helo) == 0)
 			return sl;
-		if (best == NULL || (best->conn != NULL && (sl->conn == NULL || sl->used < best->used)))
+		if (best == NULL || (best->conn != NULL || best->mail_refused ?
+				     !busy || sl->used < best->used : 0))
 			best = sl;
 	}
 	smtp_close(best->conn);
@@ -131,6 +137,11 @@ static int source_callout_rcpt(struct callout_slot *sl, const struct settings *s
 	char line[RG_ADDRESS_MAX + 32];
 	int attempt, rc, reused;
 
+	/* Why: a destination that refuses the null sender refuses it for every recipient;
+	 * asking again would cost it one connection per recipient of the session. */
+	if (sl->mail_refused)
+		return util_snprintf(err, errlen, "%.100s: MAIL FROM refused earlier in this session",
+				     sl->hosts), RG_TEMPFAIL;
 	for (attempt = 0; attempt < 2; attempt++) {
 		reused = sl->conn != NULL && smtp_alive(sl->conn);
 		if (!reused) {
@@ -159,6 +170,7 @@ static int source_callout_rcpt(struct callout_slot *sl, const struct settings *s
 				util_snprintf(err, errlen, "%s: MAIL FROM refused: %d %.100s",
 					      smtp_peer(sl->conn), r->code, r->text);
 				source_callout_drop(sl);
+				sl->mail_refused = 1;
 				return RG_TEMPFAIL;
 			}
 			sl->in_txn = 1;

@@ -42,15 +42,18 @@ static void sim_stop(void)
 /* Start smtpsim.py in mode; sets port. */
 static void sim_start(const char *mode)
 {
-	char pf[128], buf[16] = "";
+	char pf[128], lf[128], buf[16] = "";
 	FILE *f;
 
 	sim_stop();          /* one left by a failed test must not outlive it */
 	snprintf(pf, sizeof pf, "%s/port", dir);
+	snprintf(lf, sizeof lf, "%s/simlog", dir);
 	unlink(pf);
+	unlink(lf);
 	sim = fork();
 	if (sim == 0) {
-		execlp("python3", "python3", "tests/tools/smtpsim.py", "--port-file", pf, "--mode", mode, (char *)NULL);
+		execlp("python3", "python3", "tests/tools/smtpsim.py", "--port-file", pf, "--mode", mode,
+		       "--log", lf, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && buf[0] == '\0'; i++) {
@@ -63,6 +66,22 @@ static void sim_start(const char *mode)
 	}
 	port = atoi(buf);
 	assert_true(port > 0);
+}
+
+/* Connections the simulator received (its log's "conn " lines). */
+static int sim_connections(void)
+{
+	char lf[128], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(lf, sizeof lf, "%s/simlog", dir);
+	if ((f = fopen(lf, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		n += strncmp(line, "conn ", 5) == 0;
+	fclose(f);
+	return n;
 }
 
 static int setup(void **state)
@@ -216,6 +235,21 @@ static void test_policy_5xx(void **state)
 	sim_stop();
 }
 
+/* A destination that refuses the null sender is asked once per session, not per recipient. */
+static void test_mail_refused(void **state)
+{
+	struct yield y;
+
+	(void)state;
+	sim_start("mail5xx");
+	assert_string_equal(check("someone1@example.org", &y), "defer");
+	assert_non_null(strstr(y.line, "MAIL FROM refused"));
+	assert_string_equal(check("someone2@example.org", &y), "defer");
+	assert_string_equal(check("someone3@example.org", &y), "defer");
+	assert_int_equal(sim_connections(), 1);
+	sim_stop();
+}
+
 static void test_errors(void **state)
 {
 	struct yield y;
@@ -242,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_tempfail_not_cached),
 		cmocka_unit_test(test_out_of_step),
 		cmocka_unit_test(test_policy_5xx),
+		cmocka_unit_test(test_mail_refused),
 		cmocka_unit_test(test_errors),
 	};
 
