@@ -42,30 +42,27 @@ assert_eq 0 "$(tb_cache_count "" dead.test)" "dead port: nothing cached"
 assert_num $((t1 - t0)) -lt 5000 "dead port: answered at once (refused, no timeout): $((t1 - t0)) ms"
 
 # ---- stale positive verdicts
-tb_conf <<EOF
+# stale_conf PORT [EXTRA_GLOBAL_LINE]: positive_ttl 1s, stale.test's destination on PORT.
+stale_conf() {
+	tb_conf <<EOF
 positive_ttl = 1s
+${2:-}
 connect_timeout = 2s
 command_timeout = 3s
 total_timeout = 5s
 $(tb_std_domains)
 [domain stale.test]
-hosts = 127.0.0.1:$BE_USERS
+hosts = 127.0.0.1:$1
 EOF
+}
+stale_conf "$BE_USERS"
 tb_mark
 r=$(tb_rcpt_reply user1@stale.test)
 assert_match '^250 ' "$r" "stale: user1@stale.test verified (250) while the destination is up"
 assert_match '^pass callout 1 ' "$(tb_cache_record user1@stale.test)" "stale: cached with positive_ttl = 1s"
 sleep 2
 # The destination goes away (nothing listens on its new address).
-tb_conf <<EOF
-positive_ttl = 1s
-connect_timeout = 2s
-command_timeout = 3s
-total_timeout = 5s
-$(tb_std_domains)
-[domain stale.test]
-hosts = 127.0.0.1:$BE_DEAD
-EOF
+stale_conf "$BE_DEAD"
 tb_mark
 r=$(tb_rcpt_reply user1@stale.test)
 assert_match '^250 ' "$r" "stale: expired positive verdict, destination dead: still 250 (within stale_ttl)"
@@ -74,16 +71,7 @@ assert_match '^pass callout ' "$(tb_cache_record user1@stale.test)" "stale: the 
 r=$(tb_rcpt_reply other@stale.test)
 assert_match '^451 ' "$r" "stale: an address never verified gets 451 from the dead destination"
 
-tb_conf <<EOF
-positive_ttl = 1s
-stale_ttl = 1s
-connect_timeout = 2s
-command_timeout = 3s
-total_timeout = 5s
-$(tb_std_domains)
-[domain stale.test]
-hosts = 127.0.0.1:$BE_DEAD
-EOF
+stale_conf "$BE_DEAD" "stale_ttl = 1s"
 tb_mark
 r=$(tb_rcpt_reply user1@stale.test)
 assert_match '^451 ' "$r" "stale: with stale_ttl = 1s too: 451"
