@@ -27,7 +27,7 @@ static struct {
 } engine_last;
 
 /* The loaded config for options (config=PATH, $RCPTGUARD_CONFIG, or the default). */
-const struct config *engine_config(const char *options, char *err, size_t errlen)
+static const struct config *engine_config(const char *options, char *err, size_t errlen)
 {
 	char path[RG_PATH_MAX];
 	const char *env;
@@ -81,16 +81,4 @@ int engine_settings(const char *options, const char *domain, const struct settin
 			    util_strlcpy(engine_last.options, options, sizeof engine_last.options) == 0;
 	*out = &engine_last.s;
 	return RG_FOUND;
-}
-
-/* Forget every loaded config. */
-void engine_reset(void)
-{
-	size_t i;
-
-	engine_last.valid = 0;
-	for (i = 0; i < ENGINE_CONFIGS; i++) {
-		config_free(engine_cache[i].c);
-		engine_cache[i].c = NULL;
-	}
 }

@@ -16,10 +16,4 @@
 int engine_settings(const char *options, const char *domain, const struct settings **out,
 		    char *err, size_t errlen);
 
-/* The loaded config for options (NULL with err on error); owned by the engine. */
-const struct config *engine_config(const char *options, char *err, size_t errlen);
-
-/* Drop the cached config (tests, CLI). */
-void engine_reset(void);
-
 #endif

@@ -22,17 +22,6 @@ static struct {
 	char state_dir[RG_PATH_MAX];
 } store_cur;
 
-/* Find a store member by name. */
-const struct store_ops *store_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; store_registry[i] != NULL; i++)
-		if (strcmp(store_registry[i]->name, name) == 0)
-			return store_registry[i];
-	return NULL;
-}
-
 /* The process's store for state_dir, opened on first use. */
 const struct store_handle *store_process(const char *state_dir, unsigned map_mib,
 					 char *err, size_t errlen)

@@ -45,9 +45,6 @@ struct store_ops {
 /* NULL-terminated registry of store members. */
 extern const struct store_ops *const store_registry[];
 
-/* Find a member by name (NULL when unknown). */
-const struct store_ops *store_find(const char *name);
-
 /*
  * The store of this process for state_dir, opened lazily on first use and reused; a handle
  * opened by another pid (before a fork) is abandoned, never used. Returns NULL with err
