@@ -26,13 +26,22 @@ struct verify_ctx {
 /* Emit the one log line of a verdict; a yield that did not fit becomes a deferral. */
 static void verify_log(const struct verify_ctx *cx, struct yield *y)
 {
+	char shown[101];
+	size_t i;
+
 	if (y->truncated) {
 		/* Truncation is an error: a cut line could drop the key an ACL tests. */
 		yield_init(y, "defer");
 		yield_add(y, "reason", "internal");
 		yield_add(y, "message", "recipient verification failed internally, please try again later");
 	}
-	rglog(RGLOG_INFO, "rcptguard: %s <%.100s> %s ms=%lld", cx->func, cx->shown, y->line,
+	/* Why: the shown text may be what a client sent (a malformed address); a CR or LF
+	 * in Exim's main log would forge lines. Bounded, control and 8-bit bytes as '?'. */
+	for (i = 0; i + 1 < sizeof shown && cx->shown[i]; i++)
+		shown[i] = ((unsigned char)cx->shown[i] < 0x20 || (unsigned char)cx->shown[i] > 0x7e) ?
+			   '?' : cx->shown[i];
+	shown[i] = '\0';
+	rglog(RGLOG_INFO, "rcptguard: %s <%s> %s ms=%lld", cx->func, shown, y->line,
 	      (long long)(util_monotonic_ms() - cx->t0));
 }
 

@@ -58,6 +58,11 @@ for c in "${cases[@]}"; do
 	fi
 done
 assert_connections "$BE_USERS" 0 "no malformed address reached the destination"
+# The verdict's log line (what Exim's main log gets) cannot be split by a CR LF either.
+logline=$(tb_ctl -v check "$(printf 'user1\r\nX-Forged: yes@example.org')" 2>&1 >/dev/null)
+assert_eq 1 "$(printf '%s\n' "$logline" | wc -l)" "log line of a CR LF address stays one line"
+assert_match '^rcptguard: verify_recipient <user1\?\?X-Forged: yes@example\.org> result=fail reason=syntax' \
+	"$logline" "log line shows the control bytes as '?'"
 assert_eq 0 "$(tb_cache_count verdict)" "no malformed address was cached"
 
 # The limits themselves are fine.
