@@ -32,12 +32,10 @@ assert_log 'rcptguard: verify_recipient <nobody@example\.org> .*detail="550 5\.1
 	"log: the destination's own 550 reply is in the detail"
 assert_connections "$BE_USERS" 1 "first message: one back-end connection (catch-all probe and both recipients)"
 
-if [ -f "$TB_SNIPPETS/rcptguard-quit.conf" ]; then
-	n=$(tb_backend_wait "I=\[127\.0\.0\.1\]:$BE_USERS closed by QUIT" 1)
-	assert_eq 1 "$n" "session end (rcptguard-quit.conf): the callout connection ends with QUIT"
-	assert_no_match "(lost|unexpected disconnection).* I=\[127\.0\.0\.1\]:$BE_USERS " "$(tb_backend_log)" \
-		"session end: the destination logs no lost connection"
-fi
+n=$(tb_backend_wait "I=\[127\.0\.0\.1\]:$BE_USERS closed by QUIT" 1)
+assert_eq 1 "$n" "session end (rcptguard-quit.conf): the callout connection ends with QUIT"
+assert_no_match "(lost|unexpected disconnection).* I=\[127\.0\.0\.1\]:$BE_USERS " "$(tb_backend_log)" \
+	"session end: the destination logs no lost connection"
 
 # ---- the cache
 rec=$(tb_cache_record user1@example.org)
@@ -100,9 +98,8 @@ assert_eq 50 "$n" "50 verdicts cached for users.test"
 echo "# 50 recipients took $((t1 - t0)) ms (whole swaks session)"
 
 # ---- a client that drops the connection without QUIT (acl_smtp_notquit)
-if [ -f "$TB_SNIPPETS/rcptguard-quit.conf" ]; then
-	tb_mark
-	python3 - "$FRONT_PORT" <<'PY2'
+tb_mark
+python3 - "$FRONT_PORT" <<'PY2'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 f = s.makefile("rb")
@@ -117,9 +114,8 @@ for cmd in (b"EHLO drop.test\r\n", b"MAIL FROM:<a@drop.test>\r\n", b"RCPT TO:<us
     reply()
 s.close()
 PY2
-	n=$(tb_backend_wait "I=\[127\.0\.0\.1\]:$BE_USERS closed by QUIT" 1)
-	assert_eq 1 "$n" "client dropped without QUIT (acl_smtp_notquit): the callout connection still ends with QUIT"
-fi
+n=$(tb_backend_wait "I=\[127\.0\.0\.1\]:$BE_USERS closed by QUIT" 1)
+assert_eq 1 "$n" "client dropped without QUIT (acl_smtp_notquit): the callout connection still ends with QUIT"
 
 # ---- address case: the domain is case-insensitive
 tb_mark
