@@ -78,27 +78,23 @@ assert_match '^451 ' "$r" "stale: with stale_ttl = 1s too: 451"
 assert_log 'verify_recipient <user1@stale\.test> result=defer' "stale: log says result=defer"
 
 # ---- a 451 destination never turns a cached pass into a fail
-tb_conf <<EOF
+# flip_conf PORT: flip.test's destination on PORT, negative_ttl 1s.
+flip_conf() {
+	tb_conf <<EOF
 connect_timeout = 2s
 command_timeout = 3s
 total_timeout = 5s
 $(tb_std_domains)
 [domain flip.test]
-hosts = 127.0.0.1:$BE_USERS
+hosts = 127.0.0.1:$1
 negative_ttl = 1s
 EOF
+}
+flip_conf "$BE_USERS"
 tb_mark
 r=$(tb_rcpt_reply ghost@flip.test)
 assert_match '^550 ' "$r" "flip: unknown user 550 while the destination is up"
 sleep 2
-tb_conf <<EOF
-connect_timeout = 2s
-command_timeout = 3s
-total_timeout = 5s
-$(tb_std_domains)
-[domain flip.test]
-hosts = 127.0.0.1:$BE_TEMPFAIL
-negative_ttl = 1s
-EOF
+flip_conf "$BE_TEMPFAIL"
 r=$(tb_rcpt_reply ghost@flip.test)
 assert_match '^451 ' "$r" "flip: expired negative verdict and a 451 destination: 451, not a stale 550"
