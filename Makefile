@@ -29,8 +29,15 @@ CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 EXIM_INC ?= /usr/include/exim4
 
-LIBS = $(LMDB_LIBS) -lpthread
-ALL_CFLAGS = $(RG_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS)
+# libldap and libunbound are loaded on first use (core/dynlib.c): only their headers and
+# sonames are needed at build time.
+soname = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
+LDAP_SONAME ?= $(or $(call soname,libldap.so),libldap-2.5.so.0)
+UNBOUND_SONAME ?= $(or $(call soname,libunbound.so),libunbound.so.8)
+DYNLIB_CFLAGS = -DRG_LDAP_SONAME='"$(LDAP_SONAME)"' -DRG_UNBOUND_SONAME='"$(UNBOUND_SONAME)"'
+
+LIBS = $(LMDB_LIBS) -lcdb -lpthread -ldl
+ALL_CFLAGS = $(RG_CFLAGS) $(LMDB_CFLAGS) $(DYNLIB_CFLAGS) $(CFLAGS)
 
 B ?= build
 
@@ -53,8 +60,10 @@ $(B)/rcptguard.so: exim_module/rcptguard.c $(B)/librgcore.a
 	@test -f $(EXIM_INC)/local_scan.h || { echo "error: $(EXIM_INC)/local_scan.h missing: install exim4-dev or set EXIM_INC=" >&2; exit 1; }
 	$(CC) $(ALL_CFLAGS) -I$(EXIM_INC) -shared -o $@ $< $(B)/librgcore.a $(LIBS)
 
-$(B)/rcptguardctl: tools/rcptguardctl.c $(B)/librgcore.a
-	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $< $(B)/librgcore.a $(LIBS)
+CTL_SRC = tools/rcptguardctl.c $(sort $(wildcard tools/ctl_*.c))
+
+$(B)/rcptguardctl: $(CTL_SRC) tools/ctl.h $(B)/librgcore.a
+	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $(CTL_SRC) $(B)/librgcore.a $(LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/librgcore.a
 	@mkdir -p $(@D)

@@ -3,8 +3,10 @@
 # Never installs postfix (it would remove Exim). Safe to run again: a no-op when all is there.
 set -euo pipefail
 pkgs=(build-essential pkg-config liblmdb-dev lmdb-utils libcmocka-dev
+      libunbound-dev libldap2-dev libcdb-dev
       exim4-daemon-heavy exim4-dev swaks python3 procps iproute2 psmisc
-      util-linux coreutils)
+      util-linux coreutils
+      slapd ldap-utils nsd postgrey openssh-server openssh-client)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,6 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 		chmod +x /usr/sbin/policy-rc.d
 		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 	fi
+	# Why the preseed: slapd would otherwise build a default database of its own.
+	echo "slapd slapd/no_configuration boolean true" | debconf-set-selections 2>/dev/null || true
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "engine.h"
 #include "probe.h"
 #include "rglog.h"
@@ -19,10 +20,7 @@
 #include "verdict.h"
 #include "verify.h"
 
-#define EX_USAGE_ 64
-#define EX_CONFIG_ 78
-
-static int ctl_json;
+int ctl_json;
 static int ctl_verbose;
 
 /* Core log lines go to stderr: errors always, the rest with -v / -d. */
@@ -32,20 +30,34 @@ static void ctl_log(int level, const char *line)
 		fprintf(stderr, "%s\n", line);
 }
 
+static int ctl_check(int argc, char **argv);
+static int ctl_catchall(int argc, char **argv);
+static int ctl_cache(int argc, char **argv);
+static int ctl_probe(int argc, char **argv);
+
+/* The verbs; each issue's verbs live in their own tools/ctl_*.c file. */
+static const struct ctl_verb ctl_verbs[] = {
+	{ "check", ctl_check, "check ADDRESS [-o OPTIONS]        verify a recipient as Exim would" },
+	{ "catchall", ctl_catchall, "catchall DOMAIN [-o OPTIONS]      is the domain's destination a catch-all?" },
+	{ "cache", ctl_cache, "cache list [DOMAIN]               cached verdicts and catch-all results\n"
+			      "  cache flush ADDRESS|DOMAIN|--all [--negative]" },
+	{ "probe", ctl_probe, "probe DOMAIN [--host H[:P]] [--rcpt ADDRESS]   the SMTP tester" },
+	{ NULL, NULL, NULL },
+};
+
 /* Usage text. */
-static int ctl_usage(void)
+int ctl_usage(void)
 {
-	fputs("usage: rcptguardctl [-c CONFIG] [--json] [-v] [-d] VERB ...\n"
-	      "  check ADDRESS [-o OPTIONS]        verify a recipient as Exim would\n"
-	      "  catchall DOMAIN [-o OPTIONS]      is the domain's destination a catch-all?\n"
-	      "  cache list [DOMAIN]               cached verdicts and catch-all results\n"
-	      "  cache flush ADDRESS|DOMAIN|--all [--negative]\n"
-	      "  probe DOMAIN [--host H[:P]] [--rcpt ADDRESS]   the SMTP tester\n", stderr);
+	size_t i;
+
+	fputs("usage: rcptguardctl [-c CONFIG] [--json] [-v] [-d] VERB ...\n", stderr);
+	for (i = 0; ctl_verbs[i].name != NULL; i++)
+		fprintf(stderr, "  %s\n", ctl_verbs[i].usage);
 	return EX_USAGE_;
 }
 
 /* Print a JSON string literal. */
-static void ctl_json_str(const char *s)
+void ctl_json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -62,7 +74,7 @@ static void ctl_json_str(const char *s)
 }
 
 /* Print a yield line as is, or as a JSON object. */
-static void ctl_print_yield(const char *line)
+void ctl_print_yield(const char *line)
 {
 	const char *p = line;
 	int first = 1;
@@ -103,7 +115,7 @@ static void ctl_print_yield(const char *line)
 }
 
 /* Exit status for a check outcome. */
-static int ctl_status(int rc)
+int ctl_status(int rc)
 {
 	switch (rc) {
 	case RG_FOUND: return 0;
@@ -114,7 +126,7 @@ static int ctl_status(int rc)
 }
 
 /* Parse "-o OPTIONS" after a check verb's argument. */
-static const char *ctl_options(int argc, char **argv, int i)
+const char *ctl_options(int argc, char **argv, int i)
 {
 	if (i + 1 < argc && strcmp(argv[i], "-o") == 0)
 		return argv[i + 1];
@@ -122,7 +134,7 @@ static const char *ctl_options(int argc, char **argv, int i)
 }
 
 /* The global settings and the process store. */
-static const struct store_handle *ctl_store(void)
+const struct store_handle *ctl_store(void)
 {
 	char err[RG_ERRLEN];
 	const struct settings *s;
@@ -139,7 +151,7 @@ static const struct store_handle *ctl_store(void)
 }
 
 /* Format a unix time as ISO 8601 UTC. */
-static const char *ctl_time(int64_t t, char *buf, size_t size)
+const char *ctl_time(int64_t t, char *buf, size_t size)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -323,6 +335,32 @@ static int ctl_probe(int argc, char **argv)
 	return r.usable ? 0 : 1;
 }
 
+/* check ADDRESS [-o OPTIONS] */
+static int ctl_check(int argc, char **argv)
+{
+	struct yield y;
+	int rc;
+
+	if (argc != 1 && argc != 3)
+		return ctl_usage();
+	rc = verify_run_recipient(argv[0], ctl_options(argc, argv, 1), &y);
+	ctl_print_yield(y.line);
+	return ctl_status(rc);
+}
+
+/* catchall DOMAIN [-o OPTIONS] */
+static int ctl_catchall(int argc, char **argv)
+{
+	struct yield y;
+	int rc;
+
+	if (argc != 1 && argc != 3)
+		return ctl_usage();
+	rc = verify_run_catchall(argv[0], ctl_options(argc, argv, 1), &y);
+	ctl_print_yield(y.line);
+	return ctl_status(rc);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -331,7 +369,6 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct yield y;
 	int ch, debug = 0, rc;
 
 	while ((ch = getopt_long(argc, argv, "+c:vdh", longopts, NULL)) != -1) {
@@ -365,23 +402,11 @@ int main(int argc, char **argv)
 			i--;
 		}
 	rglog_set_hook(ctl_log, debug);
-	if (strcmp(argv[0], "check") == 0 && (argc == 2 || argc == 4)) {
-		rc = verify_run_recipient(argv[1], ctl_options(argc, argv, 2), &y);
-		ctl_print_yield(y.line);
-	} else if (strcmp(argv[0], "catchall") == 0 && (argc == 2 || argc == 4)) {
-		rc = verify_run_catchall(argv[1], ctl_options(argc, argv, 2), &y);
-		ctl_print_yield(y.line);
-	} else if (strcmp(argv[0], "cache") == 0) {
-		rc = ctl_cache(argc - 1, argv + 1);
-		verify_shutdown();
-		return rc;
-	} else if (strcmp(argv[0], "probe") == 0) {
-		rc = ctl_probe(argc - 1, argv + 1);
-		verify_shutdown();
-		return rc;
-	} else {
-		return ctl_usage();
-	}
-	verify_shutdown();
-	return ctl_status(rc);
+	for (size_t i = 0; ctl_verbs[i].name != NULL; i++)
+		if (strcmp(argv[0], ctl_verbs[i].name) == 0) {
+			rc = ctl_verbs[i].run(argc - 1, argv + 1);
+			verify_shutdown();
+			return rc;
+		}
+	return ctl_usage();
 }

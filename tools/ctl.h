@@ -1,0 +1,45 @@
+/*
+ * ctl.h - what the rcptguardctl verb files (tools/ctl_*.c) share with tools/rcptguardctl.c:
+ * the verb table entry, output helpers (text or --json) and exit statuses.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stdint.h>
+
+#include "store.h"
+
+#define EX_USAGE_ 64
+#define EX_CONFIG_ 78
+
+/* One verb: run gets the arguments after the verb name and returns the exit status. */
+struct ctl_verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;      /* one or more "VERB ARGS   what it does" lines */
+};
+
+extern int ctl_json;        /* --json given */
+
+/* Print the usage text; returns EX_USAGE_. */
+int ctl_usage(void);
+
+/* Print s as a JSON string literal. */
+void ctl_json_str(const char *s);
+
+/* Print a yield line as is, or as a JSON object with --json. */
+void ctl_print_yield(const char *line);
+
+/* Exit status for a check outcome (0 found, 1 notfound, 2 tempfail, 78 config). */
+int ctl_status(int rc);
+
+/* "-o OPTIONS" at argv[i], or NULL. */
+const char *ctl_options(int argc, char **argv, int i);
+
+/* The store of the global settings (NULL after printing the reason to stderr). */
+const struct store_handle *ctl_store(void);
+
+/* A unix time as ISO 8601 UTC in buf. */
+const char *ctl_time(int64_t t, char *buf, size_t size);
+
+#endif
