@@ -73,6 +73,7 @@ static const struct key keys[] = {
 	NUM(ldap_starttls, T_BOOL, 0, 1, "no"),
 	TMO(ldap_timeout, "5s"),
 	STR(own_domains, T_DOMAINS, ""),
+	NUM(own_domain, T_BOOL, 0, 1, "no"),
 	STR(dns_forward, T_ASCII, ""), STR(dns_config, T_STR, ""), STR(dns_trust_anchor, T_STR, ""),
 	TMO(dns_timeout, "5s"),
 	STR(dynamic_patterns, T_STR, ""),

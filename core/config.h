@@ -43,6 +43,7 @@ struct settings {
 	int ldap_starttls;                             /* no */
 	unsigned ldap_timeout;                         /* 5s */
 	char own_domains[CONFIG_LIST_MAX];             /* "a.example b.example *.c.example" */
+	int own_domain;                                /* no; yes: this domain is ours (sections, ACL options) */
 	char dns_forward[CONFIG_HOSTS_MAX];            /* "IP@PORT ..."; "" = system resolver */
 	char dns_config[RG_PATH_MAX];
 	char dns_trust_anchor[RG_PATH_MAX];

@@ -19,6 +19,7 @@
 
 struct verify_ctx {
 	const char *func;               /* name in the log line */
+	const char *role;               /* "recipient" or "sender", in messages */
 	const char *shown;              /* the address or domain as logged (bounded) */
 	int64_t t0;
 };
@@ -88,7 +89,7 @@ static int verify_cached(const struct store_handle *st, const struct address *a,
 }
 
 /* Fill y with a definite or cached verdict. */
-static void verify_yield_verdict(struct yield *y, const struct address *a, int pass,
+static void verify_yield_verdict(struct yield *y, const char *role, const struct address *a, int pass,
 				 const char *source, const char *detail)
 {
 	char msg[RG_ADDRESS_MAX + 64];
@@ -96,18 +97,19 @@ static void verify_yield_verdict(struct yield *y, const struct address *a, int p
 	yield_init(y, pass ? "pass" : "fail");
 	yield_add(y, "source", source);
 	if (!pass) {
-		snprintf(msg, sizeof msg, "<%s>: recipient unknown", a->full);
+		snprintf(msg, sizeof msg, "<%s>: %s unknown", a->full, role);
 		yield_add(y, "message", msg);
 	}
 	yield_add(y, "detail", detail);
 }
 
 /* Fill y with a deferral. */
-static void verify_yield_defer(struct yield *y, const char *shown, const char *reason, const char *detail)
+static void verify_yield_defer(struct yield *y, const char *role, const char *shown, const char *reason,
+			       const char *detail)
 {
 	char msg[RG_ADDRESS_MAX + 80];
 
-	snprintf(msg, sizeof msg, "<%.100s>: cannot verify recipient now, please try again later", shown);
+	snprintf(msg, sizeof msg, "<%.100s>: cannot verify %s now, please try again later", shown, role);
 	yield_init(y, "defer");
 	yield_add(y, "reason", reason);
 	yield_add(y, "message", msg);
@@ -115,8 +117,10 @@ static void verify_yield_defer(struct yield *y, const char *shown, const char *r
 }
 
 /* Run the sources of s for a; returns the RG_ outcome and fills y. */
-static int verify_chain(const struct address *a, const struct settings *s, struct yield *y, int64_t t0)
+static int verify_chain(const struct verify_ctx *cx, const struct address *a, const struct settings *s,
+			struct yield *y)
 {
+	int64_t t0 = cx->t0;
 	char err[RG_ERRLEN] = "", last[RG_ERRLEN] = "no source configured";
 	int64_t deadline = t0 + (int64_t)s->total_timeout * 1000;
 	const struct store_handle *st;
@@ -129,7 +133,7 @@ static int verify_chain(const struct address *a, const struct settings *s, struc
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
 	have_cached = verify_cached(st, a, &cv) == 0;
 	if (have_cached && util_now() < cv.expires) {
-		verify_yield_verdict(y, a, cv.pass, "cache", cv.text);
+		verify_yield_verdict(y, cx->role, a, cv.pass, "cache", cv.text);
 		return cv.pass ? RG_FOUND : RG_NOTFOUND;
 	}
 	for (i = 0; i < CONFIG_SOURCES_MAX && s->sources[i][0]; i++) {
@@ -145,41 +149,71 @@ static int verify_chain(const struct address *a, const struct settings *s, struc
 		      util_status_name(rc), rc == RG_FOUND || rc == RG_NOTFOUND ? ans.text : err);
 		if (rc == RG_FOUND || rc == RG_NOTFOUND) {
 			verify_store(st, a, s, rc == RG_FOUND, src->name, ans.text);
-			verify_yield_verdict(y, a, rc == RG_FOUND, src->name, ans.text);
+			verify_yield_verdict(y, cx->role, a, rc == RG_FOUND, src->name, ans.text);
 			return rc;
 		}
 		catchall |= ans.catchall;
 		snprintf(last, sizeof last, "%s: %s", src->name, err);
 	}
 	if (have_cached && cv.pass && util_now() - cv.created < (int64_t)s->stale_ttl) {
-		verify_yield_verdict(y, a, 1, "cache", cv.text);
+		verify_yield_verdict(y, cx->role, a, 1, "cache", cv.text);
 		yield_add(y, "stale", "yes");
 		return RG_FOUND;
 	}
 	if (catchall) {
-		verify_yield_verdict(y, a, 1, "catchall", "destination accepts any recipient");
+		verify_yield_verdict(y, cx->role, a, 1, "catchall", "destination accepts any recipient");
 		return RG_FOUND;
 	}
-	verify_yield_defer(y, a->full, "tempfail", last);
+	verify_yield_defer(y, cx->role, a->full, "tempfail", last);
 	return RG_TEMPFAIL;
 }
 
-/* verify_recipient ADDRESS [OPTIONS]. */
-int verify_run_recipient(const char *address, const char *options, struct yield *y)
+/* Whether domain (lower-case) is one of s->own_domains ("*.suffix": its subdomains). */
+static int verify_own_domain(const struct settings *s, const char *domain)
 {
-	struct verify_ctx cx = { "verify_recipient", address, util_monotonic_ms() };
+	const char *p = s->own_domains;
+	size_t dl = strlen(domain), n;
+
+	if (s->own_domain)
+		return 1;
+	while (*p) {
+		n = strcspn(p, " ");
+		if (n > 2 && p[0] == '*' && p[1] == '.') {
+			if (dl > n - 1 && memcmp(domain + dl - (n - 1), p + 1, n - 1) == 0)
+				return 1;
+		} else if (n == dl && memcmp(domain, p, n) == 0) {
+			return 1;
+		}
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+/* The checks of one address: syntax, settings, then (for senders) ownership, the chain. */
+static int verify_run_address(struct verify_ctx *cx, int sender, const char *address,
+			      const char *options, struct yield *y)
+{
 	char err[RG_ERRLEN];
 	const struct settings *s;
 	struct address a;
 	int rc;
 
+	if (sender && (address[0] == '\0' || strcmp(address, "<>") == 0)) {
+		/* The null sender (bounces) has no mailbox to ask about. */
+		yield_init(y, "skip");
+		yield_add(y, "reason", "null");
+		verify_log(cx, y);
+		return RG_FOUND;
+	}
 	rc = address_parse(address, &a, err, sizeof err);
 	if (rc == RG_TEMPFAIL) {
 		/* Well-formed but unverifiable (SMTPUTF8): never a reason to refuse. */
 		yield_init(y, "pass");
 		yield_add(y, "reason", "unverifiable");
 		yield_add(y, "detail", err);
-		verify_log(&cx, y);
+		verify_log(cx, y);
 		return RG_FOUND;
 	}
 	if (rc != RG_FOUND) {
@@ -189,25 +223,48 @@ int verify_run_recipient(const char *address, const char *options, struct yield 
 		yield_init(y, "fail");
 		yield_add(y, "reason", "syntax");
 		yield_add(y, "message", msg);
-		verify_log(&cx, y);
+		verify_log(cx, y);
 		return RG_NOTFOUND;
 	}
-	cx.shown = a.full;
+	cx->shown = a.full;
 	if (engine_settings(options, a.domain, &s, err, sizeof err) != RG_FOUND) {
 		rglog(RGLOG_ERROR, "rcptguard: configuration error: %s", err);
-		verify_yield_defer(y, a.full, "config", err);
-		verify_log(&cx, y);
+		verify_yield_defer(y, cx->role, a.full, "config", err);
+		verify_log(cx, y);
 		return RG_CONFIG;
 	}
-	rc = verify_chain(&a, s, y, cx.t0);
-	verify_log(&cx, y);
+	if (sender && !verify_own_domain(s, a.domain)) {
+		/* Only our own domains' mailboxes are ours to vouch for. */
+		yield_init(y, "skip");
+		yield_add(y, "reason", "foreign");
+		verify_log(cx, y);
+		return RG_FOUND;
+	}
+	rc = verify_chain(cx, &a, s, y);
+	verify_log(cx, y);
 	return rc;
+}
+
+/* verify_recipient ADDRESS [OPTIONS]. */
+int verify_run_recipient(const char *address, const char *options, struct yield *y)
+{
+	struct verify_ctx cx = { "verify_recipient", "recipient", address, util_monotonic_ms() };
+
+	return verify_run_address(&cx, 0, address, options, y);
+}
+
+/* verify_sender ADDRESS [OPTIONS]. */
+int verify_run_sender(const char *address, const char *options, struct yield *y)
+{
+	struct verify_ctx cx = { "verify_sender", "sender", address, util_monotonic_ms() };
+
+	return verify_run_address(&cx, 1, address, options, y);
 }
 
 /* catchall DOMAIN [OPTIONS]. */
 int verify_run_catchall(const char *domain, const char *options, struct yield *y)
 {
-	struct verify_ctx cx = { "catchall", domain, util_monotonic_ms() };
+	struct verify_ctx cx = { "catchall", "domain", domain, util_monotonic_ms() };
 	char dom[RG_DOMAIN_MAX + 1], err[RG_ERRLEN] = "", text[VERDICT_TEXT_MAX] = "";
 	const struct settings *s;
 	int rc, cached = 0;

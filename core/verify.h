@@ -13,6 +13,11 @@
 /* verify_recipient ADDRESS [OPTIONS] -> result=pass|fail|defer. Returns the RG_ outcome. */
 int verify_run_recipient(const char *address, const char *options, struct yield *y);
 
+/* verify_sender ADDRESS [OPTIONS] -> result=pass|fail|defer|skip. skip: the null sender,
+ * or a domain that is not ours (own_domains, or own_domain=yes in its section or the
+ * options). Our own senders go through the recipient chain and share its cache. */
+int verify_run_sender(const char *address, const char *options, struct yield *y);
+
 /* catchall DOMAIN [OPTIONS] -> result=yes|no|unknown. */
 int verify_run_catchall(const char *domain, const char *options, struct yield *y);
 

@@ -20,6 +20,7 @@
 #define RG_EXPORT __attribute__((visibility("default")))
 
 int verify_recipient(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
+int verify_sender(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int catchall(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int quit(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 
@@ -54,6 +55,19 @@ int verify_recipient(uschar **yield, int argc, uschar *argv[])
 		return rg_exim_usage(yield, "rcptguard: verify_recipient needs ADDRESS [OPTIONS]");
 	rg_exim_begin();
 	verify_run_recipient((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL, &y);
+	*yield = string_copy((const uschar *)y.line);
+	return OK;
+}
+
+/* verify_sender ADDRESS [OPTIONS] -> result=pass|fail|defer|skip ... */
+int verify_sender(uschar **yield, int argc, uschar *argv[])
+{
+	struct yield y;
+
+	if (argc < 1 || argc > 2)
+		return rg_exim_usage(yield, "rcptguard: verify_sender needs ADDRESS [OPTIONS]");
+	rg_exim_begin();
+	verify_run_sender((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL, &y);
 	*yield = string_copy((const uschar *)y.line);
 	return OK;
 }

@@ -122,6 +122,8 @@ static int rg_lookup_find(void *handle, const uschar *filename, const uschar *qu
 	}
 	if (strcmp(w[0], "recipient") == 0) {
 		verify_run_recipient(w[1], options, &y);
+	} else if (strcmp(w[0], "sender") == 0) {
+		verify_run_sender(w[1], options, &y);
 	} else if (strcmp(w[0], "catchall") == 0) {
 		verify_run_catchall(w[1], options, &y);
 	} else if (strcmp(w[0], "quit") == 0) {
@@ -136,7 +138,8 @@ static int rg_lookup_find(void *handle, const uschar *filename, const uschar *qu
 		return DEFER;
 	}
 	yield_get(y.line, "result", res, sizeof res);
-	if (strcmp(res, "pass") == 0 || strcmp(res, "yes") == 0) {
+	/* skip (a sender that is not ours to check) lets the mail on, as a pass does. */
+	if (strcmp(res, "pass") == 0 || strcmp(res, "yes") == 0 || strcmp(res, "skip") == 0) {
 		*result = string_copy((const uschar *)y.line);
 		return OK;
 	}

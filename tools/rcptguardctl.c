@@ -37,7 +37,7 @@ static int ctl_probe(int argc, char **argv);
 
 /* The verbs; each issue's verbs live in their own tools/ctl_*.c file. */
 static const struct ctl_verb ctl_verbs[] = {
-	{ "check", ctl_check, "check ADDRESS [-o OPTIONS]        verify a recipient as Exim would" },
+	{ "check", ctl_check, "check [--sender] ADDRESS [-o OPTIONS]   verify a recipient (or a sender) as Exim would" },
 	{ "catchall", ctl_catchall, "catchall DOMAIN [-o OPTIONS]      is the domain's destination a catch-all?" },
 	{ "cache", ctl_cache, "cache list [DOMAIN]               cached verdicts and catch-all results\n"
 			      "  cache flush ADDRESS|DOMAIN|--all [--negative]" },
@@ -335,15 +335,17 @@ static int ctl_probe(int argc, char **argv)
 	return r.usable ? 0 : 1;
 }
 
-/* check ADDRESS [-o OPTIONS] */
+/* check [--sender] ADDRESS [-o OPTIONS] */
 static int ctl_check(int argc, char **argv)
 {
 	struct yield y;
-	int rc;
+	int rc, sender = argc > 0 && strcmp(argv[0], "--sender") == 0;
 
+	argc -= sender;
+	argv += sender;
 	if (argc != 1 && argc != 3)
 		return ctl_usage();
-	rc = verify_run_recipient(argv[0], ctl_options(argc, argv, 1), &y);
+	rc = (sender ? verify_run_sender : verify_run_recipient)(argv[0], ctl_options(argc, argv, 1), &y);
 	ctl_print_yield(y.line);
 	return ctl_status(rc);
 }

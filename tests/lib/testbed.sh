@@ -544,6 +544,7 @@ tb_backend_connections() {
 # (when it exists, unless TB_NO_QUIT_ACL=1) rcptguard-quit.conf in acl_smtp_quit and
 # acl_smtp_notquit. EXTRA_MAIN_LINES go in its main section.
 # TB_FRONT_RCPT_PRE (ACL lines) goes before the RCPT snippet's .include.
+# TB_FRONT_MAIL_ACL (ACL lines) becomes the front's acl_smtp_mail (then "accept").
 # Sets FRONT_PORT, FRONT_PID, FRONT_LOG ($TB/front/mainlog). Calling it again restarts it.
 # TB_FRONT_NAME, TB_FRONT_EXIM, TB_FRONT_SO, TB_FRONT_RG_CONF, TB_FRONT_RCPT_SNIPPET: see the
 # top (to run a second front beside the first, save FRONT_* and empty FRONT_PID first).
@@ -562,6 +563,14 @@ tb_front() {
 	# The session-end snippet, as the README installs it (QUIT to open callout connections).
 	# TB_FRONT_QUIT_SNIPPET picks another one (the lookup face's twin).
 	local quit_main="" quit_acl="" quit_snip=${TB_FRONT_QUIT_SNIPPET:-$TB_SNIPPETS/rcptguard-quit.conf}
+	local mail_main="" mail_acl=""
+	if [ -n "${TB_FRONT_MAIL_ACL:-}" ]; then
+		mail_main="acl_smtp_mail = acl_check_mail"
+		mail_acl=$'
+acl_check_mail:
+'"$TB_FRONT_MAIL_ACL"$'
+  accept'
+	fi
 	if [ -f "$quit_snip" ] && [ "${TB_NO_QUIT_ACL:-0}" != 1 ]; then
 		quit_main=$'acl_smtp_quit = acl_rcptguard_quit\nacl_smtp_notquit = acl_rcptguard_quit'
 		quit_acl=$'\nacl_rcptguard_quit:\n.include '"$quit_snip"$'\n  accept'
@@ -580,6 +589,7 @@ domainlist relay_to_domains = $TB_DOMAINS
 acl_smtp_rcpt = acl_check_rcpt
 acl_smtp_data = acl_check_data
 $quit_main
+$mail_main
 $extra
 
 begin acl
@@ -594,6 +604,7 @@ ${TB_FRONT_RCPT_PRE:-}
 acl_check_data:
   discard
 $quit_acl
+$mail_acl
 
 begin routers
 

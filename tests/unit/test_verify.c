@@ -123,6 +123,17 @@ static const char *check(const char *addr, struct yield *y)
 	return result;
 }
 
+/* Run verify_sender with extra options; return the yield's result. */
+static const char *check_sender(const char *addr, const char *extra, struct yield *y)
+{
+	static char result[16];
+
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d %s", conf, port, extra);
+	verify_run_sender(addr, opts, y);
+	yield_get(y->line, "result", result, sizeof result);
+	return result;
+}
+
 static void assert_source(const struct yield *y, const char *want)
 {
 	char v[32] = "";
@@ -269,6 +280,41 @@ static void test_errors(void **state)
 	assert_non_null(strstr(y.line, "bad.conf:2: unknown key"));
 }
 
+/* verify_sender: skip the null sender and foreign domains; ask about our own. */
+static void test_sender(void **state)
+{
+	struct yield y;
+	int before;
+
+	(void)state;
+	sim_start("ok");
+	before = sim_connections();
+	assert_string_equal(check_sender("", "own_domains=example.org", &y), "skip");
+	assert_non_null(strstr(y.line, "reason=null"));
+	assert_string_equal(check_sender("<>", "own_domains=example.org", &y), "skip");
+	assert_string_equal(check_sender("someone@example.net", "own_domains=example.org", &y), "skip");
+	assert_non_null(strstr(y.line, "reason=foreign"));
+	/* A subdomain is not the domain, and "*.example.org" is only its subdomains. */
+	assert_string_equal(check_sender("x@sub.example.org", "own_domains=example.org", &y), "skip");
+	assert_string_equal(check_sender("x@example.org", "own_domains=*.example.org", &y), "skip");
+	assert_int_equal(sim_connections(), before);          /* nothing was asked */
+	assert_string_equal(check_sender("nobody9@sub.example.org", "own_domains=\"a.example *.example.org\"", &y),
+			    "fail");
+	assert_non_null(strstr(y.line, "message=\"<nobody9@sub.example.org>: sender unknown\""));
+	assert_string_equal(check_sender("good9@example.org", "own_domains=example.org", &y), "pass");
+	assert_source(&y, "callout");
+	/* The ACL may flag the domain as ours itself. */
+	assert_string_equal(check_sender("nobody8@example.com", "own_domain=yes", &y), "fail");
+	/* The verdict cache is shared with recipient checks. */
+	assert_string_equal(check("nobody8@example.com", &y), "fail");
+	assert_source(&y, "cache");
+	sim_stop();
+	assert_string_equal(check_sender("other8@example.org", "own_domains=example.org", &y), "defer");
+	assert_non_null(strstr(y.line, "cannot verify sender now"));
+	/* Syntax errors fail as for recipients. */
+	assert_string_equal(check_sender("bad@@example.org", "own_domains=example.org", &y), "fail");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_policy_5xx),
 		cmocka_unit_test(test_mail_refused),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_sender),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
