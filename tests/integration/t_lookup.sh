@@ -188,12 +188,16 @@ r=$(be '${lookup rcptguard{catchall afterdata.test config='"$LK_RG_CONF"'}{found
 assert_match '^found:result=yes ' "$r" "-be: catchall afterdata.test (probed now): found"
 r=$(be '${lookup rcptguard{catchall dead.test config='"$LK_RG_CONF"'}{found:$value}{notfound}}')
 assert_match 'lookup of "catchall dead\.test .*" gave DEFER: result=unknown ' "$r" "-be: catchall of a dead destination: DEFER"
+r=$(be '${lookup rcptguard{sender nobody@example.org config='"$LK_RG_CONF"' own_domains=example.org}{found:$value}{notfound}}')
+assert_eq notfound "$r" "-be: sender nobody@example.org of an own domain: not found (fail)"
+r=$(be '${lookup rcptguard{sender nobody@other.test config='"$LK_RG_CONF"' own_domains=example.org}{found:$value}{notfound}}')
+assert_match '^found:result=skip reason=foreign' "$r" "-be: sender of a foreign domain: found, result=skip"
 r=$(be '${lookup rcptguard{recipient ${quote_rcptguard:user1@example.org} config='"$LK_RG_CONF"'}{found:$value}{notfound}}')
 assert_match '^found:result=pass source=cache' "$r" "-be: recipient (quoted with quote_rcptguard): found, from the cache"
 r=$(be '${quote_rcptguard:a b"c\\d}')
 assert_eq '"a b\"c\\d"' "$r" "-be: quote_rcptguard quotes a value with space, quote and backslash"
-r=$(be '${lookup rcptguard{sender x@example.org}{found}{notfound}}')
-assert_match 'gave DEFER: rcptguard: unknown or unavailable function "sender"' "$r" "-be: a function not available yet: DEFER"
+r=$(be '${lookup rcptguard{nosuchcheck x@example.org}{found}{notfound}}')
+assert_match 'gave DEFER: rcptguard: unknown or unavailable function "nosuchcheck"' "$r" "-be: an unknown function: DEFER"
 
 out=$("$LK_BIN" -C "$LK_CONF" -d -bV 2>&1)
 assert_match '^Library version: rcptguard lookup driver [0-9]' "$out" "-d -bV shows the driver's version line"
