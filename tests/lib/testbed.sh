@@ -543,7 +543,8 @@ tb_backend_connections() {
 # through the shipped snippets, unmodified: rcptguard-main.conf, rcptguard-rcpt.conf and
 # (when it exists, unless TB_NO_QUIT_ACL=1) rcptguard-quit.conf in acl_smtp_quit and
 # acl_smtp_notquit. EXTRA_MAIN_LINES go in its main section.
-# TB_FRONT_RCPT_PRE (ACL lines) goes before the RCPT snippet's .include.
+# TB_FRONT_RCPT_PRE (ACL lines) goes before the RCPT snippet's .include; TB_FRONT_ACLS
+# (whole ACLs, e.g. one named in acl_smtp_connect) goes at the end of the ACL section.
 # Sets FRONT_PORT, FRONT_PID, FRONT_LOG ($TB/front/mainlog). Calling it again restarts it.
 # TB_FRONT_NAME, TB_FRONT_EXIM, TB_FRONT_SO, TB_FRONT_RG_CONF, TB_FRONT_RCPT_SNIPPET: see the
 # top (to run a second front beside the first, save FRONT_* and empty FRONT_PID first).
@@ -594,6 +595,7 @@ ${TB_FRONT_RCPT_PRE:-}
 acl_check_data:
   discard
 $quit_acl
+${TB_FRONT_ACLS:-}
 
 begin routers
 
