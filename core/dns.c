@@ -135,6 +135,12 @@ static int dns_make(const struct settings *s, struct ub_ctx **out, char *err, si
 		if (rc == RG_FOUND)
 			rc = dns_option(ctx, "local-zone:", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
 					"0.0.0.0.ip6.arpa. transparent", err, errlen);
+		/* Why: unbound also answers the private ranges' reverse zones (10/8, 192.168/16,
+		 * ...) itself with NXDOMAIN; an internal forwarder may well know those names. */
+		if (rc == RG_FOUND)
+			rc = dns_option(ctx, "unblock-lan-zones:", "yes", err, errlen);
+		if (rc == RG_FOUND)
+			rc = dns_option(ctx, "insecure-lan-zones:", "yes", err, errlen);
 		if (rc == RG_FOUND)
 			rc = dns_forwarders(ctx, s->dns_forward, err, errlen);
 	} else if (rc == RG_FOUND && s->dns_config[0]) {
