@@ -164,13 +164,15 @@ static int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, i
 }
 
 /* Read the cached record of c; 0 when a live one was decoded. */
-static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_client *c, struct fcrdns_record *r)
+static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_client *c, unsigned max_ttl,
+			 struct fcrdns_record *r)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
 	size_t vlen;
 	int rc;
 
-	if (st == NULL || fcrdns_record_key(key, sizeof key, c->text) < 0)
+	/* fcrdns_cache_ttl = 0: no cache at all, neither written nor read. */
+	if (st == NULL || max_ttl == 0 || fcrdns_record_key(key, sizeof key, c->text) < 0)
 		return -1;
 	rc = st->ops->get(st->s, key, val, sizeof val, &vlen, err, sizeof err);
 	if (rc == RG_TEMPFAIL)
@@ -181,6 +183,9 @@ static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_clie
 		rglog(RGLOG_DEBUG, "rcptguard: malformed fcrdns record for %s ignored", c->text);
 		return -1;
 	}
+	/* A lowered fcrdns_cache_ttl shortens records written before it. */
+	if (r->expires - r->created > (int64_t)max_ttl)
+		r->expires = r->created + max_ttl;
 	return util_now() < r->expires ? 0 : -1;
 }
 
@@ -294,7 +299,7 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y)
 		st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
 		if (st == NULL)
 			rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
-		if (fcrdns_cached(st, &c, &rec) == 0) {
+		if (fcrdns_cached(st, &c, s->fcrdns_cache_ttl, &rec) == 0) {
 			rc = fcrdns_verdict(&c, s, &rec, "cache", NULL, y);
 		} else {
 			memset(&rec, 0, sizeof rec);
