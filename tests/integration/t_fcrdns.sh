@@ -222,3 +222,26 @@ out=$(tb_ctl fcrdns 127.0.2.12 -o "dns_trust_anchor=$TB/anchor")
 assert_match '^result=defer reason=dnserror .*DNSSEC bogus' "$out" "DNSSEC: a bogus answer (unsigned under a trust anchor) is a deferral, not a fail"
 out=$(tb_ctl fcrdns 127.0.2.12)
 assert_match '^result=fail source=dns reason=noptr' "$out" "without the anchor the same query is a plain noptr"
+
+# ---- the lookup face (an Exim built with LOOKUP_MODULE_DIR, as in t_lookup): fcrdns IP
+# shellcheck disable=SC2016
+if envs=$("$TB_REPO/tests/lib/exim-src.sh" --quiet 2>"$TB/exim-src.err"); then
+	eval "$envs"
+	if out=$(make -C "$TB_REPO" --no-print-directory B="$TB_BUILD" lookups EXIM_SRC="$RG_EXIM_SRC" 2>&1); then
+		tb_on_exit "rm -f '$RG_EXIM_LOOKUP_DIR/rcptguard.so' '$RG_EXIM_LOOKUP_DIR/librcptguard.so.0'"
+		install -m 0755 "$TB_BUILD/shared/librcptguard.so.0" "$RG_EXIM_LOOKUP_DIR/librcptguard.so.0"
+		install -m 0755 "$TB_BUILD/shared/lookups/rcptguard.so" "$RG_EXIM_LOOKUP_DIR/rcptguard.so"
+		mkdir -p "$TB/lk/spool"
+		printf 'keep_environment =\nspool_directory = %s\nlog_file_path = %s\n' "$TB/lk/spool" "$TB/lk/%slog" >"$TB/lk/exim.conf"
+		chmod 0644 "$TB/lk/exim.conf"
+		lk() { "$RG_EXIM_LOOKUP_BIN" -C "$TB/lk/exim.conf" -be "\${lookup rcptguard{fcrdns $1 config=$TB/rcptguard.conf}{\$value}{NOTFOUND}}" 2>"$TB/lk/err"; }
+		assert_match '^result=pass source=cache hostname=good\.fcrdns\.example' "$(lk 127.0.2.1)" "lookup face: fcrdns 127.0.2.1 found, the yield line"
+		assert_eq NOTFOUND "$(lk 127.0.2.5)" "lookup face: fcrdns of a dynamic host: not found"
+		assert_match 'result=defer reason=dnserror' "$(lk 127.0.3.1; cat "$TB/lk/err")" "lookup face: a DNS failure defers (the expansion fails with the yield line)"
+	else
+		not ok "make lookups EXIM_SRC=$RG_EXIM_SRC"
+		diag "$(printf '%s\n' "$out" | tail -n 10)"
+	fi
+else
+	skip "lookup face: fcrdns IP" "no Exim with LOOKUP_MODULE_DIR: $(tail -n 1 "$TB/exim-src.err")"
+fi
