@@ -14,6 +14,7 @@
 #include <local_scan.h>
 #pragma GCC diagnostic pop
 
+#include "fcrdns.h"
 #include "rglog.h"
 #include "verify.h"
 
@@ -23,6 +24,7 @@ int verify_recipient(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int verify_sender(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int catchall(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int quit(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
+int fcrdns(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 
 /* Core log lines to Exim: verdicts and errors to the main log, detail to -d output. */
 static void rg_exim_log(int level, const char *line)
@@ -81,6 +83,19 @@ int catchall(uschar **yield, int argc, uschar *argv[])
 		return rg_exim_usage(yield, "rcptguard: catchall needs DOMAIN [OPTIONS]");
 	rg_exim_begin();
 	verify_run_catchall((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL, &y);
+	*yield = string_copy((const uschar *)y.line);
+	return OK;
+}
+
+/* fcrdns IP [OPTIONS] -> result=pass|fail|defer ... */
+int fcrdns(uschar **yield, int argc, uschar *argv[])
+{
+	struct yield y;
+
+	if (argc < 1 || argc > 2)
+		return rg_exim_usage(yield, "rcptguard: fcrdns needs IP [OPTIONS]");
+	rg_exim_begin();
+	fcrdns_run((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL, &y);
 	*yield = string_copy((const uschar *)y.line);
 	return OK;
 }

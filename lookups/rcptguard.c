@@ -18,6 +18,7 @@ typedef struct gstring gstring;
 
 #include <string.h>
 
+#include "fcrdns.h"
 #include "rglog.h"
 #include "verify.h"
 
@@ -126,6 +127,8 @@ static int rg_lookup_find(void *handle, const uschar *filename, const uschar *qu
 		verify_run_sender(w[1], options, &y);
 	} else if (strcmp(w[0], "catchall") == 0) {
 		verify_run_catchall(w[1], options, &y);
+	} else if (strcmp(w[0], "fcrdns") == 0) {
+		fcrdns_run(w[1], options, &y);
 	} else if (strcmp(w[0], "quit") == 0) {
 		/* End of the SMTP session (acl_smtp_quit / notquit): QUIT callout connections,
 		 * as the dlfunc "quit" does; Exim's _exit() runs no clean-up of modules. */

@@ -42,6 +42,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "cache", ctl_cache, "cache list [DOMAIN]               cached verdicts and catch-all results\n"
 			      "  cache flush ADDRESS|DOMAIN|--all [--negative]" },
 	{ "probe", ctl_probe, "probe DOMAIN [--host H[:P]] [--rcpt ADDRESS]   the SMTP tester" },
+	{ "fcrdns", ctl_fcrdns, "fcrdns IP [-o OPTIONS]            forward-confirmed reverse DNS of a client IP" },
 	{ NULL, NULL, NULL },
 };
 

@@ -545,6 +545,8 @@ tb_backend_connections() {
 # acl_smtp_notquit. EXTRA_MAIN_LINES go in its main section.
 # TB_FRONT_RCPT_PRE (ACL lines) goes before the RCPT snippet's .include.
 # TB_FRONT_MAIL_ACL (ACL lines) becomes the front's acl_smtp_mail (then "accept").
+# TB_FRONT_RCPT_PRE (ACL lines) goes before the RCPT snippet's .include; TB_FRONT_ACLS
+# (whole ACLs, e.g. one named in acl_smtp_connect) goes at the end of the ACL section.
 # Sets FRONT_PORT, FRONT_PID, FRONT_LOG ($TB/front/mainlog). Calling it again restarts it.
 # TB_FRONT_NAME, TB_FRONT_EXIM, TB_FRONT_SO, TB_FRONT_RG_CONF, TB_FRONT_RCPT_SNIPPET: see the
 # top (to run a second front beside the first, save FRONT_* and empty FRONT_PID first).
@@ -605,6 +607,7 @@ acl_check_data:
   discard
 $quit_acl
 $mail_acl
+${TB_FRONT_ACLS:-}
 
 begin routers
 
