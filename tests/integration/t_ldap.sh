@@ -123,7 +123,7 @@ assert_no_log 'ldap: search: (Bad search filter|Filter error)' "no injection att
 # NUL and 8-bit bytes, sent raw (swaks would not).
 raw_rcpt() {
 	python3 - "$FRONT_PORT" "$1" <<'PY'
-import socket, sys
+import os, socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
 f = s.makefile("rb")
 def reply():
@@ -137,7 +137,7 @@ reply()
 for cmd in (b"EHLO raw.test\r\n", b"MAIL FROM:<a@raw.test>\r\n"):
     s.sendall(cmd)
     reply()
-s.sendall(b"RCPT TO:<" + sys.argv[2].encode("latin-1").replace(b"NUL", b"\0") + b">\r\n")
+s.sendall(b"RCPT TO:<" + os.fsencode(sys.argv[2]).replace(b"NUL", b"\0") + b">\r\n")
 print(reply().splitlines()[-1])
 s.sendall(b"QUIT\r\n")
 reply()
@@ -147,8 +147,11 @@ tb_mark
 r=$(raw_rcpt 'aliceNUL@ldap.test')
 assert_no_match '^250' "$r" "a NUL after a known local part is not accepted ($r)"
 r=$(raw_rcpt "$(printf 'al\xe9ice@ldap.test')")
-assert_no_match '^250' "$r" "an 8-bit local part is not matched against the directory ($r)"
-assert_no_log 'result=pass source=ldap' "no raw-byte address passed by LDAP"
+assert_match '^550 .*8-bit character' "$r" "a Latin-1 byte in the local part: malformed, never looked up ($r)"
+r=$(raw_rcpt "$(printf 'al\xc3\xa9ice@ldap.test')")
+assert_log 'verify_recipient <"al\?\?ice"@ldap\.test> result=pass reason=unverifiable' \
+	"a UTF-8 local part passes unverified (SMTPUTF8), never matched against the directory ($r)"
+assert_no_log 'source=ldap' "no raw-byte address reached LDAP"
 
 # ---- ldapi:// (anonymous, %u) and StartTLS
 tb_mark
