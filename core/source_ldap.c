@@ -19,7 +19,6 @@
 #include <ldap.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -360,7 +359,7 @@ static int source_ldap_connect(const struct settings *s, int64_t dl, char *err, 
 	L.set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
 	/* Why no referrals: chasing them would bind elsewhere with our credentials. */
 	L.set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-	if (s->ldap_starttls || !strncasecmp(s->ldap_uri, "ldaps:", 6)) {
+	if (s->ldap_starttls || strcasestr(s->ldap_uri, "ldaps:") != NULL) {
 		/* Why demand: an unverified certificate lets anyone in the path answer "exists". */
 		if ((s->ldap_tls_cacert[0] &&
 		     L.set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s->ldap_tls_cacert) != LDAP_OPT_SUCCESS) ||

@@ -57,6 +57,13 @@ ldap_filter = (uid=%u)
 ldap_starttls = yes
 ldap_tls_cacert = $SLAPD_CA
 
+[domain ldaps.test]
+hosts = 127.0.0.1:$BE_DEAD
+ldap_uri = $SLAPD_LDAPS
+ldap_base = $SLAPD_BASE
+ldap_filter = (uid=%u)
+ldap_tls_cacert = $SLAPD_CA
+
 [domain tlsbad.test]
 hosts = 127.0.0.1:$BE_DEAD
 ldap_uri = $SLAPD_URI
@@ -155,12 +162,14 @@ assert_no_log 'source=ldap' "no raw-byte address reached LDAP"
 
 # ---- ldapi:// (anonymous, %u) and StartTLS
 tb_mark
-tb_rcpts alice@ldapi.test ghost@ldapi.test alice@tls.test ghost@tls.test >/dev/null
+tb_rcpts alice@ldapi.test ghost@ldapi.test alice@tls.test ghost@tls.test alice@ldaps.test ghost@ldaps.test >/dev/null
 assert_match '^250 ' "$(tb_reply_of alice@ldapi.test)" "ldapi:// anonymous, filter with %u: 250"
 assert_match '^550 ' "$(tb_reply_of ghost@ldapi.test)" "ldapi:// no entry: 550"
 assert_log 'verify_recipient <alice@ldapi\.test> result=pass source=ldap ' "log: ldapi:// lookup is source=ldap"
 assert_match '^250 ' "$(tb_reply_of alice@tls.test)" "StartTLS with the throwaway CA (ldap_tls_cacert): 250"
 assert_match '^550 ' "$(tb_reply_of ghost@tls.test)" "StartTLS, no entry: 550"
+assert_match '^250 ' "$(tb_reply_of alice@ldaps.test)" "ldaps:// with the throwaway CA: 250"
+assert_match '^550 ' "$(tb_reply_of ghost@ldaps.test)" "ldaps://, no entry: 550"
 
 # ---- problems of the directory or its configuration: 451, never 550
 tb_mark

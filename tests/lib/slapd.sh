@@ -12,11 +12,12 @@
 # the test bed (stopped at exit). Anonymous reads are allowed (slapd's default access).
 #
 # Variables set: SLAPD_DIR SLAPD_PORT SLAPD_URI SLAPD_LDAPI SLAPD_BASE SLAPD_BIND_DN
-#                SLAPD_PW_FILE SLAPD_PID (and SLAPD_TLS_PORT... see tb_slapd_tls)
+#                SLAPD_PW_FILE SLAPD_PID; with tb_slapd_tls also SLAPD_CA, SLAPD_LDAPS_PORT
+#                and SLAPD_LDAPS (ldaps://127.0.0.1:PORT/)
 # Functions:     tb_slapd_start [LDIF], tb_slapd_stop, tb_slapd_restart, tb_slapd_pause,
 #                tb_slapd_resume, tb_slapd_person UID [MAIL [ALIAS...]] (LDIF on stdout),
-#                tb_slapd_tls (before tb_slapd_start: a self-signed certificate for
-#                127.0.0.1, offered through StartTLS; sets SLAPD_CA)
+#                tb_slapd_tls (before tb_slapd_start: a certificate for 127.0.0.1 from a
+#                throwaway CA, offered through StartTLS and on an ldaps:// port)
 
 SLAPD_BASE=dc=rcptguard,dc=test
 SLAPD_BIND_DN=cn=reader,$SLAPD_BASE
@@ -26,6 +27,8 @@ SLAPD_URI=
 SLAPD_LDAPI=
 SLAPD_PID=
 SLAPD_CA=
+SLAPD_LDAPS=
+SLAPD_LDAPS_PORT=
 SLAPD_PW_FILE=$SLAPD_DIR/reader.pw
 _SLAPD_TLS=0
 
@@ -152,16 +155,22 @@ tb_slapd_start() {
 	[ -n "$SLAPD_PORT" ] || read -r SLAPD_PORT <<<"$(tb_free_ports 1)"
 	SLAPD_URI=ldap://127.0.0.1:$SLAPD_PORT/
 	SLAPD_LDAPI=ldapi://$(printf '%s' "$SLAPD_DIR/ldapi" | sed 's|/|%2F|g')/
+	if [ "$_SLAPD_TLS" = 1 ]; then
+		[ -n "$SLAPD_LDAPS_PORT" ] || read -r SLAPD_LDAPS_PORT <<<"$(tb_free_ports 1)"
+		SLAPD_LDAPS=ldaps://127.0.0.1:$SLAPD_LDAPS_PORT/
+	fi
 	_tb_slapd_run
 }
 
 # _tb_slapd_run: start slapd on the set port and socket; wait until it listens.
 _tb_slapd_run() {
 	rm -f "$SLAPD_DIR/ldapi"
-	setsid slapd -F "$SLAPD_DIR/slapd.d" -h "$SLAPD_URI $SLAPD_LDAPI" -d 0 </dev/null >"$SLAPD_DIR/slapd.out" 2>&1 &
+	setsid slapd -F "$SLAPD_DIR/slapd.d" -h "$SLAPD_URI $SLAPD_LDAPI${SLAPD_LDAPS:+ $SLAPD_LDAPS}" -d 0 \
+		</dev/null >"$SLAPD_DIR/slapd.out" 2>&1 &
 	SLAPD_PID=$!
 	tb_track "$SLAPD_PID"
-	if ! tb_wait_listen "$SLAPD_PID" 5 "$SLAPD_PORT"; then
+	# shellcheck disable=SC2086
+	if ! tb_wait_listen "$SLAPD_PID" 5 "$SLAPD_PORT" $SLAPD_LDAPS_PORT; then
 		diag "$(tail -n 20 "$SLAPD_DIR/slapd.out")"
 		bail "slapd started on port $SLAPD_PORT"
 	fi
