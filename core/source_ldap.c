@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ldap.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -222,13 +223,49 @@ static const char *source_ldap_errtext(LDAP *ld, int rc)
 	return L.err2string(rc);
 }
 
+/* SIGPIPE held back while libldap writes (it uses plain write()). */
+struct ldap_sigpipe {
+	sigset_t old;
+	int was_pending;
+};
+
+/* Hold SIGPIPE: a server gone between two writes must not kill the Exim process. */
+static void source_ldap_sigpipe_hold(struct ldap_sigpipe *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+/* Discard a SIGPIPE raised meanwhile (not one that was already pending), restore the mask. */
+static void source_ldap_sigpipe_release(struct ldap_sigpipe *g)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 /* Drop the connection (unbind when this process made it). */
 static void source_ldap_drop(void)
 {
 	/* Why the generation check: after fork() the socket is shared with the parent; an
 	 * unbind from the child would end the parent's connection. The child leaks it. */
-	if (conn.ld != NULL && conn.gen == util_fork_generation())
+	if (conn.ld != NULL && conn.gen == util_fork_generation()) {
+		struct ldap_sigpipe g;
+
+		source_ldap_sigpipe_hold(&g);
 		L.unbind_ext(conn.ld, NULL, NULL);
+		source_ldap_sigpipe_release(&g);
+	}
 	conn.ld = NULL;
 }
 
@@ -464,6 +501,28 @@ static int source_ldap_search(const struct settings *s, const char *filter, int6
 	return RG_TEMPFAIL;
 }
 
+/* Connect when needed and search; a kept connection found dead is remade once. */
+static int source_ldap_ask(const struct settings *s, const char *filter, int64_t dl,
+			   struct source_answer *ans, char *err, size_t errlen)
+{
+	int rc = RG_TEMPFAIL, dead, attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		int reused = source_ldap_reusable(s);
+
+		if (!reused && (rc = source_ldap_connect(s, dl, err, errlen)) != RG_FOUND)
+			return rc;
+		rc = source_ldap_search(s, filter, dl, &dead, ans, err, errlen);
+		if (dead)
+			source_ldap_drop();
+		/* A kept connection the server closed since (idle timeout, restart): once more. */
+		if (!(dead && reused))
+			break;
+		rglog(RGLOG_DEBUG, "rcptguard: ldap connection lost (%s), reconnecting", err);
+	}
+	return rc;
+}
+
 /* Log a configuration error (the chain moves on). */
 static int source_ldap_config_error(const char *err)
 {
@@ -477,7 +536,8 @@ static int source_ldap_lookup(const struct address *addr, const struct settings 
 {
 	char filter[LDAP_FILTER_MAX];
 	int64_t dl = util_monotonic_ms() + (int64_t)s->ldap_timeout * 1000;
-	int rc = RG_TEMPFAIL, dead, attempt;
+	struct ldap_sigpipe g;
+	int rc;
 
 	memset(ans, 0, sizeof *ans);
 	if (!s->ldap_uri[0])
@@ -507,20 +567,10 @@ static int source_ldap_lookup(const struct address *addr, const struct settings 
 	}
 	if (deadline_ms < dl)
 		dl = deadline_ms;
-	for (attempt = 0; attempt < 2; attempt++) {
-		int reused = source_ldap_reusable(s);
-
-		if (!reused && (rc = source_ldap_connect(s, dl, err, errlen)) != RG_FOUND)
-			return rc == RG_CONFIG ? source_ldap_config_error(err) : rc;
-		rc = source_ldap_search(s, filter, dl, &dead, ans, err, errlen);
-		if (dead)
-			source_ldap_drop();
-		/* A kept connection the server closed since (idle timeout, restart): once more. */
-		if (!(dead && reused))
-			break;
-		rglog(RGLOG_DEBUG, "rcptguard: ldap connection lost (%s), reconnecting", err);
-	}
-	return rc;
+	source_ldap_sigpipe_hold(&g);
+	rc = source_ldap_ask(s, filter, dl, ans, err, errlen);
+	source_ldap_sigpipe_release(&g);
+	return rc == RG_CONFIG ? source_ldap_config_error(err) : rc;
 }
 
 const struct source_ops source_ldap_ops = {
