@@ -57,6 +57,7 @@ ldap_base = ou=people,$SLAPD_BASE
 ldap_bind_dn = $SLAPD_BIND_DN
 ldap_bind_password_file = $SLAPD_PW_FILE
 EOF
+say "   load $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start: other work on this machine skews the figures"
 say "   slapd $(slapd -VV 2>&1 | sed -n 's/.*slapd \([0-9.]*\).*/\1/p' | head -n 1) on 127.0.0.1:$SLAPD_PORT (back_mdb, $n entries, mail indexed), simple bind as a reader"
 
 out=$("$BIN/ldap_loop" "$TB/rcptguard.conf" "$DOMAIN" "$FRESH" "$CACHED" "$FORKS" 2>&1)
@@ -71,4 +72,5 @@ say "   uncached (kept connection, one search per call): p50 $(kv uncached_p50_u
 say "   cached (LMDB, no LDAP)                        : p50 $(kv cached_p50_us "$all") µs, p99 $(kv cached_p99_us "$all") µs ($CACHED calls)"
 say "   first call of a fresh process, uncached        : p50 $(kv first_uncached_p50_us "$all") µs, p99 $(kv first_uncached_p99_us "$all") µs ($FORKS processes: config, store, dlopen libldap, connect, bind, search)"
 say "   first call of a fresh process, cached          : p50 $(kv first_cached_p50_us "$all") µs, p99 $(kv first_cached_p99_us "$all") µs (config, store; libldap never loaded)"
+say "   (uncached includes the verdict's LMDB commit; load now $(cut -d' ' -f1-3 /proc/loadavg))"
 say "   => the first LDAP lookup of an Exim process adds $(awk -v a="$(kv first_uncached_p50_us "$all")" -v b="$(kv first_cached_p50_us "$all")" 'BEGIN { printf "%.0f", a - b }') µs (p50) over a cached answer"
