@@ -12,7 +12,8 @@
  * libldap is not linked: it is dlopen()ed on first use (core/dynlib.h says why) into the
  * table L. One connection per process is made lazily, reused for every recipient of the
  * SMTP session, remade once when found dead, and abandoned (never used) after fork().
- * Every step is bounded by min(ldap_timeout, the chain's deadline).
+ * Every step is bounded by min(ldap_timeout, the chain's deadline); a server found
+ * unreachable is left alone by this process for LDAP_HOLD_MS (temporary failures).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,9 @@
 
 #define LDAP_FILTER_MAX 8192
 #define LDAP_PASSWORD_MAX 1024
+/* After a server was unreachable or frozen, this process does not ask it again for this
+ * long: otherwise each recipient of a 100-RCPT message would wait ldap_timeout again. */
+#define LDAP_HOLD_MS 10000
 
 /* The libldap functions used, resolved by name on first use. */
 static struct {
@@ -76,6 +80,17 @@ static struct {
 	char cacert[RG_PATH_MAX];
 	int starttls;
 } conn;
+
+/* The server last found unreachable by this process, and until when to leave it alone. */
+static struct {
+	unsigned gen;
+	int64_t until;
+	char uri[CONFIG_LIST_MAX];
+	char why[RG_ERRLEN / 2];
+} down;
+
+/* Set by the steps below when the server did not answer (timeout, gone, refused). */
+static int unreachable;
 
 /* The bind password, read once per process and path. */
 static struct {
@@ -274,6 +289,7 @@ static void source_ldap_reset(void)
 {
 	source_ldap_drop();
 	memset(&conn, 0, sizeof conn);
+	memset(&down, 0, sizeof down);
 	/* Why explicit_bzero: the secret must not linger in a core dump of an Exim process. */
 	explicit_bzero(&pwcache, sizeof pwcache);
 }
@@ -357,21 +373,24 @@ static int source_ldap_bind(LDAP *ld, const struct settings *s, struct berval *c
 	int msgid, rc, code = 0;
 
 	rc = L.sasl_bind(ld, s->ldap_bind_dn, LDAP_SASL_SIMPLE, cred, NULL, NULL, &msgid);
+	unreachable = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT;
 	if (rc != LDAP_SUCCESS)
-		return util_snprintf(err, errlen, "ldap: bind: %s", L.err2string(rc)), RG_TEMPFAIL;
+		return util_snprintf(err, errlen, "bind: %s", L.err2string(rc)), RG_TEMPFAIL;
 	if (source_ldap_left(dl, &tv) < 0 || (rc = L.result(ld, msgid, LDAP_MSG_ALL, &tv, &res)) == 0) {
 		L.abandon_ext(ld, msgid, NULL, NULL);
-		return util_snprintf(err, errlen, "ldap: bind: timed out"), RG_TEMPFAIL;
+		unreachable = 1;
+		return util_snprintf(err, errlen, "bind: timed out"), RG_TEMPFAIL;
 	}
+	unreachable = rc < 0;
 	if (rc < 0)
-		return util_snprintf(err, errlen, "ldap: bind: %s", source_ldap_errtext(ld, 0)), RG_TEMPFAIL;
+		return util_snprintf(err, errlen, "bind: %s", source_ldap_errtext(ld, 0)), RG_TEMPFAIL;
 	rc = L.parse_result(ld, res, &code, NULL, &diag, NULL, NULL, 1);
 	if (rc == LDAP_SUCCESS && code != LDAP_SUCCESS)
 		rc = code;
 	if (rc != LDAP_SUCCESS) {
 		/* A refused bind is the directory's or the operator's problem, never the
 		 * address's: temporary, and the reason goes to the log via the yield's detail. */
-		util_snprintf(err, errlen, "ldap: bind as %.100s refused: %s%s%.60s", s->ldap_bind_dn,
+		util_snprintf(err, errlen, "bind as %.100s refused: %s%s%.60s", s->ldap_bind_dn,
 			      L.err2string(rc), diag && *diag ? ": " : "", diag ? diag : "");
 		L.memfree(diag);
 		return RG_TEMPFAIL;
@@ -388,7 +407,6 @@ static int source_ldap_connect(const struct settings *s, int64_t dl, char *err, 
 	LDAP *ld = NULL;
 
 	source_ldap_drop();
-	/* The password first: a configuration problem is reported as one, server up or down. */
 	if (s->ldap_bind_dn[0] && source_ldap_password(s->ldap_bind_password_file, &cred, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
 	if ((rc = L.initialize(&ld, s->ldap_uri)) != LDAP_SUCCESS)
@@ -403,19 +421,21 @@ static int source_ldap_connect(const struct settings *s, int64_t dl, char *err, 
 		    L.set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
 		    L.set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS) {
 			L.unbind_ext(ld, NULL, NULL);
-			return util_snprintf(err, errlen, "ldap: cannot set up TLS (ldap_tls_cacert \"%.200s\")",
+			return util_snprintf(err, errlen, "cannot set up TLS (ldap_tls_cacert \"%.200s\")",
 					     s->ldap_tls_cacert), RG_CONFIG;
 		}
 	}
 	if (source_ldap_bound(ld, dl) < 0) {
 		L.unbind_ext(ld, NULL, NULL);
-		return util_snprintf(err, errlen, "ldap: no time left"), RG_TEMPFAIL;
+		return util_snprintf(err, errlen, "no time left"), RG_TEMPFAIL;
 	}
 	if (s->ldap_starttls && (rc = L.start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
 		char *diag = NULL;
 
+		/* Not LDAP_CONNECT_ERROR: that is also a certificate that does not verify. */
+		unreachable = rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT;
 		L.get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-		util_snprintf(err, errlen, "ldap: StartTLS: %s%s%.100s", L.err2string(rc),
+		util_snprintf(err, errlen, "StartTLS: %s%s%.100s", L.err2string(rc),
 			      diag && *diag ? ": " : "", diag ? diag : "");
 		L.memfree(diag);
 		L.unbind_ext(ld, NULL, NULL);
@@ -447,25 +467,26 @@ static int source_ldap_search(const struct settings *s, const char *filter, int6
 
 	*dead = 0;
 	if (source_ldap_bound(conn.ld, dl) < 0 || source_ldap_left(dl, &limit) < 0)
-		return util_snprintf(err, errlen, "ldap: no time left"), RG_TEMPFAIL;
+		return util_snprintf(err, errlen, "no time left"), RG_TEMPFAIL;
 	/* The server's own time limit, whole seconds, at least 1. */
 	limit.tv_sec = limit.tv_sec > 0 ? limit.tv_sec : 1;
 	limit.tv_usec = 0;
 	rc = L.search_ext(conn.ld, s->ldap_base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, &limit, 1, &msgid);
 	if (rc != LDAP_SUCCESS) {
-		*dead = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR;
-		return util_snprintf(err, errlen, "ldap: search: %s", L.err2string(rc)), RG_TEMPFAIL;
+		*dead = unreachable = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR;
+		return util_snprintf(err, errlen, "search: %s", L.err2string(rc)), RG_TEMPFAIL;
 	}
 	if (source_ldap_left(dl, &tv) < 0 || (rc = L.result(conn.ld, msgid, LDAP_MSG_ALL, &tv, &res)) == 0) {
 		/* The server may be stopped or overloaded: give up on this connection. */
 		L.abandon_ext(conn.ld, msgid, NULL, NULL);
 		source_ldap_drop();
-		return util_snprintf(err, errlen, "ldap: search timed out"), RG_TEMPFAIL;
+		unreachable = 1;
+		return util_snprintf(err, errlen, "search timed out"), RG_TEMPFAIL;
 	}
 	if (rc < 0) {
 		L.get_option(conn.ld, LDAP_OPT_RESULT_CODE, &code);
-		*dead = 1;
-		return util_snprintf(err, errlen, "ldap: search: %s", L.err2string(code)), RG_TEMPFAIL;
+		*dead = unreachable = 1;
+		return util_snprintf(err, errlen, "search: %s", L.err2string(code)), RG_TEMPFAIL;
 	}
 	entries = L.count_entries(conn.ld, res);
 	refs = L.count_references(conn.ld, res);
@@ -495,7 +516,7 @@ static int source_ldap_search(const struct settings *s, const char *filter, int6
 	}
 	/* Anything else (no such base, busy, unwilling, a continuation reference that we do
 	 * not follow) says nothing about the address. */
-	util_snprintf(err, errlen, "ldap: search: %s%s%.80s", rc == LDAP_SUCCESS ? "referral not followed" :
+	util_snprintf(err, errlen, "search: %s%s%.80s", rc == LDAP_SUCCESS ? "referral not followed" :
 		      L.err2string(rc), diag && *diag ? ": " : "", diag ? diag : "");
 	L.memfree(diag);
 	return RG_TEMPFAIL;
@@ -507,11 +528,14 @@ static int source_ldap_ask(const struct settings *s, const char *filter, int64_t
 {
 	int rc = RG_TEMPFAIL, dead, attempt;
 
+	if (down.gen == util_fork_generation() && util_monotonic_ms() < down.until && !strcmp(down.uri, s->ldap_uri))
+		return util_snprintf(err, errlen, "%s (a moment ago; not asked again yet)", down.why), RG_TEMPFAIL;
 	for (attempt = 0; attempt < 2; attempt++) {
+		unreachable = 0;
 		int reused = source_ldap_reusable(s);
 
 		if (!reused && (rc = source_ldap_connect(s, dl, err, errlen)) != RG_FOUND)
-			return rc;
+			break;
 		rc = source_ldap_search(s, filter, dl, &dead, ans, err, errlen);
 		if (dead)
 			source_ldap_drop();
@@ -519,6 +543,12 @@ static int source_ldap_ask(const struct settings *s, const char *filter, int64_t
 		if (!(dead && reused))
 			break;
 		rglog(RGLOG_DEBUG, "rcptguard: ldap connection lost (%s), reconnecting", err);
+	}
+	if (rc == RG_TEMPFAIL && unreachable) {
+		down.gen = util_fork_generation();
+		down.until = util_monotonic_ms() + LDAP_HOLD_MS;
+		util_strlcpy(down.uri, s->ldap_uri, sizeof down.uri);
+		util_strlcpy(down.why, err, sizeof down.why);
 	}
 	return rc;
 }
@@ -536,6 +566,7 @@ static int source_ldap_lookup(const struct address *addr, const struct settings 
 {
 	char filter[LDAP_FILTER_MAX];
 	int64_t dl = util_monotonic_ms() + (int64_t)s->ldap_timeout * 1000;
+	struct berval cred;
 	struct ldap_sigpipe g;
 	int rc;
 
@@ -560,6 +591,10 @@ static int source_ldap_lookup(const struct address *addr, const struct settings 
 		util_snprintf(err, errlen, "ldap_bind_dn is set but ldap_bind_password_file is not");
 		return source_ldap_config_error(err);
 	}
+	/* The password before anything else: a configuration problem is reported as one,
+	 * whatever the server's state. */
+	if (s->ldap_bind_dn[0] && source_ldap_password(s->ldap_bind_password_file, &cred, err, errlen) != RG_FOUND)
+		return source_ldap_config_error(err);
 	if (!ldap_loaded) {
 		if (dynlib_load(RG_LDAP_SONAME, ldap_syms, sizeof ldap_syms / sizeof ldap_syms[0], err, errlen) != RG_FOUND)
 			return source_ldap_config_error(err);

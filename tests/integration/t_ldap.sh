@@ -234,9 +234,12 @@ assert_match '^dave 250' "$(cat "$TB/midsession.out")" "mid-session: after a sla
 # ---- a frozen server (accepts, never answers): bounded by ldap_timeout, then 451
 tb_mark
 tb_slapd_pause
-r=$(tb_rcpt_reply frozen@ldap.test)
+tb_rcpts frozen@ldap.test frozen2@ldap.test >/dev/null
 tb_slapd_resume
-assert_eq "451 <frozen@ldap.test>: $defer_text" "$r" "frozen slapd: 451"
+assert_eq "451 <frozen@ldap.test>: $defer_text" "$(tb_reply_of frozen@ldap.test)" "frozen slapd: 451"
+assert_eq "451 <frozen2@ldap.test>: $defer_text" "$(tb_reply_of frozen2@ldap.test)" "frozen slapd: next recipient 451"
+assert_log 'verify_recipient <frozen2@ldap\.test> result=defer .*not asked again yet' \
+	"frozen slapd: the next recipient of the session does not wait for it again"
 assert_log 'verify_recipient <frozen@ldap\.test> result=defer .*ldap: (search timed out|bind: timed out)' "log: the LDAP timeout is the reason"
 ms=$(tb_log_ms frozen@ldap.test)
 assert_num "${ms:-999999}" -lt 10000 "frozen slapd: the verdict took ${ms:-?} ms, bounded by ldap_timeout = 2s (not total_timeout 30s)"

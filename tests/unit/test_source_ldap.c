@@ -242,14 +242,22 @@ static void test_lookup_outcomes(void **state)
 	snprintf(s.ldap_bind_password_file, sizeof s.ldap_bind_password_file, "%s", pw);
 	logged[0] = '\0';
 	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_TEMPFAIL);
-	assert_non_null(strstr(err, "ldap: bind"));
+	assert_non_null(strstr(err, "bind: "));
 	assert_string_equal(logged, "");
+	/* The next recipient of the session does not wait for that server again. */
 	ldap_settings(&s, uri);
 	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_TEMPFAIL);
-	assert_non_null(strstr(err, "ldap: search"));
+	assert_non_null(strstr(err, "bind: "));
+	assert_non_null(strstr(err, "not asked again yet"));
+	/* reset (session end) forgets it: asked again, anonymously this time. */
+	src->reset();
+	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "search: "));
+	assert_null(strstr(err, "not asked again yet"));
 	assert_int_equal(ans.catchall, 0);
 
 	/* The chain's deadline already passed: no network at all, temporary. */
+	src->reset();
 	assert_int_equal(src->lookup(&a, &s, util_monotonic_ms() - 1, &ans, err, sizeof err), RG_TEMPFAIL);
 	assert_non_null(strstr(err, "no time left"));
 
