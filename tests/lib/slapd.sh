@@ -1,4 +1,5 @@
 # slapd.sh - a throwaway OpenLDAP server for tests and benchmarks (sourced after testbed.sh).
+# shellcheck shell=bash
 #
 #     . "$(dirname "$0")/../lib/testbed.sh"
 #     . "$(dirname "$0")/../lib/slapd.sh"
