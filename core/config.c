@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "source_ldap.h"
 
 #define LINE_BYTES_MAX 4096
 #define INCLUDE_DEPTH_MAX 8
@@ -33,7 +34,7 @@
 #define ARENA_BLOCK_BYTES 16384
 #define WS " \t\r\n"
 
-enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS };
+enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS, T_LDAPFILTER };
 
 struct key {
 	const char *name;
@@ -68,9 +69,9 @@ static const struct key keys[] = {
 	STR(list, T_STR, ""),
 	DUR(list_settle, 0, "10s"),
 	NUM(list_max_shrink, T_UINT, 0, 100, "50"),
-	STR(ldap_uri, T_STR, ""), STR(ldap_base, T_STR, ""), STR(ldap_filter, T_STR, ""),
+	STR(ldap_uri, T_STR, ""), STR(ldap_base, T_STR, ""), STR(ldap_filter, T_LDAPFILTER, ""),
 	STR(ldap_bind_dn, T_STR, ""), STR(ldap_bind_password_file, T_STR, ""),
-	NUM(ldap_starttls, T_BOOL, 0, 1, "no"),
+	NUM(ldap_starttls, T_BOOL, 0, 1, "no"), STR(ldap_tls_cacert, T_STR, ""),
 	TMO(ldap_timeout, "5s"),
 	STR(own_domains, T_DOMAINS, ""),
 	NUM(own_domain, T_BOOL, 0, 1, "no"),
@@ -363,6 +364,10 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
 			return config_fail(why, wl, "control byte in value \"%s\"", show);
 	switch (k->type) {
+	case T_LDAPFILTER:
+		if (n && source_ldap_template_check(v, why, wl) != RG_FOUND)
+			return RG_CONFIG;
+		/* fall through */
 	case T_STR:
 	case T_ASCII:
 		for (i = 0; k->type == T_ASCII && i < n; i++)

@@ -40,6 +40,7 @@ struct settings {
 	char ldap_filter[CONFIG_LIST_MAX];
 	char ldap_bind_dn[CONFIG_LIST_MAX];
 	char ldap_bind_password_file[RG_PATH_MAX];
+	char ldap_tls_cacert[RG_PATH_MAX];             /* CA file for ldaps:// and StartTLS; "" = system's */
 	int ldap_starttls;                             /* no */
 	unsigned ldap_timeout;                         /* 5s */
 	char own_domains[CONFIG_LIST_MAX];             /* "a.example b.example *.c.example" */

@@ -126,7 +126,7 @@ static int verify_chain(const struct verify_ctx *cx, const struct address *a, co
 	const struct store_handle *st;
 	struct source_answer ans;
 	struct verdict cv;
-	int i, rc, have_cached, catchall = 0;
+	int i, rc, have_cached, catchall = 0, tempfailed = 0;
 
 	st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
 	if (st == NULL)
@@ -153,7 +153,10 @@ static int verify_chain(const struct verify_ctx *cx, const struct address *a, co
 			return rc;
 		}
 		catchall |= ans.catchall;
-		snprintf(last, sizeof last, "%s: %s", src->name, err);
+		/* A source not configured here (RG_CONFIG) must not hide why one could not answer. */
+		if (rc == RG_TEMPFAIL || !tempfailed)
+			snprintf(last, sizeof last, "%s: %s", src->name, err);
+		tempfailed |= rc == RG_TEMPFAIL;
 	}
 	if (have_cached && cv.pass && util_now() - cv.created < (int64_t)s->stale_ttl) {
 		verify_yield_verdict(y, cx->role, a, 1, "cache", cv.text);

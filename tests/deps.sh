@@ -6,7 +6,7 @@ pkgs=(build-essential pkg-config liblmdb-dev lmdb-utils libcmocka-dev
       libunbound-dev libldap2-dev libcdb-dev
       exim4-daemon-heavy exim4-dev swaks python3 procps iproute2 psmisc
       util-linux coreutils
-      slapd ldap-utils nsd postgrey openssh-server openssh-client)
+      slapd ldap-utils nsd postgrey openssh-server openssh-client openssl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

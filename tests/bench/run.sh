@@ -335,6 +335,8 @@ say "   Exim callout (front B)      : ${CONN[ex]} back-end connection(s)  (swaks
 say "   (Exim 4.96 corks its 221 reply to QUIT: swaks waits ~200 ms for it at the end of its"
 say "   session, and Exim's callout waits as long for each back-end connection it closes)"
 
+bash "$BENCH_SRC/ldap.sh" || not ok "LDAP figures (tests/bench/ldap.sh) measured, every answer as expected"
+
 # ---------------------------------------------------------------- summary
 
 hr "Summary (this run; $(( $(date +%s) - T_START )) s; load average now $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -398,7 +398,7 @@ static void test_values_and_comments(void **state)
 
 	(void)state;
 	global_of("list = /a#b   # a comment\n"
-		  "ldap_filter = \"(cn=#x) # kept\"  # dropped\n"
+		  "ldap_filter = \"(cn=#x%s) # kept\"  # dropped\n"
 		  "ldap_base=\"  spaced  \"\n"
 		  "ldap_bind_dn = cn=\"quoted\" inside\n"
 		  "ldap_uri = \"say \\\"hi\\\" \\\\ \\2a\"\n"
@@ -406,7 +406,7 @@ static void test_values_and_comments(void **state)
 		  "dynamic_patterns = # empty value\n"
 		  "callout_sender = <>\n", &s);
 	assert_string_equal(s.list, "/a#b");
-	assert_string_equal(s.ldap_filter, "(cn=#x) # kept");
+	assert_string_equal(s.ldap_filter, "(cn=#x%s) # kept");
 	assert_string_equal(s.ldap_base, "  spaced  ");
 	assert_string_equal(s.ldap_bind_dn, "cn=\"quoted\" inside");
 	assert_string_equal(s.ldap_uri, "say \"hi\" \\ \\2a");
@@ -850,7 +850,7 @@ static void test_options(void **state)
 	config_defaults(&s);
 	assert_int_equal(config_apply_options(&s, "config=/etc/rcptguard/x.conf hosts=\"192.0.2.10:2525 [::1]:25\""
 					      "  sources=callout,list\tport=2525 own_domains=A.example,*.b.example "
-					      "ldap_filter=\"(cn=\\\"x\\\\y\\\")\" catchall_check=no state_dir=/srv/rg "
+					      "ldap_filter=\"(cn=\\\"x\\\\5c%u\\\")\" catchall_check=no state_dir=/srv/rg "
 					      "negative_ttl=1h30m callout_sender=<> list=\"\"",
 					      err, sizeof err), RG_FOUND);
 	assert_string_equal(s.hosts, "192.0.2.10:2525 [::1]:25");
@@ -859,7 +859,7 @@ static void test_options(void **state)
 	assert_string_equal(s.sources[2], "");
 	assert_int_equal(s.port, 2525);
 	assert_string_equal(s.own_domains, "a.example *.b.example");
-	assert_string_equal(s.ldap_filter, "(cn=\"x\\y\")");
+	assert_string_equal(s.ldap_filter, "(cn=\"x\\5c%u\")");
 	assert_int_equal(s.catchall_check, 0);
 	assert_string_equal(s.state_dir, "/srv/rg");
 	assert_int_equal(s.negative_ttl, 5400);

@@ -1,0 +1,615 @@
+/*
+ * source_ldap.c - the "ldap" source: is there a directory entry for the address?
+ *
+ * One subtree search under ldap_base with the domain's ldap_filter template (%s address,
+ * %u local part, %d domain; every value RFC 4515-escaped), asking for no attributes
+ * ("1.1") and at most one entry. An entry = RG_FOUND, no entry = RG_NOTFOUND; a server
+ * down, slow, refusing the bind or answering with an error is RG_TEMPFAIL (the chain
+ * moves on or defers), never RG_NOTFOUND. An unset ldap_uri is RG_CONFIG (not configured
+ * for this domain); a missing password file or a bad template is RG_CONFIG too, and is
+ * logged as a configuration error.
+ *
+ * libldap is not linked: it is dlopen()ed on first use (core/dynlib.h says why) into the
+ * table L. One connection per process is made lazily, reused for every recipient of the
+ * SMTP session, remade once when found dead, and abandoned (never used) after fork().
+ * Every step is bounded by min(ldap_timeout, the chain's deadline); a server found
+ * unreachable is left alone by this process for LDAP_HOLD_MS (temporary failures).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ldap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "dynlib.h"
+#include "rglog.h"
+#include "source.h"
+#include "source_ldap.h"
+
+#ifndef RG_LDAP_SONAME
+#define RG_LDAP_SONAME "libldap-2.5.so.0" /* the Makefile passes the build host's soname */
+#endif
+
+#define LDAP_FILTER_MAX 8192
+#define LDAP_PASSWORD_MAX 1024
+/* After a server was unreachable or frozen, this process does not ask it again for this
+ * long: otherwise each recipient of a 100-RCPT message would wait ldap_timeout again. */
+#define LDAP_HOLD_MS 10000
+
+/* The libldap functions used, resolved by name on first use. */
+static struct {
+	__typeof__(ldap_initialize) *initialize;
+	__typeof__(ldap_set_option) *set_option;
+	__typeof__(ldap_get_option) *get_option;
+	__typeof__(ldap_start_tls_s) *start_tls_s;
+	__typeof__(ldap_sasl_bind) *sasl_bind;
+	__typeof__(ldap_search_ext) *search_ext;
+	__typeof__(ldap_result) *result;
+	__typeof__(ldap_parse_result) *parse_result;
+	__typeof__(ldap_count_entries) *count_entries;
+	__typeof__(ldap_count_references) *count_references;
+	__typeof__(ldap_first_entry) *first_entry;
+	__typeof__(ldap_get_dn) *get_dn;
+	__typeof__(ldap_memfree) *memfree;
+	__typeof__(ldap_msgfree) *msgfree;
+	__typeof__(ldap_abandon_ext) *abandon_ext;
+	__typeof__(ldap_unbind_ext) *unbind_ext;
+	__typeof__(ldap_err2string) *err2string;
+} L;
+
+#define SYM(f) { "ldap_" #f, (void **)&L.f }
+static const struct dynlib_sym ldap_syms[] = {
+	SYM(initialize), SYM(set_option), SYM(get_option), SYM(start_tls_s), SYM(sasl_bind),
+	SYM(search_ext), SYM(result), SYM(parse_result), SYM(count_entries),
+	SYM(count_references), SYM(first_entry), SYM(get_dn), SYM(memfree), SYM(msgfree),
+	SYM(abandon_ext), SYM(unbind_ext), SYM(err2string),
+};
+
+static int ldap_loaded;
+
+/* The process's connection and what it was made for. */
+static struct {
+	unsigned gen;                     /* util_fork_generation() of the opener */
+	LDAP *ld;
+	char uri[CONFIG_LIST_MAX];
+	char bind_dn[CONFIG_LIST_MAX];
+	char pwfile[RG_PATH_MAX];
+	char cacert[RG_PATH_MAX];
+	int starttls;
+} conn;
+
+/* The server last found unreachable by this process, and until when to leave it alone. */
+static struct {
+	unsigned gen;
+	int64_t until;
+	char uri[CONFIG_LIST_MAX];
+	char why[RG_ERRLEN / 2];
+} down;
+
+/* Set by the steps below when the server did not answer (timeout, gone, refused). */
+static int unreachable;
+
+/* The bind password, read once per process and path. */
+static struct {
+	unsigned gen;
+	char path[RG_PATH_MAX];
+	char pw[LDAP_PASSWORD_MAX];
+	size_t len;
+} pwcache;
+
+/* RFC 4515 escaping of n bytes. */
+int source_ldap_escape(char *out, size_t size, const char *in, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)in[i];
+
+		/* Why more than RFC 4515 requires (* ( ) \ NUL): control and 8-bit bytes
+		 * escaped too keep the filter plain ASCII, so no server-side UTF-8 check or
+		 * log line ever sees raw client bytes. */
+		if (ch == '*' || ch == '(' || ch == ')' || ch == '\\' || ch < 0x20 || ch >= 0x7f) {
+			if (o + 4 > size)
+				return -1;
+			out[o++] = '\\';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		} else {
+			if (o + 2 > size)
+				return -1;
+			out[o++] = (char)ch;
+		}
+	}
+	if (size == 0)
+		return -1;
+	out[o] = '\0';
+	return (int)o;
+}
+
+/* Whether ch is a hexadecimal digit. */
+static int source_ldap_hex(char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* Validate a filter template (see source_ldap.h). */
+int source_ldap_template_check(const char *tmpl, char *err, size_t errlen)
+{
+	size_t i;
+	int depth = 0, subst = 0;
+
+	for (i = 0; tmpl[i]; i++) {
+		unsigned char ch = (unsigned char)tmpl[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			return util_snprintf(err, errlen, "control byte at offset %zu of the filter", i), RG_CONFIG;
+		if (ch == '%') {
+			char e = tmpl[i + 1];
+
+			if (e == 's' || e == 'u' || e == 'd')
+				subst = 1;
+			else if (e != '%')
+				return util_snprintf(err, errlen, e ? "unknown escape %%%c at offset %zu (%%s address,"
+						     " %%u local part, %%d domain, %%%% a percent sign)"
+						     : "lone %% at the end of the filter", e, i), RG_CONFIG;
+			i++;
+		} else if (ch == '\\') {
+			if (!source_ldap_hex(tmpl[i + 1]) || !source_ldap_hex(tmpl[i + 2]))
+				return util_snprintf(err, errlen, "bad escape at offset %zu (RFC 4515: a backslash"
+						     " and two hex digits)", i), RG_CONFIG;
+			i += 2;
+		} else if (ch == '(') {
+			depth++;
+		} else if (ch == ')' && --depth < 0) {
+			return util_snprintf(err, errlen, "unbalanced parentheses: ')' at offset %zu closes"
+					     " nothing", i), RG_CONFIG;
+		}
+	}
+	if (depth != 0)
+		return util_snprintf(err, errlen, "unbalanced parentheses: %d '(' not closed", depth), RG_CONFIG;
+	/* Why: a filter without the address gives every recipient the same answer: with an
+	 * entry everything passes, without one everything is rejected. */
+	if (!subst)
+		return util_snprintf(err, errlen, "the filter uses none of %%s, %%u, %%d"), RG_CONFIG;
+	return RG_FOUND;
+}
+
+/* Expand a template for addr, values escaped. */
+int source_ldap_filter_expand(char *out, size_t size, const char *tmpl, const struct address *addr,
+			      char *err, size_t errlen)
+{
+	size_t o = 0, i;
+	int n;
+
+	if (source_ldap_template_check(tmpl, err, errlen) != RG_FOUND)
+		return RG_CONFIG;
+	for (i = 0; tmpl[i]; i++) {
+		const char *v = NULL;
+
+		if (tmpl[i] == '%') {
+			i++;
+			v = tmpl[i] == 's' ? addr->full : tmpl[i] == 'u' ? addr->local :
+			    tmpl[i] == 'd' ? addr->domain : NULL;
+			if (v == NULL) {         /* "%%" */
+				if (o + 2 > size)
+					goto toolong;
+				out[o++] = '%';
+				continue;
+			}
+			if (o >= size || (n = source_ldap_escape(out + o, size - o, v, strlen(v))) < 0)
+				goto toolong;
+			o += (size_t)n;
+			continue;
+		}
+		if (o + 2 > size)
+			goto toolong;
+		out[o++] = tmpl[i];
+	}
+	if (size == 0)
+		goto toolong;
+	out[o] = '\0';
+	return RG_FOUND;
+toolong:
+	util_snprintf(err, errlen, "the expanded filter is longer than %zu bytes", size - 1);
+	return RG_CONFIG;
+}
+
+/* Milliseconds left before dl, as a timeval; -1 when none are left. */
+static int source_ldap_left(int64_t dl, struct timeval *tv)
+{
+	int64_t left = dl - util_monotonic_ms();
+
+	if (left <= 0)
+		return -1;
+	tv->tv_sec = (time_t)(left / 1000);
+	tv->tv_usec = (suseconds_t)(left % 1000) * 1000;
+	return 0;
+}
+
+/* The handle's own last error text ("Can't contact LDAP server", ...). */
+static const char *source_ldap_errtext(LDAP *ld, int rc)
+{
+	if (ld != NULL && rc == 0)
+		L.get_option(ld, LDAP_OPT_RESULT_CODE, &rc);
+	return L.err2string(rc);
+}
+
+/* SIGPIPE held back while libldap writes (it uses plain write()). */
+struct ldap_sigpipe {
+	sigset_t old;
+	int was_pending;
+};
+
+/* Hold SIGPIPE: a server gone between two writes must not kill the Exim process. */
+static void source_ldap_sigpipe_hold(struct ldap_sigpipe *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+/* Discard a SIGPIPE raised meanwhile (not one that was already pending), restore the mask. */
+static void source_ldap_sigpipe_release(struct ldap_sigpipe *g)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* Drop the connection (unbind when this process made it). */
+static void source_ldap_drop(void)
+{
+	/* Why the generation check: after fork() the socket is shared with the parent; an
+	 * unbind from the child would end the parent's connection. The child leaks it. */
+	if (conn.ld != NULL && conn.gen == util_fork_generation()) {
+		struct ldap_sigpipe g;
+
+		source_ldap_sigpipe_hold(&g);
+		L.unbind_ext(conn.ld, NULL, NULL);
+		source_ldap_sigpipe_release(&g);
+	}
+	conn.ld = NULL;
+}
+
+/* Source op reset: unbind, forget the password. */
+static void source_ldap_reset(void)
+{
+	source_ldap_drop();
+	memset(&conn, 0, sizeof conn);
+	memset(&down, 0, sizeof down);
+	/* Why explicit_bzero: the secret must not linger in a core dump of an Exim process. */
+	explicit_bzero(&pwcache, sizeof pwcache);
+}
+
+/* The bind password of path (read once per process). RG_FOUND or RG_CONFIG. */
+static int source_ldap_password(const char *path, struct berval *cred, char *err, size_t errlen)
+{
+	char buf[LDAP_PASSWORD_MAX + 1];
+	ssize_t r;
+	size_t len = 0;
+	int fd;
+
+	if (pwcache.gen == util_fork_generation() && pwcache.len > 0 && strcmp(pwcache.path, path) == 0)
+		goto done;
+	explicit_bzero(&pwcache, sizeof pwcache);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return util_snprintf(err, errlen, "ldap_bind_password_file %.200s: %s", path, strerror(errno)),
+		       RG_CONFIG;
+	while (len < sizeof buf && (r = read(fd, buf + len, sizeof buf - len)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			util_snprintf(err, errlen, "ldap_bind_password_file %.200s: %s", path, strerror(errno));
+			close(fd);
+			explicit_bzero(buf, sizeof buf);
+			return RG_CONFIG;
+		}
+		len += (size_t)r;
+	}
+	close(fd);
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len == 0 || len > LDAP_PASSWORD_MAX - 1) {
+		explicit_bzero(buf, sizeof buf);
+		/* Why an empty password is refused: a simple bind with a DN and no password is
+		 * an unauthenticated bind (RFC 4513 5.1.2) that servers may accept as anonymous. */
+		return util_snprintf(err, errlen, "ldap_bind_password_file %.200s: %s", path,
+				     len ? "longer than 1023 bytes" : "empty"), RG_CONFIG;
+	}
+	memcpy(pwcache.pw, buf, len);
+	explicit_bzero(buf, sizeof buf);
+	pwcache.len = len;
+	pwcache.gen = util_fork_generation();
+	util_strlcpy(pwcache.path, path, sizeof pwcache.path);
+done:
+	cred->bv_val = pwcache.pw;
+	cred->bv_len = pwcache.len;
+	return RG_FOUND;
+}
+
+/* Whether the kept connection was made for these settings by this process. */
+static int source_ldap_reusable(const struct settings *s)
+{
+	return conn.ld != NULL && conn.gen == util_fork_generation() && conn.starttls == s->ldap_starttls &&
+	       !strcmp(conn.uri, s->ldap_uri) && !strcmp(conn.bind_dn, s->ldap_bind_dn) &&
+	       !strcmp(conn.pwfile, s->ldap_bind_password_file) && !strcmp(conn.cacert, s->ldap_tls_cacert);
+}
+
+/* Put the time left before dl on the handle (connect, TLS handshake, synchronous calls). */
+static int source_ldap_bound(LDAP *ld, int64_t dl)
+{
+	struct timeval tv;
+
+	if (source_ldap_left(dl, &tv) < 0)
+		return -1;
+	if (L.set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+	    L.set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS)
+		return -1;
+	return 0;
+}
+
+/* Simple bind as s->ldap_bind_dn, bounded by dl. */
+static int source_ldap_bind(LDAP *ld, const struct settings *s, struct berval *cred, int64_t dl,
+			    char *err, size_t errlen)
+{
+	struct timeval tv;
+	LDAPMessage *res = NULL;
+	char *diag = NULL;
+	int msgid, rc, code = 0;
+
+	rc = L.sasl_bind(ld, s->ldap_bind_dn, LDAP_SASL_SIMPLE, cred, NULL, NULL, &msgid);
+	unreachable = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT;
+	if (rc != LDAP_SUCCESS)
+		return util_snprintf(err, errlen, "bind: %s", L.err2string(rc)), RG_TEMPFAIL;
+	if (source_ldap_left(dl, &tv) < 0 || (rc = L.result(ld, msgid, LDAP_MSG_ALL, &tv, &res)) == 0) {
+		L.abandon_ext(ld, msgid, NULL, NULL);
+		unreachable = 1;
+		return util_snprintf(err, errlen, "bind: timed out"), RG_TEMPFAIL;
+	}
+	unreachable = rc < 0;
+	if (rc < 0)
+		return util_snprintf(err, errlen, "bind: %s", source_ldap_errtext(ld, 0)), RG_TEMPFAIL;
+	rc = L.parse_result(ld, res, &code, NULL, &diag, NULL, NULL, 1);
+	if (rc == LDAP_SUCCESS && code != LDAP_SUCCESS)
+		rc = code;
+	if (rc != LDAP_SUCCESS) {
+		/* A refused bind is the directory's or the operator's problem, never the
+		 * address's: temporary, and the reason goes to the log via the yield's detail. */
+		util_snprintf(err, errlen, "bind as %.100s refused: %s%s%.60s", s->ldap_bind_dn,
+			      L.err2string(rc), diag && *diag ? ": " : "", diag ? diag : "");
+		L.memfree(diag);
+		return RG_TEMPFAIL;
+	}
+	L.memfree(diag);
+	return RG_FOUND;
+}
+
+/* Make the connection for s (TLS, bind), bounded by dl. */
+static int source_ldap_connect(const struct settings *s, int64_t dl, char *err, size_t errlen)
+{
+	struct berval cred = { 0, NULL };
+	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0, rc;
+	LDAP *ld = NULL;
+
+	source_ldap_drop();
+	if (s->ldap_bind_dn[0] && source_ldap_password(s->ldap_bind_password_file, &cred, err, errlen) != RG_FOUND)
+		return RG_CONFIG;
+	if ((rc = L.initialize(&ld, s->ldap_uri)) != LDAP_SUCCESS)
+		return util_snprintf(err, errlen, "ldap_uri \"%.200s\": %s", s->ldap_uri, L.err2string(rc)), RG_CONFIG;
+	L.set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
+	/* Why no referrals: chasing them would bind elsewhere with our credentials. */
+	L.set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+	if (s->ldap_starttls || strcasestr(s->ldap_uri, "ldaps:") != NULL) {
+		/* Why demand: an unverified certificate lets anyone in the path answer "exists". */
+		if ((s->ldap_tls_cacert[0] &&
+		     L.set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s->ldap_tls_cacert) != LDAP_OPT_SUCCESS) ||
+		    L.set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
+		    L.set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS) {
+			L.unbind_ext(ld, NULL, NULL);
+			return util_snprintf(err, errlen, "cannot set up TLS (ldap_tls_cacert \"%.200s\")",
+					     s->ldap_tls_cacert), RG_CONFIG;
+		}
+	}
+	if (source_ldap_bound(ld, dl) < 0) {
+		L.unbind_ext(ld, NULL, NULL);
+		return util_snprintf(err, errlen, "no time left"), RG_TEMPFAIL;
+	}
+	if (s->ldap_starttls && (rc = L.start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
+		char *diag = NULL;
+
+		/* Not LDAP_CONNECT_ERROR: that is also a certificate that does not verify. */
+		unreachable = rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT;
+		L.get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+		util_snprintf(err, errlen, "StartTLS: %s%s%.100s", L.err2string(rc),
+			      diag && *diag ? ": " : "", diag ? diag : "");
+		L.memfree(diag);
+		L.unbind_ext(ld, NULL, NULL);
+		return RG_TEMPFAIL;
+	}
+	if (s->ldap_bind_dn[0] && (rc = source_ldap_bind(ld, s, &cred, dl, err, errlen)) != RG_FOUND) {
+		L.unbind_ext(ld, NULL, NULL);
+		return rc;
+	}
+	conn.ld = ld;
+	conn.gen = util_fork_generation();
+	conn.starttls = s->ldap_starttls;
+	util_strlcpy(conn.uri, s->ldap_uri, sizeof conn.uri);
+	util_strlcpy(conn.bind_dn, s->ldap_bind_dn, sizeof conn.bind_dn);
+	util_strlcpy(conn.pwfile, s->ldap_bind_password_file, sizeof conn.pwfile);
+	util_strlcpy(conn.cacert, s->ldap_tls_cacert, sizeof conn.cacert);
+	return RG_FOUND;
+}
+
+/* One search on the kept connection; *dead = 1 when the connection is gone. */
+static int source_ldap_search(const struct settings *s, const char *filter, int64_t dl, int *dead,
+			      struct source_answer *ans, char *err, size_t errlen)
+{
+	static char attr_none[] = LDAP_NO_ATTRS;   /* "1.1": no attributes, only the DN */
+	char *attrs[] = { attr_none, NULL }, *diag = NULL, *dn;
+	struct timeval tv, limit;
+	LDAPMessage *res = NULL;
+	int msgid, rc, code = 0, entries, refs;
+
+	*dead = 0;
+	if (source_ldap_bound(conn.ld, dl) < 0 || source_ldap_left(dl, &limit) < 0)
+		return util_snprintf(err, errlen, "no time left"), RG_TEMPFAIL;
+	/* The server's own time limit, whole seconds, at least 1. */
+	limit.tv_sec = limit.tv_sec > 0 ? limit.tv_sec : 1;
+	limit.tv_usec = 0;
+	rc = L.search_ext(conn.ld, s->ldap_base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, &limit, 1, &msgid);
+	if (rc != LDAP_SUCCESS) {
+		*dead = unreachable = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR;
+		return util_snprintf(err, errlen, "search: %s", L.err2string(rc)), RG_TEMPFAIL;
+	}
+	if (source_ldap_left(dl, &tv) < 0 || (rc = L.result(conn.ld, msgid, LDAP_MSG_ALL, &tv, &res)) == 0) {
+		/* The server may be stopped or overloaded: give up on this connection. */
+		L.abandon_ext(conn.ld, msgid, NULL, NULL);
+		source_ldap_drop();
+		unreachable = 1;
+		return util_snprintf(err, errlen, "search timed out"), RG_TEMPFAIL;
+	}
+	if (rc < 0) {
+		L.get_option(conn.ld, LDAP_OPT_RESULT_CODE, &code);
+		*dead = unreachable = 1;
+		return util_snprintf(err, errlen, "search: %s", L.err2string(code)), RG_TEMPFAIL;
+	}
+	entries = L.count_entries(conn.ld, res);
+	refs = L.count_references(conn.ld, res);
+	if (entries > 0 && (dn = L.get_dn(conn.ld, L.first_entry(conn.ld, res))) != NULL) {
+		char text[VERDICT_TEXT_MAX];
+
+		util_snprintf(text, sizeof text, "entry %s", dn);
+		util_sanitise(ans->text, sizeof ans->text, text, strlen(text));
+		L.memfree(dn);
+	}
+	rc = L.parse_result(conn.ld, res, &code, NULL, &diag, NULL, NULL, 1);
+	if (rc == LDAP_SUCCESS)
+		rc = code;
+	if (rc == LDAP_SERVER_DOWN)
+		*dead = 1;
+	/* Size limit 1 exceeded with an entry in hand: the address exists (several times). */
+	if (entries > 0 && (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)) {
+		L.memfree(diag);
+		if (!ans->text[0])
+			util_strlcpy(ans->text, "entry found", sizeof ans->text);
+		return RG_FOUND;
+	}
+	if (rc == LDAP_SUCCESS && entries == 0 && refs == 0) {
+		L.memfree(diag);
+		util_snprintf(ans->text, sizeof ans->text, "no entry under %.150s", s->ldap_base);
+		return RG_NOTFOUND;
+	}
+	/* Anything else (no such base, busy, unwilling, a continuation reference that we do
+	 * not follow) says nothing about the address. */
+	util_snprintf(err, errlen, "search: %s%s%.80s", rc == LDAP_SUCCESS ? "referral not followed" :
+		      L.err2string(rc), diag && *diag ? ": " : "", diag ? diag : "");
+	L.memfree(diag);
+	return RG_TEMPFAIL;
+}
+
+/* Connect when needed and search; a kept connection found dead is remade once. */
+static int source_ldap_ask(const struct settings *s, const char *filter, int64_t dl,
+			   struct source_answer *ans, char *err, size_t errlen)
+{
+	int rc = RG_TEMPFAIL, dead, attempt;
+
+	if (down.gen == util_fork_generation() && util_monotonic_ms() < down.until && !strcmp(down.uri, s->ldap_uri))
+		return util_snprintf(err, errlen, "%s (a moment ago; not asked again yet)", down.why), RG_TEMPFAIL;
+	for (attempt = 0; attempt < 2; attempt++) {
+		unreachable = 0;
+		int reused = source_ldap_reusable(s);
+
+		if (!reused && (rc = source_ldap_connect(s, dl, err, errlen)) != RG_FOUND)
+			break;
+		rc = source_ldap_search(s, filter, dl, &dead, ans, err, errlen);
+		if (dead)
+			source_ldap_drop();
+		/* A kept connection the server closed since (idle timeout, restart): once more. */
+		if (!(dead && reused))
+			break;
+		rglog(RGLOG_DEBUG, "rcptguard: ldap connection lost (%s), reconnecting", err);
+	}
+	if (rc == RG_TEMPFAIL && unreachable) {
+		down.gen = util_fork_generation();
+		down.until = util_monotonic_ms() + LDAP_HOLD_MS;
+		util_strlcpy(down.uri, s->ldap_uri, sizeof down.uri);
+		util_strlcpy(down.why, err, sizeof down.why);
+	}
+	return rc;
+}
+
+/* Log a configuration error (the chain moves on). */
+static int source_ldap_config_error(const char *err)
+{
+	rglog(RGLOG_ERROR, "rcptguard: configuration error: %s", err);
+	return RG_CONFIG;
+}
+
+/* Source op lookup. */
+static int source_ldap_lookup(const struct address *addr, const struct settings *s, int64_t deadline_ms,
+			      struct source_answer *ans, char *err, size_t errlen)
+{
+	char filter[LDAP_FILTER_MAX];
+	int64_t dl = util_monotonic_ms() + (int64_t)s->ldap_timeout * 1000;
+	struct berval cred;
+	struct ldap_sigpipe g;
+	int rc;
+
+	memset(ans, 0, sizeof *ans);
+	if (!s->ldap_uri[0])
+		return util_snprintf(err, errlen, "ldap_uri not set"), RG_CONFIG;
+	if (!s->ldap_base[0]) {
+		/* Why required: a search from the root DSE finds nothing on most servers, and
+		 * "nothing" would reject every recipient. */
+		util_snprintf(err, errlen, "ldap_uri is set but ldap_base is not");
+		return source_ldap_config_error(err);
+	}
+	if (source_ldap_filter_expand(filter, sizeof filter, s->ldap_filter[0] ? s->ldap_filter :
+				      SOURCE_LDAP_DEFAULT_FILTER, addr, err, errlen) != RG_FOUND) {
+		char why[RG_ERRLEN];
+
+		util_snprintf(why, sizeof why, "ldap_filter: %s", err);
+		util_strlcpy(err, why, errlen);
+		return source_ldap_config_error(err);
+	}
+	if (s->ldap_bind_dn[0] && !s->ldap_bind_password_file[0]) {
+		util_snprintf(err, errlen, "ldap_bind_dn is set but ldap_bind_password_file is not");
+		return source_ldap_config_error(err);
+	}
+	/* The password before anything else: a configuration problem is reported as one,
+	 * whatever the server's state. */
+	if (s->ldap_bind_dn[0] && source_ldap_password(s->ldap_bind_password_file, &cred, err, errlen) != RG_FOUND)
+		return source_ldap_config_error(err);
+	if (!ldap_loaded) {
+		if (dynlib_load(RG_LDAP_SONAME, ldap_syms, sizeof ldap_syms / sizeof ldap_syms[0], err, errlen) != RG_FOUND)
+			return source_ldap_config_error(err);
+		ldap_loaded = 1;
+	}
+	if (deadline_ms < dl)
+		dl = deadline_ms;
+	source_ldap_sigpipe_hold(&g);
+	rc = source_ldap_ask(s, filter, dl, ans, err, errlen);
+	source_ldap_sigpipe_release(&g);
+	return rc == RG_CONFIG ? source_ldap_config_error(err) : rc;
+}
+
+const struct source_ops source_ldap_ops = {
+	.name = "ldap",
+	.lookup = source_ldap_lookup,
+	.reset = source_ldap_reset,
+};
