@@ -6,9 +6,11 @@
 #include "source.h"
 
 extern const struct source_ops source_callout_ops;
+extern const struct source_ops source_list_ops;
 
 const struct source_ops *const source_registry[] = {
 	&source_callout_ops,
+	&source_list_ops,
 	NULL,
 };
 
