@@ -42,4 +42,7 @@ const struct store_handle *ctl_store(void);
 /* A unix time as ISO 8601 UTC in buf. */
 const char *ctl_time(int64_t t, char *buf, size_t size);
 
+/* list check|status|accept (tools/ctl_list.c). */
+int ctl_list(int argc, char **argv);
+
 #endif
