@@ -348,3 +348,5 @@ printf '   %-58s %14s %14s %8s\n' "4. back-end connections, 1 message, 50 new re
 say ""
 say "   targets: 1 >= 1.5x: $(target ge "$RPS_RATIO" 1.5); 2 p50 < 2 µs: $(target lt "${V50:-x}" 2000);" \
 	"3 < 200 µs: $(target lt "${MOD_US:-x}" 200); 4 = 1 connection: $(target [ "${CONN[rg]}" = 1 ])"
+
+bash "$BENCH_SRC/list.sh" || not ok "static list figures (tests/bench/list.sh)"
