@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +25,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "address.h"
 #include "list.h"
+#include "list_parse.h"
 #include "rglog.h"
 
 #define LIST_DIR "lists"
 #define LIST_SLOTS 8                    /* list files mapped per process */
-#define LIST_LINE_MAX 1024
 /* Why a leading NUL: no address can start with one, so the record never shadows a key. */
 static const char list_meta_key[] = "\0rcptguard-meta";
 #define LIST_META_KLEN (sizeof list_meta_key - 1)
@@ -270,240 +268,6 @@ static void list_state_remove(const char *base)
 		unlink(file);
 }
 
-/* ---------------------------------------------------------------- parsing */
-
-struct list_dom {                       /* a domain already judged, for the file's lines */
-	char *name;
-	int allowed;
-};
-
-struct list_parse {
-	const struct list_ctx *x;
-	const char *path;
-	int any_domain;                 /* no domain restriction (list check of a loose file) */
-	list_problem_fn *fn;
-	void *arg;
-	unsigned max;                   /* problems passed to fn; 0: stop at the first */
-	unsigned long problems;
-	char first[RG_ERRLEN];          /* the first problem */
-	char first_domain[RG_DOMAIN_MAX + 1]; /* its domain, when it is "not configured" */
-	char *buf;                      /* keys, NUL-terminated, back to back */
-	size_t used, cap;
-	size_t *off, n, ncap;
-	struct list_dom *dom;
-	size_t ndom, domcap;
-	struct settings *tmp;
-};
-
-/* Record a problem at line. */
-static void list_problem(struct list_parse *lp, unsigned long line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void list_problem(struct list_parse *lp, unsigned long line, const char *fmt, ...)
-{
-	char what[160], msg[RG_ERRLEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
-	va_end(ap);
-	snprintf(msg, sizeof msg, "%.80s:%lu: %s", lp->path, line, what);
-	if (lp->problems++ == 0)
-		memcpy(lp->first, msg, sizeof msg);
-	if (lp->fn && lp->problems <= lp->max)
-		lp->fn(lp->arg, msg);
-}
-
-/* Whether domain's settings name this file (cached per domain: a file has few domains). */
-static int list_allowed(struct list_parse *lp, const char *domain)
-{
-	const struct list_ctx *x = lp->x;
-	uint64_t h = 1469598103934665603ULL;
-	const unsigned char *p;
-	size_t i, mask;
-
-	if (lp->any_domain)
-		return 1;
-	/* The asking domain's settings may name the file through per-call options. */
-	if (x->domain && strcmp(domain, x->domain) == 0 && strcmp(x->s->list, lp->path) == 0)
-		return 1;
-	if (x->c == NULL)
-		return 0;
-	if (lp->ndom * 2 >= lp->domcap) {
-		size_t cap = lp->domcap ? lp->domcap * 2 : 64;
-		struct list_dom *d = calloc(cap, sizeof *d);
-
-		if (d == NULL)
-			return -1;
-		for (i = 0; i < lp->domcap; i++) {
-			size_t j;
-
-			if (lp->dom[i].name == NULL)
-				continue;
-			for (h = 1469598103934665603ULL, p = (const unsigned char *)lp->dom[i].name; *p; p++)
-				h = (h ^ *p) * 1099511628211ULL;
-			for (j = h & (cap - 1); d[j].name; j = (j + 1) & (cap - 1))
-				;
-			d[j] = lp->dom[i];
-		}
-		free(lp->dom);
-		lp->dom = d;
-		lp->domcap = cap;
-	}
-	for (h = 1469598103934665603ULL, p = (const unsigned char *)domain; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	mask = lp->domcap - 1;
-	for (i = h & mask; lp->dom[i].name; i = (i + 1) & mask)
-		if (strcmp(lp->dom[i].name, domain) == 0)
-			return lp->dom[i].allowed;
-	if (lp->tmp == NULL && (lp->tmp = malloc(sizeof *lp->tmp)) == NULL)
-		return -1;
-	if ((lp->dom[i].name = strdup(domain)) == NULL)
-		return -1;
-	config_for_domain(x->c, domain, lp->tmp);
-	lp->dom[i].allowed = strcmp(lp->tmp->list, lp->path) == 0;
-	lp->ndom++;
-	return lp->dom[i].allowed;
-}
-
-/* Append a key. */
-static int list_add_key(struct list_parse *lp, const char *key)
-{
-	size_t len = strlen(key) + 1;
-
-	if (lp->used + len > lp->cap) {
-		size_t cap = lp->cap ? lp->cap * 2 : 1 << 16;
-		char *b = realloc(lp->buf, cap);
-
-		if (b == NULL)
-			return -1;
-		lp->buf = b;
-		lp->cap = cap;
-	}
-	if (lp->n == lp->ncap) {
-		size_t cap = lp->ncap ? lp->ncap * 2 : 4096;
-		size_t *o = realloc(lp->off, cap * sizeof *o);
-
-		if (o == NULL)
-			return -1;
-		lp->off = o;
-		lp->ncap = cap;
-	}
-	memcpy(lp->buf + lp->used, key, len);
-	lp->off[lp->n++] = lp->used;
-	lp->used += len;
-	return 0;
-}
-
-/* Free a parse's memory. */
-static void list_parse_free(struct list_parse *lp)
-{
-	size_t i;
-
-	for (i = 0; i < lp->domcap; i++)
-		free(lp->dom[i].name);
-	free(lp->dom);
-	free(lp->buf);
-	free(lp->off);
-	free(lp->tmp);
-}
-
-/* Read every line of f; 0 done (problems counted), -1 out of memory / read error (err). */
-static int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
-{
-	char *line = NULL, why[RG_ERRLEN], shown[64];
-	unsigned long no = 0;
-	size_t cap = 0;
-	ssize_t len;
-	int rc = 0, allowed;
-
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		char *s = line, *e;
-		struct address a;
-
-		no++;
-		if (len > LIST_LINE_MAX) {
-			list_problem(lp, no, "line longer than %d bytes", LIST_LINE_MAX);
-			goto next;
-		}
-		if ((size_t)len != strlen(line)) {
-			list_problem(lp, no, "NUL byte in line (not a text file?)");
-			goto next;
-		}
-		e = s + len;
-		/* Why CR and blanks are trimmed: files edited on Windows end lines with CR LF. */
-		while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-			*--e = '\0';
-		s += strspn(s, " \t");
-		if (*s == '\0' || *s == '#')
-			continue;
-		util_sanitise(shown, sizeof shown, s, strlen(s));
-		if (address_parse(s, &a, why, sizeof why) == RG_NOTFOUND) {
-			list_problem(lp, no, "\"%s\": %.80s", shown, why);
-			goto next;
-		}
-		if (a.domain[0] == '\0') {
-			/* A UTF-8 address: well-formed, but nothing can ask for it. */
-			list_problem(lp, no, "\"%s\": UTF-8 addresses cannot be verified; remove the line", shown);
-			goto next;
-		}
-		if ((allowed = list_allowed(lp, a.domain)) < 0) {
-			{
-				util_snprintf(err, errlen, "out of memory");
-				rc = -1;
-				break;
-			}
-		}
-		if (!allowed) {
-			if (lp->problems == 0)
-				util_strlcpy(lp->first_domain, a.domain, sizeof lp->first_domain);
-			list_problem(lp, no, "\"%s\": domain %.80s is not configured for this file", shown, a.domain);
-			goto next;
-		}
-		util_lower(a.full);
-		if (lp->problems == 0 && list_add_key(lp, a.full) < 0) {
-			{
-				util_snprintf(err, errlen, "out of memory");
-				rc = -1;
-				break;
-			}
-		}
-		continue;
-next:
-		if (lp->max == 0)
-			break;
-	}
-	if (rc == 0 && ferror(f)) {
-		util_snprintf(err, errlen, "%.150s: read error: %s", lp->path, strerror(errno));
-		rc = -1;
-	}
-	free(line);
-	return rc;
-}
-
-/* qsort/bsearch comparison of key pointers. */
-static int list_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The parsed keys sorted, duplicates dropped; *n their number. NULL when out of memory. */
-static char **list_sorted(struct list_parse *lp, size_t *n)
-{
-	char **v = malloc((lp->n ? lp->n : 1) * sizeof *v);
-	size_t i, k = 0;
-
-	if (v == NULL)
-		return NULL;
-	for (i = 0; i < lp->n; i++)
-		v[i] = lp->buf + lp->off[i];
-	qsort(v, lp->n, sizeof *v, list_cmp);
-	for (i = 0; i < lp->n; i++)
-		if (k == 0 || strcmp(v[k - 1], v[i]) != 0)
-			v[k++] = v[i];
-	*n = k;
-	return v;
-}
-
 /* Validate path for x (the CLI's list check). */
 int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
 	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
@@ -521,13 +285,13 @@ int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, 
 	rc = list_parse_stream(&lp, f, err, errlen);
 	fclose(f);
 	if (rc == 0 && lp.problems == 0) {
-		if ((v = list_sorted(&lp, &n)) == NULL) {
+		if ((v = list_parse_sorted(&lp, &n)) == NULL) {
 			util_snprintf(err, errlen, "out of memory");
 			rc = -1;
 		}
 		free(v);
 		if (rc == 0 && n == 0)
-			list_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");
+			list_parse_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");
 	}
 	list_parse_free(&lp);
 	*entries = n;
@@ -596,7 +360,7 @@ static uint64_t list_dropped(struct list_proc *p, char **v, size_t n)
 		if (kl == 0 || kl >= sizeof key || cdb_read(&p->cdb, key, kl, cdb_keypos(&p->cdb)) < 0 || key[0] == '\0')
 			continue;
 		key[kl] = '\0';
-		if (bsearch(&kp, v, n, sizeof *v, list_cmp) == NULL)
+		if (bsearch(&kp, v, n, sizeof *v, list_parse_cmp) == NULL)
 			dropped++;
 	}
 	return dropped;
@@ -633,12 +397,12 @@ static int list_compile(const struct list_ctx *x, struct list_proc *p, const str
 		rc = -1;
 	}
 	fclose(f);
-	if (rc == 0 && lp.problems == 0 && (v = list_sorted(&lp, &n)) == NULL) {
+	if (rc == 0 && lp.problems == 0 && (v = list_parse_sorted(&lp, &n)) == NULL) {
 		util_snprintf(err, errlen, "out of memory");
 		rc = -1;
 	}
 	if (rc == 0 && lp.problems == 0 && n == 0)
-		list_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");
+		list_parse_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");
 	if (rc < 0)
 		goto out;
 	st->src = *ver;
@@ -726,7 +490,7 @@ static int list_bad_outdated(const struct list_ctx *x, const struct list_state *
 	if (b->fate == LIST_HELD)
 		return b->max_shrink != x->s->list_max_shrink;
 	if (b->domain[0]) {
-		r = list_allowed(&lp, b->domain) == 1;
+		r = list_parse_allowed(&lp, b->domain) == 1;
 		list_parse_free(&lp);
 	}
 	return r;
