@@ -49,7 +49,12 @@ struct list_proc {
 	int have_bad;                   /* bad: a refused/held version read from H.state */
 	struct list_state bad;
 	char why[RG_ERRLEN];            /* why no version is in force */
+	int have_failed;                /* failed: a version this process could not compile */
+	struct list_version failed;
+	int64_t failed_at;
 };
+
+#define LIST_RETRY 60                   /* seconds before a process retries a failed compile */
 
 static struct list_proc list_procs[LIST_SLOTS];
 static uint64_t list_uses;
@@ -516,6 +521,17 @@ static int list_lock(const struct list_ctx *x, const struct list_proc *p, int ho
 	return fd;
 }
 
+/* Remember (and log once per process and version) a compile that could not run. */
+static void list_failed(struct list_proc *p, const struct list_version *v, const char *path, const char *err)
+{
+	if (!p->have_failed || !list_version_eq(v, &p->failed))
+		rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now (the version in force stays): %s",
+		      path, err);
+	p->have_failed = 1;
+	p->failed = *v;
+	p->failed_at = util_now();
+}
+
 /* The source changed (or is new to this process): map the newest index, compile the file
  * when it is ready and nobody else is compiling. Fills *status for list_status(). */
 static void list_update(const struct list_ctx *x, struct list_proc *p, const struct list_version *v,
@@ -541,12 +557,16 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 		return;
 	}
 	*status = LIST_SRC_PENDING;
+	/* Why: a compile that failed for a system reason (disk full, unreadable file) would
+	 * otherwise re-read a large file at every RCPT of this process. */
+	if (p->have_failed && list_version_eq(v, &p->failed) && util_now() - p->failed_at < LIST_RETRY)
+		return;
 	/* Why non-blocking: an Exim process must never wait for another's compile; it keeps
 	 * answering from the version in force. */
 	if ((fd = list_lock(x, p, LOCK_NB, err, sizeof err)) == -2)
 		return;
 	if (fd < 0) {
-		rglog(RGLOG_ERROR, "rcptguard: list %.200s: cannot compile: %s", x->s->list, err);
+		list_failed(p, v, x->s->list, err);
 		return;
 	}
 	/* Someone may have finished while we looked: check again under the lock. */
@@ -575,7 +595,7 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 		      st.fate == LIST_HELD ? "rcptguardctl list accept DOMAIN puts it in force" :
 		      "the version in force stays in force");
 	} else {
-		rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now: %s", x->s->list, err);
+		list_failed(p, v, x->s->list, err);
 	}
 	flock(fd, LOCK_UN);
 	close(fd);

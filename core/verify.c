@@ -122,7 +122,7 @@ static int verify_chain(const struct address *a, const struct settings *s, struc
 	const struct store_handle *st;
 	struct source_answer ans;
 	struct verdict cv;
-	int i, rc, have_cached, catchall = 0;
+	int i, rc, have_cached, catchall = 0, tempfailed = 0;
 
 	st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
 	if (st == NULL)
@@ -149,7 +149,11 @@ static int verify_chain(const struct address *a, const struct settings *s, struc
 			return rc;
 		}
 		catchall |= ans.catchall;
-		snprintf(last, sizeof last, "%s: %s", src->name, err);
+		/* Why: a source not configured for the domain (RG_CONFIG) is not why the chain
+		 * could not answer; an earlier source's temporary failure is what to report. */
+		if (rc != RG_CONFIG || !tempfailed)
+			snprintf(last, sizeof last, "%s: %s", src->name, err);
+		tempfailed |= rc == RG_TEMPFAIL;
 	}
 	if (have_cached && cv.pass && util_now() - cv.created < (int64_t)s->stale_ttl) {
 		verify_yield_verdict(y, a, 1, "cache", cv.text);

@@ -40,14 +40,19 @@ static void test_log(int level, const char *line)
 	}
 }
 
-/* Write text to path in place (open, write, close: ctime == mtime). */
+/* Write text to path in place (open, write, close: ctime == mtime); the driven clock
+ * catches up with the file's mtime (whole seconds), so that "+ N s" means N s after it. */
 static void write_in_place(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
+	struct stat st;
 
 	assert_non_null(f);
 	fputs(text, f);
 	assert_int_equal(fclose(f), 0);
+	assert_int_equal(stat(path, &st), 0);
+	if (clock_now < (int64_t)st.st_mtim.tv_sec)
+		clock_now = st.st_mtim.tv_sec;
 }
 
 /* Write text to a temp file, then rename it over path (as "scp f.tmp; mv f.tmp f" does). */
@@ -352,6 +357,27 @@ static void test_after_fork(void **state)
 	assert_int_equal(lookup("zed@example.org", err), RG_FOUND);
 }
 
+static void test_system_failure_logged_once(void **state)
+{
+	char err[RG_ERRLEN] = "", path[160];
+
+	(void)state;
+	/* state_dir/lists is a plain file: no index can be written. */
+	snprintf(path, sizeof path, "%s/state/lists", dir);
+	write_in_place(path, "");
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_TEMPFAIL);
+	assert_int_equal(errors, 1);
+	assert_non_null(strstr(last_error, "not compiled now"));
+	assert_int_equal(lookup("alice@example.org", err), RG_TEMPFAIL);
+	assert_int_equal(errors, 1);             /* once per process and version */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(lookup("alice@example.org", err), RG_TEMPFAIL);   /* retried after a while */
+	clock_now += 61;
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	assert_int_equal(errors, 1);
+}
+
 static unsigned long problems_seen;
 
 static void count_problem(void *arg, const char *problem)
@@ -418,6 +444,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shrink_guard_and_accept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file_keeps_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_fork, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_system_failure_logged_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_chain, setup, teardown),
 	};
