@@ -26,6 +26,8 @@ static struct {
 	struct settings s;
 } engine_last;
 
+static const struct config *engine_current;     /* of the last successful call */
+
 /* The loaded config for options (config=PATH, $RCPTGUARD_CONFIG, or the default). */
 static const struct config *engine_config(const char *options, char *err, size_t errlen)
 {
@@ -74,6 +76,7 @@ int engine_settings(const char *options, const char *domain, const struct settin
 	engine_last.valid = 0;
 	if ((c = engine_config(options, err, errlen)) == NULL)
 		return RG_CONFIG;
+	engine_current = c;
 	config_for_domain(c, domain, &engine_last.s);
 	if (config_apply_options(&engine_last.s, options, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
@@ -81,4 +84,10 @@ int engine_settings(const char *options, const char *domain, const struct settin
 			    util_strlcpy(engine_last.options, options, sizeof engine_last.options) == 0;
 	*out = &engine_last.s;
 	return RG_FOUND;
+}
+
+/* The config of the last successful engine_settings(). */
+const struct config *engine_current_config(void)
+{
+	return engine_current;
 }

@@ -16,4 +16,8 @@
 int engine_settings(const char *options, const char *domain, const struct settings **out,
 		    char *err, size_t errlen);
 
+/* The config of the last successful engine_settings() call (NULL before one): the list
+ * source asks it which domains a list file serves. Valid until the next call. */
+const struct config *engine_current_config(void);
+
 #endif

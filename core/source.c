@@ -6,10 +6,12 @@
 #include "source.h"
 
 extern const struct source_ops source_callout_ops;
+extern const struct source_ops source_list_ops;
 extern const struct source_ops source_ldap_ops;
 
 const struct source_ops *const source_registry[] = {
 	&source_callout_ops,
+	&source_list_ops,
 	&source_ldap_ops,
 	NULL,
 };

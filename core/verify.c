@@ -153,8 +153,9 @@ static int verify_chain(const struct verify_ctx *cx, const struct address *a, co
 			return rc;
 		}
 		catchall |= ans.catchall;
-		/* A source not configured here (RG_CONFIG) must not hide why one could not answer. */
-		if (rc == RG_TEMPFAIL || !tempfailed)
+		/* Why: a source not configured for the domain (RG_CONFIG) is not why the chain
+		 * could not answer; an earlier source's temporary failure is what to report. */
+		if (rc != RG_CONFIG || !tempfailed)
 			snprintf(last, sizeof last, "%s: %s", src->name, err);
 		tempfailed |= rc == RG_TEMPFAIL;
 	}

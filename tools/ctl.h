@@ -44,5 +44,7 @@ const char *ctl_time(int64_t t, char *buf, size_t size);
 
 /* fcrdns IP [-o OPTIONS] (tools/ctl_fcrdns.c). */
 int ctl_fcrdns(int argc, char **argv);
+/* list check|status|accept (tools/ctl_list.c). */
+int ctl_list(int argc, char **argv);
 
 #endif

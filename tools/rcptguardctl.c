@@ -41,6 +41,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "catchall", ctl_catchall, "catchall DOMAIN [-o OPTIONS]      is the domain's destination a catch-all?" },
 	{ "cache", ctl_cache, "cache list [DOMAIN]               cached verdicts and catch-all results\n"
 			      "  cache flush ADDRESS|DOMAIN|--all [--negative]" },
+	{ "list", ctl_list, "list check FILE | list status [DOMAIN] | list accept DOMAIN   static recipient lists" },
 	{ "probe", ctl_probe, "probe DOMAIN [--host H[:P]] [--rcpt ADDRESS]   the SMTP tester" },
 	{ "fcrdns", ctl_fcrdns, "fcrdns IP [-o OPTIONS]            forward-confirmed reverse DNS of a client IP" },
 	{ NULL, NULL, NULL },

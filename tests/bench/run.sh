@@ -351,3 +351,5 @@ say ""
 say "   targets: 1 >= 1.5x: $(target ge "$RPS_RATIO" 1.5); 2 p50 < 2 µs: $(target lt "${V50:-x}" 2000);" \
 	"3 < 200 µs: $(target lt "${MOD_US:-x}" 200); 4 = 1 connection: $(target [ "${CONN[rg]}" = 1 ])"
 bash "$BENCH_SRC/fcrdns.sh" || not ok "FCrDNS figures (tests/bench/fcrdns.sh) ran and their checks passed"
+
+bash "$BENCH_SRC/list.sh" || not ok "static list figures (tests/bench/list.sh)"

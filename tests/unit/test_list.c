@@ -1,0 +1,453 @@
+/* test_list.c - static recipient lists: parsing and validation (file:line), the readiness
+ * rule (renamed into place at once, written in place after list_settle), refused and
+ * truncated versions never replacing the one in force, the shrink guard and list_accept,
+ * one judgement (and one log line) per version, the source through the verify chain. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "list.h"
+#include "rglog.h"
+#include "verify.h"
+
+static char dir[64], conf[128], lfile[128], other[128];
+static int64_t clock_now;
+static int errors;                      /* RGLOG_ERROR lines seen */
+static char last_error[1024];
+static struct config *cfg;
+static struct settings set;
+
+static int64_t test_clock(void)
+{
+	return clock_now;
+}
+
+static void test_log(int level, const char *line)
+{
+	if (level == RGLOG_ERROR) {
+		errors++;
+		snprintf(last_error, sizeof last_error, "%s", line);
+	}
+}
+
+/* Write text to path in place (open, write, close: ctime == mtime); the driven clock
+ * catches up with the file's mtime (whole seconds), so that "+ N s" means N s after it. */
+static void write_in_place(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	struct stat st;
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(stat(path, &st), 0);
+	if (clock_now < (int64_t)st.st_mtim.tv_sec)
+		clock_now = st.st_mtim.tv_sec;
+}
+
+/* Write text to a temp file, then rename it over path (as "scp f.tmp; mv f.tmp f" does). */
+static void write_renamed(const char *path, const char *text)
+{
+	char tmp[160];
+	struct timespec ts = { 0, 20 * 1000000 };
+
+	snprintf(tmp, sizeof tmp, "%s.upload", path);
+	write_in_place(tmp, text);
+	/* A real upload-then-rename takes longer than a timestamp tick (4 ms on HZ=250). */
+	nanosleep(&ts, NULL);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* Load the config naming lfile for example.org and *.sub.test, olist for other.test. */
+static void load_config2(const char *extra, const char *olist)
+{
+	char err[RG_ERRLEN];
+	FILE *f = fopen(conf, "w");
+
+	assert_non_null(f);
+	fprintf(f, "state_dir = %s/state\nsources = list\nlist_settle = 10s\n%s\n"
+		"[domain example.org]\nlist = %s\n[domain *.sub.test]\nlist = %s\n"
+		"[domain other.test]\nlist = %s\n", dir, extra, lfile, lfile, olist);
+	fclose(f);
+	config_free(cfg);
+	assert_int_equal(config_load(conf, &cfg, err, sizeof err), RG_FOUND);
+	config_for_domain(cfg, "example.org", &set);
+}
+
+/* The usual config: other.test has its own list. */
+static void load_config(const char *extra)
+{
+	load_config2(extra, other);
+}
+
+static int setup(void **state)
+{
+	char cmd[160];
+
+	(void)state;
+	snprintf(dir, sizeof dir, "/tmp/rg-test-list.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof cmd, "%s/state", dir);
+	assert_int_equal(mkdir(cmd, 0750), 0);
+	snprintf(conf, sizeof conf, "%s/rcptguard.conf", dir);
+	snprintf(lfile, sizeof lfile, "%s/example.org.list", dir);
+	snprintf(other, sizeof other, "%s/other.list", dir);
+	clock_now = (int64_t)time(NULL);
+	util_set_clock(test_clock);
+	rglog_set_hook(test_log, 0);
+	errors = 0;
+	load_config("");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[160];
+
+	(void)state;
+	list_reset();
+	verify_shutdown();
+	config_free(cfg);
+	cfg = NULL;
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* Look key up as example.org would. */
+static int lookup(const char *key, char *err)
+{
+	struct list_ctx x = { cfg, &set, "example.org" };
+
+	return list_lookup(&x, key, err, RG_ERRLEN);
+}
+
+static void test_ready_rule(void **state)
+{
+	struct list_version v = { .mtime_ns = 1000 * 1000000000LL, .ctime_ns = 1000 * 1000000000LL };
+
+	(void)state;
+	assert_false(list_ready(&v, 1005, 10));      /* written 5 s ago, in place */
+	assert_false(list_ready(&v, 1009, 10));
+	assert_true(list_ready(&v, 1010, 10));       /* unchanged for list_settle */
+	v.ctime_ns += 1;                             /* renamed (or touched) after the last write */
+	assert_true(list_ready(&v, 1000, 10));
+	v.ctime_ns = v.mtime_ns - 5;                 /* times set to the future (scp -p from a fast clock) */
+	assert_true(list_ready(&v, 1000, 10));
+}
+
+static void test_parse_and_lookup(void **state)
+{
+	char err[RG_ERRLEN] = "";
+
+	(void)state;
+	write_renamed(lfile, "# mailboxes of example.org\n\n  Alice@Example.ORG  \r\nbob@example.org\n"
+		      "bob@example.org\n<carol@example.org>\nx@a.sub.test\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("bob@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("carol@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("x@a.sub.test", err), RG_FOUND);
+	assert_int_equal(lookup("nobody@example.org", err), RG_NOTFOUND);
+	assert_int_equal(lookup("# mailboxes of example.org", err), RG_NOTFOUND);
+	assert_int_equal(errors, 0);
+	{
+		struct list_ctx x = { cfg, &set, "example.org" };
+		struct list_status ls;
+
+		assert_int_equal(list_status(&x, &ls, err, sizeof err), RG_FOUND);
+		assert_true(ls.in_force);
+		assert_int_equal(ls.meta.entries, 4);   /* bob once */
+		assert_int_equal(ls.src_state, LIST_SRC_IN_FORCE);
+		assert_string_equal(ls.meta.path, lfile);
+	}
+}
+
+static void test_no_list_is_config(void **state)
+{
+	struct settings s2;
+	struct list_ctx x = { cfg, &s2, "unlisted.test" };
+	char err[RG_ERRLEN];
+
+	(void)state;
+	config_for_domain(cfg, "unlisted.test", &s2);
+	assert_int_equal(list_lookup(&x, "a@unlisted.test", err, sizeof err), RG_CONFIG);
+}
+
+static void test_malformed_refused(void **state)
+{
+	char err[RG_ERRLEN] = "", want[200];
+
+	(void)state;
+	write_renamed(lfile, "alice@example.org\nbob@example.org\nbad line@example.org\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_TEMPFAIL);   /* nothing in force */
+	snprintf(want, sizeof want, "%s:3: ", lfile);
+	assert_non_null(strstr(err, want));
+	assert_non_null(strstr(err, "refused"));
+	assert_int_equal(errors, 1);
+	assert_non_null(strstr(last_error, want));
+	/* Asked again, and by a fresh process: judged once, logged once. */
+	assert_int_equal(lookup("alice@example.org", err), RG_TEMPFAIL);
+	list_reset();
+	assert_int_equal(lookup("bob@example.org", err), RG_TEMPFAIL);
+	assert_int_equal(errors, 1);
+}
+
+static void test_other_domain_refused(void **state)
+{
+	char err[RG_ERRLEN] = "", want[200];
+	struct list_ctx x = { cfg, &set, "example.org" };
+	struct list_status ls;
+
+	(void)state;
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	write_renamed(lfile, "alice@example.org\nbob@example.org\nmallory@other.test\n");
+	assert_int_equal(lookup("bob@example.org", err), RG_NOTFOUND);      /* old version answers */
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	assert_int_equal(list_status(&x, &ls, err, sizeof err), RG_FOUND);
+	assert_int_equal(ls.src_state, LIST_SRC_REFUSED);
+	snprintf(want, sizeof want, "%s:3: \"mallory@other.test\": domain other.test is not configured", lfile);
+	assert_non_null(strstr(ls.state.reason, want));
+	assert_int_equal(errors, 1);
+	/* The operator gives other.test this file too: the same version is judged again. */
+	load_config2("", lfile);
+	assert_int_equal(lookup("bob@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("mallory@other.test", err), RG_FOUND);
+	assert_int_equal(errors, 1);
+}
+
+static void test_in_place_settles(void **state)
+{
+	char err[RG_ERRLEN] = "";
+	struct list_ctx x = { cfg, &set, "example.org" };
+	struct list_status ls;
+
+	(void)state;
+	write_renamed(lfile, "alice@example.org\nbob@example.org\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	/* An scp writing in place, stopped half-way through a line. */
+	write_in_place(lfile, "alice@example.org\nbob@example.org\ncarol@exa");
+	assert_int_equal(lookup("carol@exa", err), RG_NOTFOUND);
+	assert_int_equal(lookup("bob@example.org", err), RG_FOUND);
+	assert_int_equal(list_status(&x, &ls, err, sizeof err), RG_FOUND);
+	assert_int_equal(ls.src_state, LIST_SRC_SETTLING);
+	assert_true(ls.ready_at > clock_now);
+	assert_int_equal(errors, 0);             /* not judged while settling */
+	/* It finishes the line; still settling until list_settle passes. */
+	write_in_place(lfile, "alice@example.org\nbob@example.org\ncarol@example.org\n");
+	clock_now += 9;
+	assert_int_equal(lookup("carol@example.org", err), RG_NOTFOUND);
+	clock_now += 2;
+	assert_int_equal(lookup("carol@example.org", err), RG_FOUND);
+	assert_int_equal(errors, 0);
+}
+
+static void test_truncated_refused(void **state)
+{
+	char err[RG_ERRLEN] = "", want[200];
+
+	(void)state;
+	write_renamed(lfile, "alice@example.org\nbob@example.org\ncarol@example.org\n");
+	assert_int_equal(lookup("carol@example.org", err), RG_FOUND);
+	/* An upload that died mid-line and settled: refused, the version in force stays. */
+	write_in_place(lfile, "alice@example.org\nbob@example.org\ncarol@examp");
+	clock_now += 11;
+	assert_int_equal(lookup("carol@example.org", err), RG_FOUND);
+	snprintf(want, sizeof want, "%s:3: \"carol@examp\": domain examp is not configured", lfile);
+	assert_non_null(strstr(last_error, want));
+	/* Cut inside the local part. */
+	write_in_place(lfile, "alice@example.org\nbob@example.org\ncar");
+	clock_now += 11;
+	assert_int_equal(lookup("bob@example.org", err), RG_FOUND);
+	assert_non_null(strstr(last_error, ":3: \"car\": no domain in address"));
+	assert_int_equal(errors, 2);
+	/* An empty file (the upload truncated it and died). */
+	write_in_place(lfile, "");
+	clock_now += 11;
+	assert_int_equal(lookup("bob@example.org", err), RG_FOUND);
+	assert_non_null(strstr(last_error, "no addresses"));
+}
+
+static void test_shrink_guard_and_accept(void **state)
+{
+	char err[RG_ERRLEN] = "", msg[RG_ERRLEN], big[2048] = "";
+	struct list_ctx x = { cfg, &set, "example.org" };
+	struct list_status ls;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 10; i++)
+		snprintf(big + strlen(big), sizeof big - strlen(big), "user%d@example.org\n", i);
+	write_renamed(lfile, big);
+	assert_int_equal(lookup("user9@example.org", err), RG_FOUND);
+	assert_int_equal(list_accept(&x, msg, sizeof msg, err, sizeof err), RG_NOTFOUND);  /* nothing held */
+	/* 5 of 10 dropped: exactly list_max_shrink (50%): allowed. */
+	write_renamed(lfile, "user0@example.org\nuser1@example.org\nuser2@example.org\nuser3@example.org\n"
+		      "user4@example.org\nnew@example.org\n");
+	assert_int_equal(lookup("new@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("user9@example.org", err), RG_NOTFOUND);
+	/* 4 of 6 dropped (67%): held. */
+	write_renamed(lfile, "user0@example.org\nuser1@example.org\nother@example.org\n");
+	assert_int_equal(lookup("other@example.org", err), RG_NOTFOUND);
+	assert_int_equal(lookup("user4@example.org", err), RG_FOUND);
+	assert_int_equal(list_status(&x, &ls, err, sizeof err), RG_FOUND);
+	assert_int_equal(ls.src_state, LIST_SRC_HELD);
+	assert_int_equal(ls.state.dropped, 4);
+	assert_int_equal(ls.state.entries, 3);
+	assert_non_null(strstr(ls.state.reason, "drops 4 of the 6 entries"));
+	assert_int_equal(errors, 1);
+	assert_non_null(strstr(last_error, "held"));
+	/* A fresh process also answers from the version in force, without judging again. */
+	list_reset();
+	assert_int_equal(lookup("user4@example.org", err), RG_FOUND);
+	assert_int_equal(errors, 1);
+	assert_int_equal(list_accept(&x, msg, sizeof msg, err, sizeof err), RG_FOUND);
+	assert_non_null(strstr(msg, "3 entries"));
+	assert_int_equal(lookup("other@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("user4@example.org", err), RG_NOTFOUND);
+	assert_int_equal(list_status(&x, &ls, err, sizeof err), RG_FOUND);
+	assert_int_equal(ls.src_state, LIST_SRC_IN_FORCE);
+	/* Guard off: any drop is taken. */
+	load_config("list_max_shrink = 0");
+	write_renamed(lfile, "solo@example.org\n");
+	assert_int_equal(lookup("solo@example.org", err), RG_FOUND);
+}
+
+static void test_missing_file_keeps_version(void **state)
+{
+	char err[RG_ERRLEN] = "";
+
+	(void)state;
+	assert_int_equal(lookup("alice@example.org", err), RG_TEMPFAIL);   /* never existed */
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	assert_int_equal(unlink(lfile), 0);
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	list_reset();
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+}
+
+static void test_after_fork(void **state)
+{
+	char err[RG_ERRLEN] = "";
+	pid_t pid;
+	int st;
+
+	(void)state;
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	pid = fork();
+	if (pid == 0) {
+		/* The child remaps on its own; a new version compiled there is seen by the parent. */
+		write_renamed(lfile, "alice@example.org\nzed@example.org\n");
+		_exit(lookup("zed@example.org", err) == RG_FOUND ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(lookup("zed@example.org", err), RG_FOUND);
+}
+
+static void test_system_failure_logged_once(void **state)
+{
+	char err[RG_ERRLEN] = "", path[160];
+
+	(void)state;
+	/* state_dir/lists is a plain file: no index can be written. */
+	snprintf(path, sizeof path, "%s/state/lists", dir);
+	write_in_place(path, "");
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_TEMPFAIL);
+	assert_int_equal(errors, 1);
+	assert_non_null(strstr(last_error, "not compiled now"));
+	assert_int_equal(lookup("alice@example.org", err), RG_TEMPFAIL);
+	assert_int_equal(errors, 1);             /* once per process and version */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(lookup("alice@example.org", err), RG_TEMPFAIL);   /* retried after a while */
+	clock_now += 61;
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	assert_int_equal(errors, 1);
+}
+
+static unsigned long problems_seen;
+
+static void count_problem(void *arg, const char *problem)
+{
+	(void)arg;
+	(void)problem;
+	problems_seen++;
+}
+
+static void test_check(void **state)
+{
+	struct list_ctx x = { cfg, &set, "example.org" };
+	struct list_ctx loose = { NULL, NULL, "" };
+	char err[RG_ERRLEN] = "";
+	uint64_t n;
+
+	(void)state;
+	write_in_place(lfile, "a@example.org\nb c@example.org\nd@other.test\ne@example.org\n\001@x\n");
+	problems_seen = 0;
+	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 10, &n, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(problems_seen, 3);
+	assert_string_equal(err, "3 problem(s)");
+	problems_seen = 0;
+	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 2, &n, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(problems_seen, 2);
+	write_in_place(other, "A@Other.test\na@other.test\nb@example.org\n");
+	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 2);
+	assert_int_equal(list_check(&loose, "/nonexistent/file", NULL, NULL, 10, &n, err, sizeof err), RG_TEMPFAIL);
+}
+
+static void test_verify_chain(void **state)
+{
+	char opts[256];
+	struct yield y;
+
+	(void)state;
+	write_renamed(lfile, "alice@example.org\n");
+	snprintf(opts, sizeof opts, "config=%s", conf);
+	assert_int_equal(verify_run_recipient("Alice@example.org", opts, &y), RG_FOUND);
+	assert_non_null(strstr(y.line, "result=pass source=list"));
+	assert_int_equal(verify_run_recipient("ghost@example.org", opts, &y), RG_NOTFOUND);
+	assert_non_null(strstr(y.line, "result=fail source=list"));
+	assert_int_equal(verify_run_recipient("ghost@example.org", opts, &y), RG_NOTFOUND);
+	assert_non_null(strstr(y.line, "result=fail source=cache"));
+	/* A domain whose list has no valid version: defer, never fail. */
+	assert_int_equal(verify_run_recipient("a@x.sub.test", opts, &y), RG_NOTFOUND);
+	write_in_place(other, "bad\n");
+	clock_now += 60;
+	assert_int_equal(verify_run_recipient("a@other.test", opts, &y), RG_TEMPFAIL);
+	assert_non_null(strstr(y.line, "result=defer"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ready_rule),
+		cmocka_unit_test_setup_teardown(test_parse_and_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_list_is_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_domain_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_place_settles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrink_guard_and_accept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file_keeps_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_after_fork, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_system_failure_logged_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_chain, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
