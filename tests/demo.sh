@@ -1,32 +1,41 @@
 #!/usr/bin/env bash
 # demo.sh - "make demo": rcptguard at work, in a throwaway folder, in a few seconds.
 #
-# What it sets up (all on 127.0.0.1, ports picked at run time, stopped at exit):
+# What it sets up (all on loopback, ports picked at run time, stopped at exit):
 #
 #   client (swaks) --> front Exim, the gateway     --> back-end Exim, the customer's server
-#                      rcptguard.so loaded through      example.org: knows alice and bob,
-#                      the shipped ACL snippets         550 for anyone else;
-#                                                       catchall.example: takes anything
+#   from 127.0.0.1     rcptguard.so loaded through      example.org: knows alice and bob,
+#   (FCrDNS step:      the shipped ACL snippets         550 for anyone else;
+#   127.0.2.N)         (connect, sender, RCPT, quit)    catchall.example: takes anything
 #                                                       down.example: nothing listens
+#   static lists:  list.example (its server is down), only.example (sources = list)
+#   slapd:         the LDAP directory of ldap.example (its server is down, no list)
+#   nsd:           reverse and forward DNS of the 127.0.2.N clients; rcptguard asks it
+#                  only (dns_forward), no DNS query leaves the machine
 #
-# Then it sends a few messages through the gateway and shows, for each, the SMTP
-# exchange and what to look for; then the gateway's rcptguard log lines, the verdict
-# cache (rcptguardctl cache list) and the SMTP tester (rcptguardctl probe).
+# Then it sends a few messages through the gateway and shows, for each check (recipient
+# callout, cache, catch-all, destination down, sender of an own domain, static list, LDAP,
+# FCrDNS), the SMTP exchange and what to look for; then the gateway's rcptguard log lines,
+# the verdict cache (rcptguardctl cache list) and the SMTP tester (rcptguardctl probe).
 # The "ok N - ..." lines are the demo checking itself: "not ok" means rcptguard did
 # not behave as described. RG_KEEP=1 keeps the folder (configs, logs, mailboxes).
 # Both Exims run with -odq (queue only); the demo delivers with a queue run as root (see
 # deliver_now: why), so that messages visibly reach the back-end's mailbox files.
 #
-# Run as root (it starts Exim daemons): make demo   (or: bash tests/demo.sh)
+# Run as root (it starts Exim, slapd and nsd): make demo   (or: bash tests/demo.sh)
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "make demo: must run as root (it starts two throwaway Exim daemons)" >&2
+	echo "make demo: must run as root (it starts throwaway Exim, slapd and nsd daemons)" >&2
 	exit 1
 fi
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The test bed: $TB, free ports, Exim instances, cleanup at exit, ok/not ok.
 # shellcheck source=lib/testbed.sh
 . "$REPO/tests/lib/testbed.sh"
+# shellcheck source=lib/slapd.sh
+. "$REPO/tests/lib/slapd.sh"
+# shellcheck source=lib/nsd.sh
+. "$REPO/tests/lib/nsd.sh"
 
 for f in "$RG_SO" "$RG_CTL"; do
 	[ -x "$f" ] || [ -f "$f" ] || bail "$f is missing: run make first"
@@ -67,14 +76,22 @@ show_transcript() {
 	' "$1"
 }
 
-# send TEXT_FOR_LOG SWAKS_ARGS...: one SMTP session to the gateway; transcript in
-# $TB_SWAKS_OUT, RCPT reply in $REPLY_RCPT.
+# send SWAKS_ARGS...: one SMTP session to the gateway; transcript in $TB_SWAKS_OUT, the
+# first RCPT reply in $REPLY_RCPT, every RCPT reply for tb_reply_of ADDRESS.
 send() {
 	TB_SWAKS_OUT=$TB/swaks.$((++SEND_N)).out
 	timeout 60 swaks --server 127.0.0.1 --port "$FRONT_PORT" --helo client.example \
 		--from sender@client.example "$@" >"$TB_SWAKS_OUT" 2>&1
-	REPLY_RCPT=$(tb_rcpt_parse "$TB_SWAKS_OUT" | head -n 1 | cut -f 2-)
+	tb_rcpt_parse "$TB_SWAKS_OUT" >"$TB/last_rcpts"
+	REPLY_RCPT=$(head -n 1 "$TB/last_rcpts" | cut -f 2-)
 	show_transcript "$TB_SWAKS_OUT"
+}
+
+# first_reply FILE: a swaks transcript's first server reply ("CODE TEXT"), continuation
+# lines joined (Exim wraps a long message at a space).
+first_reply() {
+	awk '/^<(\*\*|-) +[0-9][0-9][0-9][- ]/ { sub(/^<(\*\*|-) +/, ""); t = t == "" ? substr($0, 1, 3) " " substr($0, 5) : t " " substr($0, 5)
+	     if (substr($0, 4, 1) == " ") { print t; exit } }' "$1"
 }
 SEND_N=0
 
@@ -159,9 +176,58 @@ _tb_exim_check "$BE_DIR/exim.conf" "back-end Exim config"
 _tb_exim_start "$BE_DIR/exim.conf" "$BE_DIR" "back-end Exim" "$BE_ORG:$BE_CATCHALL" -odq
 BE_PID=$TB_LAST_PID   # shellcheck disable=SC2034
 
+# ---------------------------------------------------------------- lists, LDAP, DNS
+
+# demo_lists: the static lists (one address per line), in $LISTS, readable by Exim.
+demo_lists() {
+	LISTS=$TB/lists
+	mkdir -p "$LISTS"
+	printf '# list.example mailboxes, uploaded by the customer\nalice@list.example\nbob@list.example\n' \
+		>"$LISTS/list.example.list"
+	printf 'info@only.example\nsales@only.example\n' >"$LISTS/only.example.list"
+	# Why the touch: a file renamed into place counts at once; one written in place waits
+	# for list_settle (a writer may not be done). A time set after the last write says it is.
+	touch -d '-1 min' "$LISTS"/*.list
+	chown -R "$TB_EXIM_USER" "$LISTS"
+}
+
+# demo_slapd: a throwaway OpenLDAP server with two mailboxes of ldap.example.
+demo_slapd() {
+	{
+		tb_slapd_person carol carol@ldap.example
+		tb_slapd_person dave dave@ldap.example
+	} >"$TB/people.ldif"
+	tb_slapd_start "$TB/people.ldif"
+}
+
+# demo_nsd: a throwaway DNS server for the FCrDNS step: 127.0.2.1 has a proper name
+# (PTR and A agree), 127.0.2.5 a dynamic-looking one, 127.0.2.2 no PTR at all.
+demo_nsd() {
+	nsd_zone clients.example <<'EOF'
+mail                   A    127.0.2.1
+dyn-127-0-2-5.pool     A    127.0.2.5
+EOF
+	nsd_zone 2.0.127.in-addr.arpa <<'EOF'
+1      PTR  mail.clients.example.
+5      PTR  dyn-127-0-2-5.pool.clients.example.
+EOF
+	nsd_start
+}
+
+demo_lists
+demo_slapd
+demo_nsd
+
 # ---------------------------------------------------------------- rcptguard and the gateway
 
 tb_conf <<EOF
+# Senders of these domains are checked like recipients (rcptguard-sender.conf).
+own_domains = example.org
+
+# FCrDNS asks this DNS server only (the demo's nsd): no query leaves the machine.
+dns_forward = 127.0.0.1@$NSD_PORT
+dns_timeout = 2s
+
 # Where each customer domain's mail server is (callouts go there).
 [domain example.org]
 hosts = 127.0.0.1:$BE_ORG
@@ -172,6 +238,24 @@ hosts = 127.0.0.1:$BE_CATCHALL
 [domain down.example]
 hosts = 127.0.0.1:$BE_DOWN
 connect_timeout = 2s
+
+# Its server is down: the static list answers (sources: callout list ldap, the default).
+[domain list.example]
+hosts = 127.0.0.1:$BE_DOWN
+list = $LISTS/list.example.list
+
+# "Only the mailboxes I listed": the customer's server is never asked.
+[domain only.example]
+hosts = 127.0.0.1:$BE_ORG
+sources = list
+list = $LISTS/only.example.list
+
+# Its server is down and it has no list: the LDAP directory answers, as a last resort.
+[domain ldap.example]
+hosts = 127.0.0.1:$BE_DOWN
+ldap_uri = $SLAPD_URI
+ldap_base = ou=people,$SLAPD_BASE
+ldap_timeout = 2s
 EOF
 CONF=$TB/rcptguard.conf
 
@@ -187,18 +271,29 @@ smtp_banner = \$primary_hostname ESMTP rcptguard demo gateway
 # rcptguard: the module and its options, then the shipped main-section snippet
 RCPTGUARD_SO = $RG_SO
 RCPTGUARD_OPTIONS = config=$CONF
+# the FCrDNS check spares these clients (the demo's other steps come from 127.0.0.1)
+RCPTGUARD_FCRDNS_EXEMPT = <; 127.0.0.1
 .include $REPO/acl-snippets/rcptguard-main.conf
 
-domainlist relay_to_domains = example.org : catchall.example : down.example
+domainlist relay_to_domains = example.org : catchall.example : down.example : \
+                              list.example : only.example : ldap.example
+acl_smtp_connect = acl_check_connect
 acl_smtp_rcpt = acl_check_rcpt
 acl_smtp_quit = acl_rcptguard_quit
 acl_smtp_notquit = acl_rcptguard_quit
 
 begin acl
 
+# rcptguard: FCrDNS of the client's IP address, before the banner
+acl_check_connect:
+.include $REPO/acl-snippets/rcptguard-connect.conf
+  accept
+
 acl_check_rcpt:
   require message = relay not permitted
           domains = +relay_to_domains
+  # rcptguard: the sender of an own domain must exist (550 sender unknown)
+.include $REPO/acl-snippets/rcptguard-sender.conf
   # rcptguard: the shipped RCPT snippet (550 unknown, 451 cannot tell, else go on)
 .include $REPO/acl-snippets/rcptguard-rcpt.conf
   accept
@@ -214,7 +309,10 @@ begin routers
 customer_servers:
   driver = manualroute
   domains = +relay_to_domains
-  route_list = example.org 127.0.0.1::$BE_ORG ; catchall.example 127.0.0.1::$BE_CATCHALL ; down.example 127.0.0.1::$BE_DOWN
+  route_list = example.org 127.0.0.1::$BE_ORG ; catchall.example 127.0.0.1::$BE_CATCHALL ; \
+               only.example 127.0.0.1::$BE_ORG ; \
+               down.example 127.0.0.1::$BE_DOWN ; list.example 127.0.0.1::$BE_DOWN ; \
+               ldap.example 127.0.0.1::$BE_DOWN
   self = send
   transport = remote_smtp
 
@@ -239,11 +337,14 @@ step "rcptguard demo"
 explain "Folder: $TB (removed at the end; RG_KEEP=1 keeps it)" \
 	"Back-end Exim (the customer's server): port $BE_ORG serves example.org (alice and bob only)," \
 	"    port $BE_CATCHALL serves catchall.example (accepts anything), port $BE_DOWN is down." \
+	"Static lists: $LISTS; LDAP directory (slapd): $SLAPD_URI;" \
+	"    DNS server (nsd) for the FCrDNS step: 127.0.0.1 port $NSD_PORT." \
 	"Gateway Exim with rcptguard: port $FRONT_PORT, config $FRONT_CONF" \
-	"    (loads $RG_SO through acl-snippets/rcptguard-main.conf and -rcpt.conf)." \
+	"    (loads $RG_SO through acl-snippets/rcptguard-main.conf, -connect.conf," \
+	"    -sender.conf, -rcpt.conf and -quit.conf)." \
 	"rcptguard's config: $CONF"
 echo "  ---- the rcptguard parts of the gateway's exim.conf:"
-grep -E 'RCPTGUARD|rcptguard-|rcptguard_quit|^acl_check_rcpt:|^acl_smtp_(quit|notquit)|^  (require|accept)' "$FRONT_CONF" | grep -v '^#' | sed 's/^/    /'
+grep -E 'RCPTGUARD|rcptguard-|rcptguard_quit|^acl_check_(connect|rcpt):|^acl_smtp_(connect|quit|notquit)|^  (require|accept)' "$FRONT_CONF" | grep -v '^#' | sed 's/^/    /'
 echo "  ---- $CONF"
 grep -v '^#' "$CONF" | sed -e '/^$/d' -e 's/^/    /'
 
@@ -337,6 +438,113 @@ assert_match '^451 ' "$REPLY_RCPT" "someone@down.example deferred (451), not rej
 echo "  The gateway's log:"
 front_rg_lines
 
+# ---------------------------------------------------------------- 6. sender of an own domain
+
+step "6. A forged sender of an own domain: ghost@example.org"
+explain "example.org is one of the gateway's own domains (own_domains): mail claiming to come" \
+	"from it must come from a real mailbox. rcptguard asks about the sender like a recipient" \
+	"(same sources, same cache). Spammers forge such senders; the back-end says 550 to ghost." \
+	"Look for: '<** 550 <ghost@example.org>: sender unknown' at RCPT time."
+tb_mark
+send --from ghost@example.org --to alice@example.org --quit-after RCPT
+assert_eq "550 <ghost@example.org>: sender unknown" "$REPLY_RCPT" "forged sender ghost@example.org refused with 550 sender unknown"
+echo "  The gateway's log:"
+front_rg_lines
+assert_log 'verify_sender <ghost@example\.org> result=fail source=callout' "the sender was asked about by callout (verify_sender result=fail)"
+
+step "7. A sender of a foreign domain: sender@client.example"
+explain "Senders of other domains are not checked at all (they are not ours to know): result=skip." \
+	"Look for: 250, and 'verify_sender <sender@client.example> result=skip reason=foreign'."
+tb_mark
+send --to bob@example.org --quit-after RCPT
+assert_match '^250 ' "$REPLY_RCPT" "bob@example.org from a foreign sender accepted (250)"
+echo "  The gateway's log:"
+front_rg_lines
+assert_log 'verify_sender <sender@client\.example> result=skip reason=foreign' "the foreign sender was not checked (result=skip reason=foreign)"
+
+# ---------------------------------------------------------------- 8. static list
+
+step "8. A static list answers when the server is down: list.example"
+explain "The customer uploads a list of its mailboxes ($LISTS/list.example.list: alice, bob)." \
+	"list.example's server is down, so the callout cannot answer; the list can, and it is" \
+	"definite: listed 250, not listed 550 (a list never answers 'cannot tell')." \
+	"Look for: 250 for alice, 550 for nobody, 'source=list' in the log."
+tb_mark
+send --to alice@list.example,nobody@list.example --quit-after RCPT
+assert_match '^250 ' "$(tb_reply_of alice@list.example)" "alice@list.example (listed) accepted (250) with the server down"
+assert_eq "550 <nobody@list.example>: recipient unknown" "$(tb_reply_of nobody@list.example)" \
+	"nobody@list.example (not listed) rejected with 550 recipient unknown"
+echo "  The gateway's log:"
+front_rg_lines
+assert_log 'verify_recipient <nobody@list\.example> result=fail source=list ' "the verdict came from the list (source=list)"
+
+step "9. Only the listed mailboxes: only.example (sources = list)"
+explain "A customer may want mail only for the mailboxes it listed: 'sources = list' for its" \
+	"domain. Its server is up, but rcptguard never asks it." \
+	"Look for: 250 for info, 550 for alice, and no connection in the back-end's log."
+tb_mark
+send --to info@only.example,alice@only.example --quit-after RCPT
+assert_match '^250 ' "$(tb_reply_of info@only.example)" "info@only.example (listed) accepted (250)"
+assert_eq "550 <alice@only.example>: recipient unknown" "$(tb_reply_of alice@only.example)" \
+	"alice@only.example (not listed) rejected with 550 recipient unknown"
+echo "  The gateway's log:"
+front_rg_lines
+sleep 0.2
+n=$(backend_conns)
+echo "  Connections the back-end received during this step: $n"
+assert_eq 0 "$n" "the customer's server was not contacted (sources = list)"
+
+step "rcptguardctl -c $CONF list status"
+explain "Each list: the file, the version in force (entries, when compiled), and whether a newer" \
+	"upload is waiting or was refused (a half-uploaded or malformed file never replaces it)."
+out=$("$RG_CTL" -c "$CONF" list status 2>&1)
+printf '%s\n' "$out" | sed 's/^/    /'
+assert_match 'list\.example' "$out" "list status shows list.example"
+assert_match 'only\.example' "$out" "list status shows only.example"
+
+# ---------------------------------------------------------------- 10. LDAP
+
+step "10. LDAP as the last resort: ldap.example"
+explain "ldap.example's server is down and it has no list: rcptguard asks the customer's LDAP" \
+	"directory (here a real slapd, $SLAPD_URI): an entry with mail=ADDRESS means the" \
+	"mailbox exists. Look for: 250 for carol (an entry), 550 for nobody, 'source=ldap'."
+tb_mark
+send --to carol@ldap.example,nobody@ldap.example --quit-after RCPT
+assert_match '^250 ' "$(tb_reply_of carol@ldap.example)" "carol@ldap.example (an LDAP entry) accepted (250) with the server down"
+assert_eq "550 <nobody@ldap.example>: recipient unknown" "$(tb_reply_of nobody@ldap.example)" \
+	"nobody@ldap.example (no LDAP entry) rejected with 550 recipient unknown"
+echo "  The gateway's log:"
+front_rg_lines
+assert_log 'verify_recipient <carol@ldap\.example> result=pass source=ldap ' "the verdict came from LDAP (source=ldap)"
+
+# ---------------------------------------------------------------- 11. FCrDNS
+
+MSG_NOPTR="Your IP address does not resolve to a hostname - no proper reverse mapping exists"
+MSG_DYN="You are a dynamic host - please use your providers mailserver to send emails"
+
+step "11. FCrDNS: who is the client? (forward-confirmed reverse DNS, before the banner)"
+explain "A real mail server has a name (PTR) that points back to its address (A). rcptguard checks" \
+	"that when the client connects (acl-snippets/rcptguard-connect.conf), and refuses hosts" \
+	"without one and hosts whose name says 'dial-up/dynamic pool'. The clients below connect" \
+	"from 127.0.2.N; the demo's DNS server (nsd) answers for them. (127.0.0.1, used by the" \
+	"other steps, is exempt: RCPTGUARD_FCRDNS_EXEMPT.)"
+echo "  a) 127.0.2.1, PTR mail.clients.example, whose A record is 127.0.2.1: let in"
+tb_mark
+send --local-interface 127.0.2.1 --to alice@example.org --quit-after RCPT
+assert_match '^220 ' "$(first_reply "$TB_SWAKS_OUT")" "127.0.2.1 (proper name) gets the 220 banner"
+assert_match '^250 ' "$REPLY_RCPT" "127.0.2.1 then gets 250 for alice@example.org"
+echo "  b) 127.0.2.2, no PTR record at all: refused before the banner"
+send --local-interface 127.0.2.2 --to alice@example.org --quit-after CONNECT
+assert_eq "550 $MSG_NOPTR" "$(first_reply "$TB_SWAKS_OUT")" "127.0.2.2 (no PTR) refused with 550 and the no-reverse-mapping text"
+echo "  c) 127.0.2.5, PTR dyn-127-0-2-5.pool.clients.example (its address in its name): refused"
+send --local-interface 127.0.2.5 --to alice@example.org --quit-after CONNECT
+assert_eq "550 $MSG_DYN" "$(first_reply "$TB_SWAKS_OUT")" "127.0.2.5 (dynamic-looking name) refused with 550 and the dynamic-host text"
+echo "  The gateway's log:"
+tb_front_log | grep -E 'rcptguard' | sed 's/^/    /'
+assert_log 'fcrdns \[127\.0\.2\.1\] result=pass source=dns hostname=mail\.clients\.example' "log: 127.0.2.1 pass, hostname=mail.clients.example"
+assert_log 'fcrdns \[127\.0\.2\.2\] result=fail source=dns reason=noptr' "log: 127.0.2.2 fail reason=noptr"
+assert_log 'fcrdns \[127\.0\.2\.5\] result=fail source=dns reason=dynamic' "log: 127.0.2.5 fail reason=dynamic"
+
 # ---------------------------------------------------------------- the operator's view
 
 step "The gateway's rcptguard log lines (all of them, from $FRONT_LOG)"
@@ -344,7 +552,8 @@ explain "One line per verdict: the check, the address, the answer (as the ACL re
 grep 'rcptguard:' "$FRONT_LOG" | sed 's/^/    /'
 
 step "rcptguardctl -c $CONF cache list"
-explain "The verdict cache: address, verdict, where it came from, lifetimes, what the server said;" \
+explain "The verdict cache: address, verdict, where it came from (callout, list, ldap), lifetimes," \
+	"what the source said;" \
 	"and one catch-all record per domain. (The down.example deferral is not cached.)" \
 	"'rcptguardctl cache flush ADDRESS|DOMAIN|--all' clears it."
 out=$("$RG_CTL" -c "$CONF" cache list 2>&1)
@@ -360,5 +569,5 @@ step "rcptguardctl -c $CONF probe catchall.example"
 explain "The same against the catch-all server: it cannot verify addresses."
 "$RG_CTL" -c "$CONF" probe catchall.example 2>&1 | sed 's/^/    /'
 
-step "Done: stopping both Exims"
+step "Done: stopping the Exims, slapd and nsd"
 explain "Everything ran in $TB. To use rcptguard on a real gateway: README.md, rcptguard.conf(5)."
