@@ -553,8 +553,8 @@ grep 'rcptguard:' "$FRONT_LOG" | sed 's/^/    /'
 
 step "rcptguardctl -c $CONF cache list"
 explain "The verdict cache: address, verdict, where it came from (callout, list, ldap), lifetimes," \
-	"what the source said;" \
-	"and one catch-all record per domain. (The down.example deferral is not cached.)" \
+	"what the source said; and one catch-all record per domain. (The down.example deferral" \
+	"is not cached.)" \
 	"'rcptguardctl cache flush ADDRESS|DOMAIN|--all' clears it."
 out=$("$RG_CTL" -c "$CONF" cache list 2>&1)
 printf '%s\n' "$out" | sed 's/^/    /'
