@@ -14,6 +14,7 @@
 #include <local_scan.h>
 #pragma GCC diagnostic pop
 
+#include "greylist.h"
 #include "rglog.h"
 #include "verify.h"
 
@@ -22,6 +23,7 @@
 int verify_recipient(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int catchall(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int quit(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
+int greylist(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 
 /* Core log lines to Exim: verdicts and errors to the main log, detail to -d output. */
 static void rg_exim_log(int level, const char *line)
@@ -67,6 +69,20 @@ int catchall(uschar **yield, int argc, uschar *argv[])
 		return rg_exim_usage(yield, "rcptguard: catchall needs DOMAIN [OPTIONS]");
 	rg_exim_begin();
 	verify_run_catchall((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL, &y);
+	*yield = string_copy((const uschar *)y.line);
+	return OK;
+}
+
+/* greylist IP SENDER RECIPIENT [OPTIONS] -> result=pass|defer ... (hostname= in OPTIONS) */
+int greylist(uschar **yield, int argc, uschar *argv[])
+{
+	struct yield y;
+
+	if (argc < 3 || argc > 4)
+		return rg_exim_usage(yield, "rcptguard: greylist needs IP SENDER RECIPIENT [OPTIONS]");
+	rg_exim_begin();
+	greylist_run((const char *)argv[0], (const char *)argv[1], (const char *)argv[2],
+		     argc > 3 ? (const char *)argv[3] : NULL, &y);
 	*yield = string_copy((const uschar *)y.line);
 	return OK;
 }

@@ -42,4 +42,9 @@ const struct store_handle *ctl_store(void);
 /* A unix time as ISO 8601 UTC in buf. */
 const char *ctl_time(int64_t t, char *buf, size_t size);
 
+/* tools/ctl_greylist.c: greylist ..., purge, stats. */
+int ctl_greylist(int argc, char **argv);
+int ctl_purge(int argc, char **argv);
+int ctl_stats(int argc, char **argv);
+
 #endif
