@@ -54,9 +54,21 @@ static int greylist_wl_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > RG_DOMAIN_MAX || s[0] == '.' || s[n - 1] == '.' || strstr(s, "..") != NULL)
+	size_t i, label = 0;
+
+	if (n == 0 || n > RG_DOMAIN_MAX || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != n)
 		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == n;
+	/* Labels of 1..63 characters that neither start nor end with '-'. */
+	for (i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.') {
+			label++;
+			continue;
+		}
+		if (label == 0 || label > 63 || s[i - label] == '-' || s[i - 1] == '-')
+			return 0;
+		label = 0;
+	}
+	return 1;
 }
 
 /* Parse one entry (kind word and value, lower-cased already) into e; NULL or the problem. */
