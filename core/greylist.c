@@ -228,7 +228,7 @@ static int greylist_decide(struct greylist_ctx *cx, const char *options, struct 
 	char opts[GREYLIST_OPTIONS_MAX], err[RG_ERRLEN];
 	const struct greylist_whitelist *wl;
 	const char *dom, *why;
-	int rc;
+	int rc, net_ok;
 
 	if (greylist_options(options, opts, sizeof opts, cx->host, sizeof cx->host) < 0)
 		return greylist_error(cx, y, "bad options", "options or hostname= too long");
@@ -242,6 +242,11 @@ static int greylist_decide(struct greylist_ctx *cx, const char *options, struct 
 		yield_add(y, "detail", err);
 		return RG_CONFIG;
 	}
+	/* The network first, so that every answer (whitelisted too) names it. */
+	net_ok = greylist_key_network(cx->ip, cx->s->greylist_ipv4_prefix, cx->s->greylist_ipv6_prefix,
+				      cx->net, sizeof cx->net) == 0;
+	if (!net_ok)
+		cx->net[0] = '\0';
 	if (cx->s->greylist_whitelist[0]) {
 		rc = greylist_whitelist_get(cx->s->greylist_whitelist, &wl, err, sizeof err);
 		if (rc != RG_FOUND)
@@ -252,8 +257,7 @@ static int greylist_decide(struct greylist_ctx *cx, const char *options, struct 
 			return RG_FOUND;
 		}
 	}
-	if (greylist_key_network(cx->ip, cx->s->greylist_ipv4_prefix, cx->s->greylist_ipv6_prefix,
-				 cx->net, sizeof cx->net) < 0)
+	if (!net_ok)
 		return greylist_error(cx, y, "bad argument", "client IP is not an IP address");
 	if (greylist_key_sender(cx->sender, cx->skey, sizeof cx->skey) < 0 ||
 	    greylist_key_recipient(cx->rcpt, cx->rkey, sizeof cx->rkey) < 0 || cx->rkey[0] == '\0' ||
