@@ -348,3 +348,6 @@ printf '   %-58s %14s %14s %8s\n' "4. back-end connections, 1 message, 50 new re
 say ""
 say "   targets: 1 >= 1.5x: $(target ge "$RPS_RATIO" 1.5); 2 p50 < 2 µs: $(target lt "${V50:-x}" 2000);" \
 	"3 < 200 µs: $(target lt "${MOD_US:-x}" 200); 4 = 1 connection: $(target [ "${CONN[rg]}" = 1 ])"
+
+# Greylisting: decisions/s (engine, Exim, postgrey side by side), store bytes per triplet, purge of 1M.
+bash "$BENCH_SRC/greylist.sh" || not ok "greylisting benchmark (tests/bench/greylist.sh)"
