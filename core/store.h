@@ -23,6 +23,22 @@ typedef int store_iter_fn(const char *key, size_t klen, const char *val, size_t 
 /* Called per record by delete_if(); return 1 to delete the record. */
 typedef int store_pred_fn(const char *key, size_t klen, const char *val, size_t vlen, void *arg);
 
+/* What an update callback asks for. */
+enum store_update_action {
+	STORE_UPDATE_KEEP = 0,  /* leave the record as it is (nothing is written) */
+	STORE_UPDATE_PUT = 1,   /* write out[0..*outlen) */
+	STORE_UPDATE_DEL = 2    /* delete the record */
+};
+/*
+ * Called by update() inside the write transaction with the current value (old = NULL,
+ * oldlen = 0 when absent); writes the new value into out (outsize bytes) and returns a
+ * store_update_action, or -1 to abandon the update (nothing written). It may be called
+ * more than once for one update (after the map has grown): it must compute its answer
+ * from old alone and keep its results in arg only for the last call.
+ */
+typedef int store_update_fn(const char *old, size_t oldlen, char *out, size_t outsize,
+			    size_t *outlen, void *arg);
+
 struct store_ops {
 	const char *name;
 	/* Open (creating if needed) the store under state_dir. */
@@ -39,6 +55,11 @@ struct store_ops {
 	/* Delete records with prefix for which pred says 1, in write transactions of bounded size. */
 	int (*delete_if)(struct store *s, const char *prefix, store_pred_fn *pred, void *arg,
 			 size_t *deleted, char *err, size_t errlen);
+	/* Read-modify-write of key in ONE write transaction, so that concurrent processes
+	 * never lose an update: fn sees the committed value and decides the new one.
+	 * RG_FOUND (done, whatever fn chose), RG_CONFIG (fn returned -1), RG_TEMPFAIL. */
+	int (*update)(struct store *s, const char *key, store_update_fn *fn, void *arg,
+		      char *err, size_t errlen);
 	void (*close)(struct store *s);
 };
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,60 @@ static int store_lmdb_put(struct store *s, const char *key, const char *val, siz
 	return rc == 0 ? RG_FOUND : store_lmdb_fail(s, "put", rc, err, errlen);
 }
 
+/* Read-modify-write of key in one write transaction; the map grows on MDB_MAP_FULL. */
+static int store_lmdb_update(struct store *s, const char *key, store_update_fn *fn, void *arg,
+			     char *err, size_t errlen)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	char out[STORE_VAL_MAX];
+	size_t outlen;
+	MDB_txn *txn;
+	int rc, act, tries;
+
+	if (k.mv_size == 0 || k.mv_size > STORE_KEY_MAX)
+		return util_snprintf(err, errlen, "%s: bad key length", s->path), RG_CONFIG;
+	for (tries = 0; tries < 4; tries++) {
+		if ((rc = store_lmdb_write_begin(s, &txn)) != 0)
+			return store_lmdb_fail(s, "write", rc, err, errlen);
+		/* Why inside the write transaction: LMDB has one writer at a time, so no other
+		 * process can change the record between this read and the write below. */
+		rc = mdb_get(txn, s->dbi, &k, &v);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return store_lmdb_fail(s, "get", rc, err, errlen);
+		}
+		outlen = 0;
+		act = fn(rc == 0 ? v.mv_data : NULL, rc == 0 ? v.mv_size : 0, out, sizeof out, &outlen, arg);
+		if (act == STORE_UPDATE_KEEP || act < 0 || (act == STORE_UPDATE_DEL && rc != 0)) {
+			mdb_txn_abort(txn);
+			if (act < 0)
+				return util_snprintf(err, errlen, "%s: update of %.100s abandoned", s->path, key),
+				       RG_CONFIG;
+			return RG_FOUND;
+		}
+		if (act == STORE_UPDATE_DEL) {
+			rc = mdb_del(txn, s->dbi, &k, NULL);
+		} else if (outlen > sizeof out) {
+			mdb_txn_abort(txn);
+			return util_snprintf(err, errlen, "%s: update value too large", s->path), RG_CONFIG;
+		} else {
+			v.mv_size = outlen;
+			v.mv_data = out;
+			rc = mdb_put(txn, s->dbi, &k, &v, 0);
+		}
+		if (rc == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		if (rc != MDB_MAP_FULL)
+			break;
+		if ((rc = store_lmdb_grow(s)) != 0)
+			break;
+		rc = MDB_MAP_FULL;
+	}
+	return rc == 0 ? RG_FOUND : store_lmdb_fail(s, "update", rc, err, errlen);
+}
+
 /* Delete key. */
 static int store_lmdb_del(struct store *s, const char *key, char *err, size_t errlen)
 {
@@ -354,6 +409,10 @@ static int store_lmdb_delete_if(struct store *s, const char *prefix, store_pred_
 		}
 		if ((rc = mdb_txn_commit(txn)) != 0)
 			return store_lmdb_fail(s, "commit", rc, err, errlen);
+		/* Why: Exim processes waiting for the writer lock get it between two batches
+		 * (a purge of a million records must not stall greylisting for its duration). */
+		if (more)
+			sched_yield();
 	}
 	return RG_FOUND;
 }
@@ -377,5 +436,6 @@ const struct store_ops store_lmdb_ops = {
 	.del = store_lmdb_del,
 	.iterate = store_lmdb_iterate,
 	.delete_if = store_lmdb_delete_if,
+	.update = store_lmdb_update,
 	.close = store_lmdb_close,
 };

@@ -15,6 +15,7 @@
 #pragma GCC diagnostic pop
 
 #include "fcrdns.h"
+#include "greylist.h"
 #include "rglog.h"
 #include "verify.h"
 
@@ -25,6 +26,7 @@ int verify_sender(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int catchall(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int quit(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int fcrdns(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
+int greylist(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 
 /* Core log lines to Exim: verdicts and errors to the main log, detail to -d output. */
 static void rg_exim_log(int level, const char *line)
@@ -96,6 +98,20 @@ int fcrdns(uschar **yield, int argc, uschar *argv[])
 		return rg_exim_usage(yield, "rcptguard: fcrdns needs IP [OPTIONS]");
 	rg_exim_begin();
 	fcrdns_run((const char *)argv[0], argc > 1 ? (const char *)argv[1] : NULL, &y);
+	*yield = string_copy((const uschar *)y.line);
+	return OK;
+}
+
+/* greylist IP SENDER RECIPIENT [OPTIONS] -> result=pass|defer ... (hostname= in OPTIONS) */
+int greylist(uschar **yield, int argc, uschar *argv[])
+{
+	struct yield y;
+
+	if (argc < 3 || argc > 4)
+		return rg_exim_usage(yield, "rcptguard: greylist needs IP SENDER RECIPIENT [OPTIONS]");
+	rg_exim_begin();
+	greylist_run((const char *)argv[0], (const char *)argv[1], (const char *)argv[2],
+		     argc > 3 ? (const char *)argv[3] : NULL, &y);
 	*yield = string_copy((const uschar *)y.line);
 	return OK;
 }

@@ -19,6 +19,7 @@ typedef struct gstring gstring;
 #include <string.h>
 
 #include "fcrdns.h"
+#include "greylist.h"
 #include "rglog.h"
 #include "verify.h"
 
@@ -129,6 +130,26 @@ static int rg_lookup_find(void *handle, const uschar *filename, const uschar *qu
 		verify_run_catchall(w[1], options, &y);
 	} else if (strcmp(w[0], "fcrdns") == 0) {
 		fcrdns_run(w[1], options, &y);
+	} else if (strcmp(w[0], "greylist") == 0) {
+		/* greylist IP SENDER RECIPIENT: found = may pass; not found = greylisted (defer
+		 * the recipient); DEFER = could not decide. Never cached: each attempt counts. */
+		*do_cache = 0;
+		if (rg_lookup_words(rest, w + 2, 2, &rest) != 2 ||
+		    util_snprintf(options, sizeof options, "%s %s", rest, opts ? (const char *)opts : "") < 0) {
+			*errmsg = string_copy((const uschar *)"rcptguard: query needs greylist IP SENDER RECIPIENT");
+			return DEFER;
+		}
+		greylist_run(w[1], w[2], w[3], options, &y);
+		yield_get(y.line, "result", res, sizeof res);
+		if (strcmp(res, "pass") == 0) {
+			*result = string_copy((const uschar *)y.line);
+			return OK;
+		}
+		yield_get(y.line, "reason", res, sizeof res);
+		if (strcmp(res, "new") == 0 || strcmp(res, "early") == 0)
+			return FAIL;
+		*errmsg = string_copy((const uschar *)y.line);
+		return DEFER;
 	} else if (strcmp(w[0], "quit") == 0) {
 		/* End of the SMTP session (acl_smtp_quit / notquit): QUIT callout connections,
 		 * as the dlfunc "quit" does; Exim's _exit() runs no clean-up of modules. */

@@ -46,5 +46,9 @@ const char *ctl_time(int64_t t, char *buf, size_t size);
 int ctl_fcrdns(int argc, char **argv);
 /* list check|status|accept (tools/ctl_list.c). */
 int ctl_list(int argc, char **argv);
+/* tools/ctl_greylist.c: greylist ..., purge, stats. */
+int ctl_greylist(int argc, char **argv);
+int ctl_purge(int argc, char **argv);
+int ctl_stats(int argc, char **argv);
 
 #endif

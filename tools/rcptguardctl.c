@@ -44,6 +44,11 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "list", ctl_list, "list check FILE | list status [DOMAIN] | list accept DOMAIN   static recipient lists" },
 	{ "probe", ctl_probe, "probe DOMAIN [--host H[:P]] [--rcpt ADDRESS]   the SMTP tester" },
 	{ "fcrdns", ctl_fcrdns, "fcrdns IP [-o OPTIONS]            forward-confirmed reverse DNS of a client IP" },
+	{ "greylist", ctl_greylist, "greylist IP SENDER RCPT [-o OPTIONS]   greylist as Exim would (records the attempt)\n"
+				    "  greylist check IP SENDER RCPT [-o OPTIONS]   the same decision, changing nothing\n"
+				    "  greylist list | allow IP|CIDR|IP SENDER RCPT | remove IP|CIDR|IP SENDER RCPT" },
+	{ "purge", ctl_purge, "purge                             delete expired greylisting records (for cron)" },
+	{ "stats", ctl_stats, "stats                             counts of greylisting records" },
 	{ NULL, NULL, NULL },
 };
 

@@ -353,3 +353,6 @@ say "   targets: 1 >= 1.5x: $(target ge "$RPS_RATIO" 1.5); 2 p50 < 2 µs: $(targ
 bash "$BENCH_SRC/fcrdns.sh" || not ok "FCrDNS figures (tests/bench/fcrdns.sh) ran and their checks passed"
 
 bash "$BENCH_SRC/list.sh" || not ok "static list figures (tests/bench/list.sh)"
+
+# Greylisting: decisions/s (engine, Exim, postgrey side by side), store bytes per triplet, purge of 1M.
+bash "$BENCH_SRC/greylist.sh" || not ok "greylisting benchmark (tests/bench/greylist.sh)"

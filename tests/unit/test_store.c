@@ -1,5 +1,6 @@
 /* test_store.c - the LMDB store: round trips, prefix walks, batched deletes, map growth,
- * a damaged file set aside, and fork safety of the per-process handle. */
+ * a damaged file set aside, fork safety of the per-process handle, and the update op
+ * (read-modify-write in one transaction: map growth, 50 processes losing no update). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +185,145 @@ static void test_fork(void **state)
 	assert_int_equal(h->ops->get(h->s, "f:child", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
 }
 
+/* update callback: add 1 to a decimal counter (absent = 0). */
+static int incr_fn(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen, void *arg)
+{
+	char buf[32] = "0";
+
+	(void)arg;
+	if (old != NULL) {
+		if (oldlen >= sizeof buf)
+			return -1;
+		memcpy(buf, old, oldlen);
+		buf[oldlen] = '\0';
+	}
+	*outlen = (size_t)snprintf(out, outsize, "%d", atoi(buf) + 1);
+	return STORE_UPDATE_PUT;
+}
+
+static int keep_fn(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen, void *arg)
+{
+	(void)old; (void)oldlen; (void)out; (void)outsize; (void)outlen;
+	(*(int *)arg)++;
+	return STORE_UPDATE_KEEP;
+}
+
+static int del_fn(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen, void *arg)
+{
+	(void)old; (void)oldlen; (void)out; (void)outsize; (void)outlen; (void)arg;
+	return STORE_UPDATE_DEL;
+}
+
+static int abandon_fn(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen, void *arg)
+{
+	(void)old; (void)oldlen; (void)outsize; (void)arg;
+	out[0] = 'x';
+	*outlen = 1;
+	return -1;
+}
+
+/* A big value, so that the map fills. */
+static int big_fn(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen, void *arg)
+{
+	(void)old; (void)oldlen; (void)arg;
+	memset(out, 'b', 900 < outsize ? 900 : outsize);
+	*outlen = 900;
+	return STORE_UPDATE_PUT;
+}
+
+static void test_update(void **state)
+{
+	const struct store_handle *h;
+	char err[RG_ERRLEN], val[64];
+	size_t vlen;
+	int calls = 0;
+
+	(void)state;
+	h = store_process(dir, 4, err, sizeof err);
+	assert_non_null(h);
+	/* Absent: the callback sees NULL and creates the record. */
+	assert_int_equal(h->ops->update(h->s, "u:n", incr_fn, NULL, err, sizeof err), RG_FOUND);
+	assert_int_equal(h->ops->update(h->s, "u:n", incr_fn, NULL, err, sizeof err), RG_FOUND);
+	assert_int_equal(h->ops->get(h->s, "u:n", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
+	assert_string_equal(val, "2");
+	/* KEEP writes nothing; DEL deletes; DEL of an absent record is no error. */
+	assert_int_equal(h->ops->update(h->s, "u:n", keep_fn, &calls, err, sizeof err), RG_FOUND);
+	assert_int_equal(calls, 1);
+	assert_int_equal(h->ops->get(h->s, "u:n", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
+	assert_string_equal(val, "2");
+	assert_int_equal(h->ops->update(h->s, "u:n", del_fn, NULL, err, sizeof err), RG_FOUND);
+	assert_int_equal(h->ops->get(h->s, "u:n", val, sizeof val, &vlen, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(h->ops->update(h->s, "u:n", del_fn, NULL, err, sizeof err), RG_FOUND);
+	/* An abandoned update writes nothing and says so. */
+	assert_int_equal(h->ops->update(h->s, "u:a", abandon_fn, NULL, err, sizeof err), RG_CONFIG);
+	assert_int_equal(h->ops->get(h->s, "u:a", val, sizeof val, &vlen, err, sizeof err), RG_NOTFOUND);
+	/* An empty key is refused. */
+	assert_int_equal(h->ops->update(h->s, "", incr_fn, NULL, err, sizeof err), RG_CONFIG);
+}
+
+static void test_update_map_growth(void **state)
+{
+	const struct store_handle *h;
+	char err[RG_ERRLEN], key[32], val[1000];
+	size_t vlen;
+	int i;
+
+	(void)state;
+	store_process_close();
+	h = store_process(dir, 1, err, sizeof err);   /* 1 MiB map */
+	assert_non_null(h);
+	for (i = 0; i < 6000; i++) {                 /* ~5 MiB of values */
+		snprintf(key, sizeof key, "ug:%06d", i);
+		if (h->ops->update(h->s, key, big_fn, NULL, err, sizeof err) != RG_FOUND)
+			fail_msg("update %d: %s", i, err);
+	}
+	assert_int_equal(h->ops->get(h->s, "ug:000000", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
+	assert_int_equal(vlen, 900);
+}
+
+/* 50 processes add 1 to the same counter 40 times each, and to counters of their own:
+ * no update may be lost. */
+static void test_update_concurrent(void **state)
+{
+	const struct store_handle *h;
+	char err[RG_ERRLEN], val[64], key[32];
+	pid_t pids[50];
+	size_t vlen;
+	int i, status;
+
+	(void)state;
+	store_process_close();
+	h = store_process(dir, 4, err, sizeof err);
+	assert_non_null(h);
+	for (i = 0; i < 50; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			const struct store_handle *c = store_process(dir, 4, err, sizeof err);
+			char k[32];
+
+			snprintf(k, sizeof k, "uc:own%02d", i);
+			for (int j = 0; j < 40; j++)
+				if (c == NULL || c->ops->update(c->s, "uc:shared", incr_fn, NULL, err, sizeof err) != RG_FOUND ||
+				    c->ops->update(c->s, k, incr_fn, NULL, err, sizeof err) != RG_FOUND) {
+					fprintf(stderr, "child %d: %s\n", i, c ? err : "no store");
+					_exit(1);
+				}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 50; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(h->ops->get(h->s, "uc:shared", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
+	assert_string_equal(val, "2000");
+	for (i = 0; i < 50; i++) {
+		snprintf(key, sizeof key, "uc:own%02d", i);
+		assert_int_equal(h->ops->get(h->s, key, val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
+		assert_string_equal(val, "40");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +331,9 @@ int main(void)
 		cmocka_unit_test(test_map_growth),
 		cmocka_unit_test(test_damaged_set_aside),
 		cmocka_unit_test(test_fork),
+		cmocka_unit_test(test_update),
+		cmocka_unit_test(test_update_map_growth),
+		cmocka_unit_test(test_update_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,191 @@
+/*
+ * greylist_record.c - the greylisting state machine and its records.
+ *
+ * Pure functions of (old record, now, settings): the store runs them inside one write
+ * transaction (store update), so concurrent Exim processes never lose an attempt, and
+ * the unit tests drive them with any clock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "greylist_record.h"
+
+#define GREYLIST_RECORD_VERSION "1"
+
+/* The name of a reason. */
+const char *greylist_reason_name(int reason)
+{
+	switch (reason) {
+	case GREYLIST_NEW: return "new";
+	case GREYLIST_EARLY: return "early";
+	case GREYLIST_PASSED: return "passed";
+	case GREYLIST_AWL: return "awl";
+	case GREYLIST_WHITELISTED: return "whitelisted";
+	default: return "error";
+	}
+}
+
+/* Rewrite interval of passing records. */
+int64_t greylist_record_renew_step(const struct settings *s)
+{
+	int64_t step = s->greylist_pass_ttl / 100;
+
+	/* Why not every pass: a write commit costs a disk sync; known triplets are most of
+	 * the traffic, and reading them costs a microsecond. */
+	if (step > 3600)
+		step = 3600;
+	return step < 1 ? 1 : step;
+}
+
+/* One attempt of a triplet. */
+void greylist_record_step(const struct greylist_triplet *old, int64_t now, const struct settings *s,
+			  struct greylist_triplet *out, struct greylist_step *st)
+{
+	memset(st, 0, sizeof *st);
+	if (old != NULL && old->passed && now < old->expires) {
+		*out = *old;
+		st->pass = 1;
+		st->reason = GREYLIST_PASSED;
+		if (now - old->last >= greylist_record_renew_step(s)) {
+			out->last = now;
+			out->expires = now + s->greylist_pass_ttl;
+			st->write = 1;
+		}
+		return;
+	}
+	if (old != NULL && !old->passed && now < old->expires && now >= old->first) {
+		*out = *old;
+		out->last = now;
+		st->write = 1;
+		if (now - old->first >= (int64_t)s->greylist_delay) {
+			out->passed = 1;
+			out->expires = now + s->greylist_pass_ttl;
+			st->pass = 1;
+			st->reason = GREYLIST_PASSED;
+			st->became_passed = 1;
+			return;
+		}
+		out->defers++;
+		st->reason = GREYLIST_EARLY;
+		st->wait = old->first + s->greylist_delay - now;
+		return;
+	}
+	/* Absent, unreadable, expired, or from the future (a clock set back): a new triplet. */
+	memset(out, 0, sizeof *out);
+	out->first = out->last = now;
+	out->expires = now + s->greylist_retry_window;
+	st->write = 1;
+	if (s->greylist_delay == 0) {
+		/* No delay configured: greylisting only records the triplet. */
+		out->passed = 1;
+		out->expires = now + s->greylist_pass_ttl;
+		st->pass = 1;
+		st->reason = GREYLIST_PASSED;
+		st->became_passed = 1;
+		return;
+	}
+	out->defers = 1;
+	st->reason = GREYLIST_NEW;
+	st->wait = s->greylist_delay;
+}
+
+/* Whether an auto-whitelist entry lets its network pass. */
+int greylist_record_awl_passes(const struct greylist_awl *a, int64_t now, const struct settings *s)
+{
+	if (now >= a->expires)
+		return 0;
+	return a->manual || (s->greylist_awl_after > 0 && a->count >= s->greylist_awl_after);
+}
+
+/* Encode a triplet record. */
+int greylist_record_encode(const struct greylist_triplet *t, char *buf, size_t size)
+{
+	return util_snprintf(buf, size, GREYLIST_RECORD_VERSION " %s %lld %lld %lld %u", t->passed ? "pass" : "wait",
+			     (long long)t->first, (long long)t->last, (long long)t->expires, t->defers);
+}
+
+/* Encode an auto-whitelist record. */
+int greylist_record_awl_encode(const struct greylist_awl *a, char *buf, size_t size)
+{
+	return util_snprintf(buf, size, GREYLIST_RECORD_VERSION " %s %u %lld %lld %lld", a->manual ? "manual" : "auto",
+			     a->count, (long long)a->first, (long long)a->last, (long long)a->expires);
+}
+
+/* Split buf (len bytes, printable ASCII only) into n space-separated words in w. */
+static int greylist_record_words(const char *buf, size_t len, char w[][24], int n)
+{
+	size_t i, k = 0;
+	int j = 0;
+
+	for (i = 0; i <= len; i++) {
+		if (i == len || buf[i] == ' ') {
+			if (k == 0 || j >= n)
+				return -1;
+			w[j++][k] = '\0';
+			k = 0;
+			continue;
+		}
+		if (j >= n || (unsigned char)buf[i] < 0x21 || (unsigned char)buf[i] > 0x7e || k + 1 >= sizeof w[0])
+			return -1;
+		w[j][k++] = buf[i];
+	}
+	return j == n ? 0 : -1;
+}
+
+/* A non-negative decimal, strictly. */
+static int greylist_record_num(const char *s, int64_t max, int64_t *out)
+{
+	char *e;
+	long long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(s, &e, 10);
+	if (errno || *e != '\0' || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Decode a triplet record strictly. */
+int greylist_record_decode(const char *buf, size_t len, struct greylist_triplet *t)
+{
+	char w[6][24];
+	int64_t d;
+
+	memset(t, 0, sizeof *t);
+	if (greylist_record_words(buf, len, w, 6) < 0 || strcmp(w[0], GREYLIST_RECORD_VERSION) != 0)
+		return -1;
+	if (strcmp(w[1], "pass") == 0)
+		t->passed = 1;
+	else if (strcmp(w[1], "wait") != 0)
+		return -1;
+	if (greylist_record_num(w[2], INT64_MAX, &t->first) < 0 || greylist_record_num(w[3], INT64_MAX, &t->last) < 0 ||
+	    greylist_record_num(w[4], INT64_MAX, &t->expires) < 0 || greylist_record_num(w[5], UINT32_MAX, &d) < 0)
+		return -1;
+	t->defers = (unsigned)d;
+	return 0;
+}
+
+/* Decode an auto-whitelist record strictly. */
+int greylist_record_awl_decode(const char *buf, size_t len, struct greylist_awl *a)
+{
+	char w[6][24];
+	int64_t c;
+
+	memset(a, 0, sizeof *a);
+	if (greylist_record_words(buf, len, w, 6) < 0 || strcmp(w[0], GREYLIST_RECORD_VERSION) != 0)
+		return -1;
+	if (strcmp(w[1], "manual") == 0)
+		a->manual = 1;
+	else if (strcmp(w[1], "auto") != 0)
+		return -1;
+	if (greylist_record_num(w[2], UINT32_MAX, &c) < 0 || greylist_record_num(w[3], INT64_MAX, &a->first) < 0 ||
+	    greylist_record_num(w[4], INT64_MAX, &a->last) < 0 || greylist_record_num(w[5], INT64_MAX, &a->expires) < 0)
+		return -1;
+	a->count = (unsigned)c;
+	return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * greylist_whitelist.h - the greylist_whitelist file: who is never greylisted.
+ *
+ * One entry per line, '#' comments, blank lines ignored:
+ *   client CIDR          client address or network (192.0.2.0/24, 2001:db8::/32, 192.0.2.7)
+ *   hostname NAME        the client's verified host name is NAME or ends in ".NAME";
+ *                        ".NAME" or "*.NAME": names under NAME only
+ *   recipient ADDRESS    a recipient that opts out (case-insensitive)
+ *   domain DOMAIN        a recipient domain that opts out; "*.DOMAIN": its subdomains
+ * Any other line is an error naming file:line; a file with an error is not used.
+ *
+ * Ownership: greylist_whitelist_get() returns the process's copy (valid until the next
+ * call); it is reloaded when the file changes (size, mtime, inode).
+ */
+#ifndef GREYLIST_WHITELIST_H
+#define GREYLIST_WHITELIST_H
+
+#include "rg.h"
+
+struct greylist_whitelist;
+
+/* Parse the file at path. RG_FOUND, or RG_CONFIG with "file:line: problem" in err
+ * (RG_TEMPFAIL when it cannot be read). */
+int greylist_whitelist_load(const char *path, struct greylist_whitelist **out, char *err, size_t errlen);
+
+/* The process's whitelist for path (loaded or reloaded as needed); same outcomes. */
+int greylist_whitelist_get(const char *path, const struct greylist_whitelist **out, char *err, size_t errlen);
+
+/* Whether the attempt is whitelisted; *why names the entry's kind ("client", ...).
+ * ip may be unparsable (no client match), hostname and rcpt may be "" or NULL. */
+int greylist_whitelist_match(const struct greylist_whitelist *w, const char *ip, const char *hostname,
+			     const char *rcpt, const char **why);
+
+/* Number of entries (for the CLI). */
+size_t greylist_whitelist_count(const struct greylist_whitelist *w);
+
+void greylist_whitelist_free(struct greylist_whitelist *w);
+
+#endif
