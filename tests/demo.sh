@@ -5,18 +5,22 @@
 #
 #   client (swaks) --> front Exim, the gateway     --> back-end Exim, the customer's server
 #   from 127.0.0.1     rcptguard.so loaded through      example.org: knows alice and bob,
-#   (FCrDNS step:      the shipped ACL snippets         550 for anyone else;
-#   127.0.2.N)         (connect, sender, RCPT, quit)    catchall.example: takes anything
+#   (FCrDNS and        the shipped ACL snippets         550 for anyone else;
+#   greylisting steps: (connect, sender, RCPT,          catchall.example: takes anything
+#   127.0.2.N)         greylist, quit)
 #                                                       down.example: nothing listens
 #   static lists:  list.example (its server is down), only.example (sources = list)
 #   slapd:         the LDAP directory of ldap.example (its server is down, no list)
 #   nsd:           reverse and forward DNS of the 127.0.2.N clients; rcptguard asks it
 #                  only (dns_forward), no DNS query leaves the machine
+#   greylisting:   only for client 127.0.2.3 (every other client is exempt), so that the
+#                  other steps are not deferred; greylist_delay = 2s instead of 5m
 #
 # Then it sends a few messages through the gateway and shows, for each check (recipient
 # callout, cache, catch-all, destination down, sender of an own domain, static list, LDAP,
-# FCrDNS), the SMTP exchange and what to look for; then the gateway's rcptguard log lines,
-# the verdict cache (rcptguardctl cache list) and the SMTP tester (rcptguardctl probe).
+# FCrDNS, greylisting), the SMTP exchange and what to look for; then the greylisting records
+# (rcptguardctl greylist list), the gateway's rcptguard log lines, the verdict cache
+# (rcptguardctl cache list) and the SMTP tester (rcptguardctl probe).
 # The "ok N - ..." lines are the demo checking itself: "not ok" means rcptguard did
 # not behave as described. RG_KEEP=1 keeps the folder (configs, logs, mailboxes).
 # Both Exims run with -odq (queue only); the demo delivers with a queue run as root (see
@@ -201,14 +205,17 @@ demo_slapd() {
 }
 
 # demo_nsd: a throwaway DNS server for the FCrDNS step: 127.0.2.1 has a proper name
-# (PTR and A agree), 127.0.2.5 a dynamic-looking one, 127.0.2.2 no PTR at all.
+# (PTR and A agree), 127.0.2.5 a dynamic-looking one, 127.0.2.2 no PTR at all; and
+# 127.0.2.3, the greylisting step's client, a proper name too (it must pass FCrDNS).
 demo_nsd() {
 	nsd_zone clients.example <<'EOF'
 mail                   A    127.0.2.1
+mx2                    A    127.0.2.3
 dyn-127-0-2-5.pool     A    127.0.2.5
 EOF
 	nsd_zone 2.0.127.in-addr.arpa <<'EOF'
 1      PTR  mail.clients.example.
+3      PTR  mx2.clients.example.
 5      PTR  dyn-127-0-2-5.pool.clients.example.
 EOF
 	nsd_start
@@ -227,6 +234,10 @@ own_domains = example.org
 # FCrDNS asks this DNS server only (the demo's nsd): no query leaves the machine.
 dns_forward = 127.0.0.1@$NSD_PORT
 dns_timeout = 2s
+
+# Greylisting retries pass after 2 seconds (default 5m), so that the demo need not wait.
+# Only client 127.0.2.3 is greylisted (RCPTGUARD_GREYLIST_EXEMPT_HOSTS in exim.conf).
+greylist_delay = 2s
 
 # Where each customer domain's mail server is (callouts go there).
 [domain example.org]
@@ -273,6 +284,9 @@ RCPTGUARD_SO = $RG_SO
 RCPTGUARD_OPTIONS = config=$CONF
 # the FCrDNS check spares these clients (the demo's other steps come from 127.0.0.1)
 RCPTGUARD_FCRDNS_EXEMPT = <; 127.0.0.1
+# greylisting spares every client but 127.0.2.3 (the greylisting step), so that it
+# defers nothing in the demo's other steps
+RCPTGUARD_GREYLIST_EXEMPT_HOSTS = <; !127.0.2.3 ; *
 .include $REPO/acl-snippets/rcptguard-main.conf
 
 domainlist relay_to_domains = example.org : catchall.example : down.example : \
@@ -296,6 +310,8 @@ acl_check_rcpt:
 .include $REPO/acl-snippets/rcptguard-sender.conf
   # rcptguard: the shipped RCPT snippet (550 unknown, 451 cannot tell, else go on)
 .include $REPO/acl-snippets/rcptguard-rcpt.conf
+  # rcptguard: greylisting of known recipients (451 4.7.1 to a new triplet)
+.include $REPO/acl-snippets/rcptguard-greylist.conf
   accept
 
 # rcptguard: at the end of the session, QUIT the callout connections kept open
@@ -341,7 +357,7 @@ explain "Folder: $TB (removed at the end; RG_KEEP=1 keeps it)" \
 	"    DNS server (nsd) for the FCrDNS step: 127.0.0.1 port $NSD_PORT." \
 	"Gateway Exim with rcptguard: port $FRONT_PORT, config $FRONT_CONF" \
 	"    (loads $RG_SO through acl-snippets/rcptguard-main.conf, -connect.conf," \
-	"    -sender.conf, -rcpt.conf and -quit.conf)." \
+	"    -sender.conf, -rcpt.conf, -greylist.conf and -quit.conf)." \
 	"rcptguard's config: $CONF"
 echo "  ---- the rcptguard parts of the gateway's exim.conf:"
 grep -E 'RCPTGUARD|rcptguard-|rcptguard_quit|^acl_check_(connect|rcpt):|^acl_smtp_(connect|quit|notquit)|^  (require|accept)' "$FRONT_CONF" | grep -v '^#' | sed 's/^/    /'
@@ -544,6 +560,44 @@ tb_front_log | grep -E 'rcptguard' | sed 's/^/    /'
 assert_log 'fcrdns \[127\.0\.2\.1\] result=pass source=dns hostname=mail\.clients\.example' "log: 127.0.2.1 pass, hostname=mail.clients.example"
 assert_log 'fcrdns \[127\.0\.2\.2\] result=fail source=dns reason=noptr' "log: 127.0.2.2 fail reason=noptr"
 assert_log 'fcrdns \[127\.0\.2\.5\] result=fail source=dns reason=dynamic' "log: 127.0.2.5 fail reason=dynamic"
+
+# ---------------------------------------------------------------- 12. greylisting
+
+MSG_GREY="Greylisting in action, please come back in a few minutes"
+
+step "12. Greylisting: a new (client network, sender, recipient) triplet must come back later"
+explain "Real mail servers retry a deferred message; most spam software does not. rcptguard" \
+	"defers (451) a triplet it has not seen (client's /24, sender, recipient), also a retry" \
+	"that comes too early, and lets a retry after greylist_delay through; the triplet then" \
+	"passes at once for 10 days. Only client 127.0.2.3 (PTR mx2.clients.example) is" \
+	"greylisted here (RCPTGUARD_GREYLIST_EXEMPT_HOSTS), with greylist_delay = 2s (default 5m)." \
+	"Look for: '<** 451 4.7.1 Greylisting in action...' twice, then 250 after the delay."
+echo "  a) first attempt from 127.0.2.3: sender@client.example -> bob@example.org"
+tb_mark
+send --local-interface 127.0.2.3 --to bob@example.org --quit-after RCPT
+assert_eq "451 4.7.1 $MSG_GREY" "$REPLY_RCPT" "first attempt of a new triplet deferred with 451 4.7.1 and the greylisting text"
+echo "  b) a retry at once, before greylist_delay has passed: deferred again"
+send --local-interface 127.0.2.3 --to bob@example.org --quit-after RCPT
+assert_eq "451 4.7.1 $MSG_GREY" "$REPLY_RCPT" "early retry deferred again (451 4.7.1)"
+echo "  c) (waiting 2 seconds: greylist_delay) a retry after the delay: accepted"
+sleep 2.2
+send --local-interface 127.0.2.3 --to bob@example.org --quit-after RCPT
+assert_match '^250 ' "$REPLY_RCPT" "retry after the delay accepted (250)"
+echo "  The gateway's log:"
+front_rg_lines
+assert_log 'greylist \[127\.0\.2\.3\] <sender@client\.example> -> <bob@example\.org> result=defer reason=new' "log: the first attempt is a new triplet (reason=new)"
+assert_log 'greylist \[127\.0\.2\.3\] .*result=defer reason=early' "log: the early retry (reason=early)"
+assert_log 'greylist \[127\.0\.2\.3\] .*result=pass reason=passed' "log: the retry after the delay passes (reason=passed)"
+others=$(grep 'rcptguard: greylist \[' "$FRONT_LOG" | grep -vc '\[127\.0\.2\.3\]')
+assert_eq 0 "$others" "no other client of the demo was greylisted (all its greylist log lines are 127.0.2.3's)"
+
+step "rcptguardctl -c $CONF greylist list"
+explain "The greylisting records: each triplet (network, sender, recipient), its state (wait or" \
+	"pass), the deferrals counted, and when it expires; and the auto-whitelisted networks." \
+	"'rcptguardctl greylist allow|remove' releases or forgets a network or a triplet."
+out=$("$RG_CTL" -c "$CONF" greylist list 2>&1)
+printf '%s\n' "$out" | sed 's/^/    /'
+assert_match '127\.0\.2\.0/24.*sender@client\.example.*bob@example\.org' "$out" "greylist list shows the triplet (127.0.2.0/24, sender, recipient)"
 
 # ---------------------------------------------------------------- the operator's view
 
