@@ -118,21 +118,24 @@ static void verify_yield_defer(struct yield *y, const char *role, const char *sh
 
 /*
  * Whether a cached verdict that came from the static list is contradicted by the list in
- * force now; then *rc and ans hold the list's answer. Why: the customer's new list is
- * authoritative at once: a mailbox just added must not be refused from the cache for
- * negative_ttl (nor a removed one pass for positive_ttl). Asking the list costs a stat
- * and an index lookup, no more than the cache did.
+ * force now. Why: the customer's new list is authoritative at once: a mailbox just added
+ * must not be refused from the cache for negative_ttl (nor a removed one pass for
+ * positive_ttl). The verdict is then void and the chain runs again in its order (a
+ * source before the list may answer now). Asking the list costs a stat and an index
+ * lookup, no more than the cache did.
  */
 static int verify_list_changed(const struct address *a, const struct settings *s, int64_t deadline,
-			       const struct verdict *cv, struct source_answer *ans, int *rc)
+			       const struct verdict *cv)
 {
 	const struct source_ops *list = source_find("list");
+	struct source_answer ans;
 	char err[RG_ERRLEN];
+	int rc;
 
 	if (list == NULL || strcmp(cv->source, "list") != 0 || !config_has_source(s, "list"))
 		return 0;
-	*rc = list->lookup(a, s, deadline, ans, err, sizeof err);
-	return (*rc == RG_FOUND || *rc == RG_NOTFOUND) && (*rc == RG_FOUND) != (cv->pass != 0);
+	rc = list->lookup(a, s, deadline, &ans, err, sizeof err);
+	return (rc == RG_FOUND || rc == RG_NOTFOUND) && (rc == RG_FOUND) != (cv->pass != 0);
 }
 
 /* Run the sources of s for a; returns the RG_ outcome and fills y. */
@@ -151,12 +154,9 @@ static int verify_chain(const struct verify_ctx *cx, const struct address *a, co
 	if (st == NULL)
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
 	have_cached = verify_cached(st, a, &cv) == 0;
+	if (have_cached && util_now() < cv.expires && verify_list_changed(a, s, deadline, &cv))
+		have_cached = 0;          /* void: never a stale pass either */
 	if (have_cached && util_now() < cv.expires) {
-		if (verify_list_changed(a, s, deadline, &cv, &ans, &rc)) {
-			verify_store(st, a, s, rc == RG_FOUND, "list", ans.text);
-			verify_yield_verdict(y, cx->role, a, rc == RG_FOUND, "list", ans.text);
-			return rc;
-		}
 		verify_yield_verdict(y, cx->role, a, cv.pass, "cache", cv.text);
 		return cv.pass ? RG_FOUND : RG_NOTFOUND;
 	}

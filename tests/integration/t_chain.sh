@@ -31,13 +31,16 @@ ldap="ldap_uri = $SLAPD_URI
 ldap_base = ou=people,$SLAPD_BASE
 ldap_timeout = 2s"
 
-tb_conf <<EOF
+# write_conf: the test's rcptguard.conf; chain.test's callout goes to $CHAIN_HOSTS.
+CHAIN_HOSTS=127.0.0.1:$BE_DEAD
+write_conf() {
+	tb_conf <<EOF
 sources = callout list ldap
 $(tb_std_domains)
 
 # callout first (its destination is down), then the list, then LDAP
 [domain chain.test]
-hosts = 127.0.0.1:$BE_DEAD
+hosts = $CHAIN_HOSTS
 list = $LISTS/chain.test.list
 $ldap
 
@@ -52,6 +55,8 @@ hosts = 127.0.0.1:$BE_DEAD
 list = $LISTS/broken.test.list
 $ldap
 EOF
+}
+write_conf
 tb_front
 
 # ---------------------------------------------------------------- callout down -> list
@@ -105,3 +110,27 @@ rec=$(tb_cache_record ldapuser@chain.test)
 assert_match '^pass list ' "$rec" "the cached verdict is now the new list's pass"
 r=$(tb_rcpt_reply carol@chain.test)
 assert_match '^250 ' "$r" "carol, still listed, still 250"
+
+# ---------------------------------------------------------------- a removal voids the cached pass
+printf 'alice@chain.test\nldapuser@chain.test\n' >"$LISTS/new.list"
+chown "$TB_EXIM_USER" "$LISTS/new.list"
+mv "$LISTS/new.list" "$LISTS/chain.test.list"
+tb_mark
+r=$(tb_rcpt_reply carol@chain.test)
+assert_match '^550 <carol@chain\.test>: recipient unknown' "$r" "carol removed from the list: 550 at once, despite the cached pass"
+assert_log 'verify_recipient <carol@chain\.test> result=fail source=list ' "log: carol fail source=list"
+rec=$(tb_cache_record carol@chain.test)
+assert_match '^fail list ' "$rec" "the cached verdict is now the new list's fail"
+
+# The chain runs again in its order: with the destination back, the callout (first) decides.
+rec=$(tb_cache_record alice@chain.test)
+assert_match '^pass list ' "$rec" "alice's pass from the list is cached"
+printf 'ldapuser@chain.test\n' >"$LISTS/new.list"
+chown "$TB_EXIM_USER" "$LISTS/new.list"
+mv "$LISTS/new.list" "$LISTS/chain.test.list"
+CHAIN_HOSTS=127.0.0.1:$BE_USERS
+write_conf
+tb_mark
+r=$(tb_rcpt_reply alice@chain.test)
+assert_match '^250 ' "$r" "alice removed from the list, destination back up: the callout (first in the chain) answers 250"
+assert_log 'verify_recipient <alice@chain\.test> result=pass source=callout ' "log: alice pass source=callout, not the list's fail"
