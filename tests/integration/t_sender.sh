@@ -40,6 +40,13 @@ tb_mark
 r=$(sender_reply nobody@sub.own.test)
 assert_match '^550 <nobody@sub\.own\.test>: sender unknown' "$r" "a *.suffix own domain's unknown sender: 550"
 
+# One sender check per message, however many recipients.
+tb_mark
+tb_rcpts user1@users.test user2@users.test user3@users.test >/dev/null
+assert_eq 3 "$(cut -f 2 "$TB/last_rcpts" | grep -c '^250 ')" "three recipients of one message: all 250"
+assert_eq 1 "$(tb_front_log | grep -c 'rcptguard: verify_sender <sender@client\.test>')" \
+	"RCPT ACL: the sender is checked once per message, not once per recipient"
+
 tb_mark
 r=$(sender_reply nobody@foreign.test)
 assert_match '^250 ' "$r" "a sender of a foreign domain: not checked, 250"
