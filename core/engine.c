@@ -63,25 +63,37 @@ int engine_settings(const char *options, const char *domain, const struct settin
 		    char *err, size_t errlen)
 {
 	const struct config *c;
+	size_t olen;
 
 	if (options == NULL)
 		options = "";
 	if (domain == NULL)
 		domain = "";
+	/* Why trimmed: the faces pass "MACRO $acl_var", often with blanks around; checks of
+	 * one RCPT (recipient, greylist) must find the same settings, not rebuild them. */
+	while (*options == ' ' || *options == '\t')
+		options++;
+	olen = strlen(options);
+	while (olen > 0 && (options[olen - 1] == ' ' || options[olen - 1] == '\t'))
+		olen--;
 	if (engine_last.valid && strcmp(engine_last.domain, domain) == 0 &&
-	    strcmp(engine_last.options, options) == 0) {
+	    strlen(engine_last.options) == olen && memcmp(engine_last.options, options, olen) == 0) {
 		*out = &engine_last.s;
 		return RG_FOUND;
 	}
 	engine_last.valid = 0;
 	if ((c = engine_config(options, err, errlen)) == NULL)
 		return RG_CONFIG;
-	engine_current = c;
 	config_for_domain(c, domain, &engine_last.s);
 	if (config_apply_options(&engine_last.s, options, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
-	engine_last.valid = util_strlcpy(engine_last.domain, domain, sizeof engine_last.domain) == 0 &&
-			    util_strlcpy(engine_last.options, options, sizeof engine_last.options) == 0;
+	engine_current = c;
+	engine_last.valid = olen < sizeof engine_last.options &&
+			    util_strlcpy(engine_last.domain, domain, sizeof engine_last.domain) == 0;
+	if (engine_last.valid) {
+		memcpy(engine_last.options, options, olen);
+		engine_last.options[olen] = '\0';
+	}
 	*out = &engine_last.s;
 	return RG_FOUND;
 }

@@ -233,8 +233,7 @@ static int greylist_decide(struct greylist_ctx *cx, const char *options, struct 
 	if (greylist_options(options, opts, sizeof opts, cx->host, sizeof cx->host) < 0)
 		return greylist_error(cx, y, "bad options", "options or hostname= too long");
 	dom = strrchr(cx->rcpt, '@');
-	if (engine_settings(opts, dom ? dom + 1 : "", &cx->s, err, sizeof err) != RG_FOUND &&
-	    engine_settings(opts, "", &cx->s, err, sizeof err) != RG_FOUND) {
+	if (engine_settings(opts, dom ? dom + 1 : "", &cx->s, err, sizeof err) != RG_FOUND) {
 		rglog(RGLOG_ERROR, "rcptguard: configuration error: %s", err);
 		yield_init(y, "defer");
 		yield_add(y, "reason", "config");

@@ -102,7 +102,6 @@ int greylist_key_cidr(const char *cidr, unsigned char addr[16], unsigned *prefix
 		return -1;
 	p = strtoul(slash + 1, &e, 10);
 	/* A dotted quad counts in IPv4 bits; anything written with ':' in IPv6 bits. */
-	(void)fam;
 	if (*e != '\0' || p > (strchr(ip, ':') == NULL ? 32UL : 128UL))
 		return -1;
 	*prefix = (unsigned)p + (strchr(ip, ':') == NULL ? 96 : 0);

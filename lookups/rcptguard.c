@@ -169,9 +169,8 @@ static int rg_lookup_find(void *handle, const uschar *filename, const uschar *qu
 	}
 	if (strcmp(res, "fail") == 0 || strcmp(res, "no") == 0)
 		return FAIL;
-	/* Why no caching of a deferral: Exim never caches DEFER, and a temporary failure
-	 * must be asked again. (Greylist answers will set *do_cache = 0 as well.) */
-	(void)do_cache;
+	/* Nothing to stop here: Exim never caches a DEFER, so a temporary failure is asked
+	 * again. */
 	*errmsg = string_copy((const uschar *)y.line);
 	return DEFER;
 }
