@@ -33,6 +33,22 @@ int fcrdns_record_key(char *key, size_t size, const char *canonical_ip)
 	return util_snprintf(key, size, "f:%s", canonical_ip);
 }
 
+/* delete_if predicate: an expired or unreadable record. */
+static int fcrdns_expired(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	struct fcrdns_record r;
+
+	(void)k;
+	(void)kl;
+	return fcrdns_record_decode(v, vl, &r) < 0 || *(const int64_t *)arg >= r.expires;
+}
+
+/* Delete what expired. */
+int fcrdns_purge(const struct store_handle *st, int64_t now, size_t *n, char *err, size_t errlen)
+{
+	return st->ops->delete_if(st->s, "f:", fcrdns_expired, &now, n, err, errlen);
+}
+
 /* Encode r into buf. */
 int fcrdns_record_encode(const struct fcrdns_record *r, char *buf, size_t size)
 {
@@ -45,7 +61,7 @@ int fcrdns_record_encode(const struct fcrdns_record *r, char *buf, size_t size)
 /* Decode strictly: version, outcome word, two timestamps, a host name or "-". */
 int fcrdns_record_decode(const char *buf, size_t len, struct fcrdns_record *r)
 {
-	char tmp[STORE_VAL_MAX], word[16], name[DNS_NAME_MAX + 1], extra;
+	char tmp[STORE_VAL_MAX], word2[STORE_VAL_MAX], word[16], name[DNS_NAME_MAX + 1], extra;
 	long long created, expires;
 	size_t i;
 	int k;
@@ -81,6 +97,11 @@ int fcrdns_record_decode(const char *buf, size_t len, struct fcrdns_record *r)
 	r->created = created;
 	r->expires = expires;
 	memcpy(r->name, name, strlen(name) + 1);
+	/* Why: sscanf accepts extra blanks and signs; only the canonical form is a record. */
+	if (fcrdns_record_encode(r, word2, sizeof word2) < 0 || strcmp(word2, tmp) != 0) {
+		memset(r, 0, sizeof *r);
+		return -1;
+	}
 	return 0;
 }
 
@@ -111,7 +132,7 @@ static int fcrdns_parse_ip(const char *ip, struct fcrdns_client *c)
 static int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, int64_t deadline,
 		      struct fcrdns_record *rec, unsigned *ttl, char *err, size_t errlen)
 {
-	static struct dns_query q[1 + FCRDNS_PTR_MAX];   /* 18 KB: kept off the stack */
+	static struct dns_query q[1 + FCRDNS_PTR_MAX];   /* tens of KB: kept off the stack */
 	size_t i, j, n;
 	int rc, tempfail = 0;
 
@@ -155,9 +176,12 @@ static int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, i
 			}
 	}
 	/* Why: a name that could not be asked might have confirmed; a mismatch is only
-	 * certain when every name answered. */
+	 * certain when every name answered, and when no name was left unasked. */
 	if (tempfail)
 		return RG_TEMPFAIL;
+	if (q[0].total > n)
+		return util_snprintf(err, errlen, "%zu PTR names, only %zu asked, none confirms", q[0].total, n),
+		       RG_TEMPFAIL;
 	rec->outcome = FCRDNS_MISMATCH;
 	util_snprintf(err, errlen, "%s does not resolve to the address", rec->name);
 	return RG_FOUND;

@@ -21,9 +21,10 @@
 #define FCRDNS_H
 
 #include "dns.h"
+#include "store.h"
 #include "yield.h"
 
-#define FCRDNS_PTR_MAX 4
+#define FCRDNS_PTR_MAX DNS_ANSWERS_MAX
 
 #define FCRDNS_MSG_NOPTR "Your IP address does not resolve to a hostname - no proper reverse mapping exists"
 #define FCRDNS_MSG_DYNAMIC "You are a dynamic host - please use your providers mailserver to send emails"
@@ -43,6 +44,10 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y);
 
 /* Store key of ip's record ("f:" + the address in canonical text). */
 int fcrdns_record_key(char *key, size_t size, const char *canonical_ip);
+
+/* Delete the expired (or unreadable) records; *n of them. For rcptguardctl purge:
+ * without it every client IP ever seen would keep its record. */
+int fcrdns_purge(const struct store_handle *st, int64_t now, size_t *n, char *err, size_t errlen);
 
 /* Encode into buf (-1 when it does not fit); decode strictly (0 ok, -1 a miss). */
 int fcrdns_record_encode(const struct fcrdns_record *r, char *buf, size_t size);

@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "engine.h"
 #include "greylist.h"
+#include "fcrdns.h"
 #include "greylist_admin.h"
 #include "greylist_record.h"
 #include "yield.h"
@@ -206,18 +207,21 @@ int ctl_purge(int argc, char **argv)
 {
 	const struct store_handle *st;
 	char err[RG_ERRLEN];
-	size_t t, a;
+	size_t t, a, f;
+	int64_t now = util_now();
 
 	(void)argv;
 	if (argc != 0)
 		return ctl_usage();
 	if ((st = ctl_store()) == NULL)
 		return 2;
-	if (greylist_admin_purge(st, util_now(), &t, &a, err, sizeof err) != RG_FOUND) {
+	if (greylist_admin_purge(st, now, &t, &a, err, sizeof err) != RG_FOUND ||
+	    fcrdns_purge(st, now, &f, err, sizeof err) != RG_FOUND) {
 		fprintf(stderr, "rcptguardctl: %s\n", err);
 		return 2;
 	}
-	printf(ctl_json ? "{\"triplets\":%zu,\"awl\":%zu}\n" : "purged %zu triplet(s), %zu auto-whitelist entr(ies)\n", t, a);
+	printf(ctl_json ? "{\"triplets\":%zu,\"awl\":%zu,\"fcrdns\":%zu}\n" :
+	       "purged %zu triplet(s), %zu auto-whitelist entr(ies), %zu FCrDNS record(s)\n", t, a, f);
 	return 0;
 }
 

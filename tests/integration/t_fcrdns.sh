@@ -183,7 +183,8 @@ assert_eq "550 $MSG_DYN" "$(banner 127.0.2.1)" "patterns file: a dynamic line ma
 assert_match "reason=dynamic .*detail=$TB/dynamic\.patterns:3" "$(log_of 127.0.2.1)" "log: the matching file:line"
 printf 'dynamic (unclosed\n' >"$TB/dynamic.patterns"
 tb_mark
-assert_match '^451 ' "$(banner 127.0.2.1)" "a broken patterns file: 451, never 5xx"
+assert_eq "451 Cannot check the reverse DNS of your IP address now, please try again later" "$(banner 127.0.2.1)" \
+	"a broken patterns file: 451 with the deferral text, never 5xx"
 assert_match "reason=config .*$TB/dynamic\.patterns:1: bad regular expression" "$(log_of 127.0.2.1)" "log: the error names file:line"
 
 # ---- RCPT ACL placement: authenticated clients and exempt relays are spared

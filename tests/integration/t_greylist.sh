@@ -145,6 +145,7 @@ assert_match '^250 ' "$(reply 127.0.5.10 st@err.test user@example.org)" "store u
 assert_log 'greylist: store unavailable, passing' "main log: store unavailable, passing"
 TB_STATE_DIR=/nonexistent/rcptguard gl_conf "greylist_on_error = defer"
 assert_match '^451 4\.7\.1' "$(reply 127.0.5.10 st@err.test user@example.org)" "store unavailable, greylist_on_error = defer: 451"
+assert_log 'greylist: store unavailable, deferring' "main log: store unavailable, deferring"
 gl_conf "greylist_awl_after = 0"
 
 # ---- 50 concurrent sessions: the same triplet and 50 others of one /24

@@ -55,7 +55,8 @@ static void test_record_strict(void **state)
 		"", "1", "2 confirmed 100 3700 a.example", "1 confirmed 100 3700 -",
 		"1 maybe 100 3700 a.example", "1 confirmed 3700 100 a.example", "1 confirmed x 3700 a.example",
 		"1 confirmed 100 3700 a.example extra", "1 confirmed 100 3700 A\"B", "1 noptr 100 3700 a\tb",
-		"1 confirmed -5 3700 a.example", "1  confirmed 100 3700 a.example x",
+		"1 confirmed -5 3700 a.example", "1  confirmed 100 3700 a.example",
+		"1 confirmed +100 3700 a.example", "1 confirmed 100 3700 a.example ",
 	};
 	struct fcrdns_record d;
 	size_t i;
@@ -139,6 +140,28 @@ static void test_cache(void **state)
 	assert_int_equal(fcrdns_run("127.0.9.3", opts, &y), RG_TEMPFAIL);
 }
 
+/* purge deletes expired and unreadable records, keeps live ones. */
+static void test_purge(void **state)
+{
+	char err[RG_ERRLEN], val[STORE_VAL_MAX];
+	const struct store_handle *st;
+	size_t n = 99, vlen;
+
+	(void)state;
+	st = store_process(dir, 8, err, sizeof err);
+	assert_non_null(st);
+	/* What earlier tests left and has expired by 500 goes first. */
+	assert_int_equal(fcrdns_purge(st, 500, &n, err, sizeof err), RG_FOUND);
+	put("192.0.2.10", "1 confirmed 100 200 old.example");
+	put("192.0.2.11", "1 confirmed 100 999999 live.example");
+	put("192.0.2.12", "garbage");
+	assert_int_equal(fcrdns_purge(st, 500, &n, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 2);
+	assert_int_equal(st->ops->get(st->s, "f:192.0.2.10", val, sizeof val, &vlen, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(st->ops->get(st->s, "f:192.0.2.12", val, sizeof val, &vlen, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(st->ops->get(st->s, "f:192.0.2.11", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
+}
+
 static void test_bad_input(void **state)
 {
 	struct yield y;
@@ -191,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_record_strict),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_purge),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
