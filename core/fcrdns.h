@@ -21,7 +21,6 @@
 #define FCRDNS_H
 
 #include "dns.h"
-#include "store.h"
 #include "yield.h"
 
 #define FCRDNS_PTR_MAX DNS_ANSWERS_MAX
@@ -44,6 +43,10 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y);
 
 /* Store key of ip's record ("f:" + the address in canonical text). */
 int fcrdns_record_key(char *key, size_t size, const char *canonical_ip);
+
+/* Why a declaration, not store.h: the Exim module includes this beside Exim's own
+ * store.h, whose include guard is the same name. */
+struct store_handle;
 
 /* Delete the expired (or unreadable) records; *n of them. For rcptguardctl purge:
  * without it every client IP ever seen would keep its record. */

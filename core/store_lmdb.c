@@ -230,6 +230,22 @@ static int store_lmdb_grow(struct store *s)
 	return mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
 }
 
+/* End a write transaction whose work gave *rc: commit it, or abort it on an error.
+ * 1 when the map was full and has grown: run the work again in a new transaction. */
+static int store_lmdb_end(struct store *s, MDB_txn *txn, int *rc)
+{
+	if (*rc == 0)
+		*rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	if (*rc != MDB_MAP_FULL)
+		return 0;
+	if ((*rc = store_lmdb_grow(s)) != 0)
+		return 0;
+	*rc = MDB_MAP_FULL;
+	return 1;
+}
+
 /* Put key=val; the map grows on MDB_MAP_FULL. */
 static int store_lmdb_put(struct store *s, const char *key, const char *val, size_t vlen,
 			  char *err, size_t errlen)
@@ -242,15 +258,8 @@ static int store_lmdb_put(struct store *s, const char *key, const char *val, siz
 		if ((rc = store_lmdb_write_begin(s, &txn)) != 0)
 			return store_lmdb_fail(s, "write", rc, err, errlen);
 		rc = mdb_put(txn, s->dbi, &k, &v, 0);
-		if (rc == 0)
-			rc = mdb_txn_commit(txn);
-		else
-			mdb_txn_abort(txn);
-		if (rc != MDB_MAP_FULL)
+		if (!store_lmdb_end(s, txn, &rc))
 			break;
-		if ((rc = store_lmdb_grow(s)) != 0)
-			break;
-		rc = MDB_MAP_FULL;
 	}
 	return rc == 0 ? RG_FOUND : store_lmdb_fail(s, "put", rc, err, errlen);
 }
@@ -296,15 +305,8 @@ static int store_lmdb_update(struct store *s, const char *key, store_update_fn *
 			v.mv_data = out;
 			rc = mdb_put(txn, s->dbi, &k, &v, 0);
 		}
-		if (rc == 0)
-			rc = mdb_txn_commit(txn);
-		else
-			mdb_txn_abort(txn);
-		if (rc != MDB_MAP_FULL)
+		if (!store_lmdb_end(s, txn, &rc))
 			break;
-		if ((rc = store_lmdb_grow(s)) != 0)
-			break;
-		rc = MDB_MAP_FULL;
 	}
 	return rc == 0 ? RG_FOUND : store_lmdb_fail(s, "update", rc, err, errlen);
 }
