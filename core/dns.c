@@ -309,7 +309,7 @@ int dns_resolve(const struct settings *s, struct dns_query *q, size_t n, int64_t
 	struct ub_ctx *ctx;
 	sigset_t all, old;
 	size_t i, pending = 0;
-	int rc, fd;
+	int rc, fd, failed = 0;
 
 	for (i = 0; i < n; i++) {
 		q[i].status = RG_TEMPFAIL;
@@ -345,10 +345,12 @@ int dns_resolve(const struct settings *s, struct dns_query *q, size_t n, int64_t
 		rc = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
 		if (rc < 0 && errno != EINTR) {
 			util_snprintf(err, errlen, "poll on the resolver: %s", strerror(errno));
+			failed = 1;
 			break;
 		}
 		if (rc > 0 && (rc = ub.process(ctx)) != 0) {
 			util_snprintf(err, errlen, "libunbound: %s", ub.strerror_(rc));
+			failed = 1;
 			break;
 		}
 		for (pending = 0, i = 0; i < n; i++)
@@ -356,9 +358,12 @@ int dns_resolve(const struct settings *s, struct dns_query *q, size_t n, int64_t
 	}
 	for (i = 0; i < n; i++)
 		if (q[i].pending) {
-			/* Unanswered by the deadline: dropped, a temporary failure ("timeout"). */
+			/* Unanswered by the deadline (or the resolver failed): dropped, a
+			 * temporary failure that says which. */
 			ub.cancel(ctx, q[i].async_id);
 			q[i].pending = 0;
+			if (failed)
+				util_snprintf(q[i].why, sizeof q[i].why, "%s", err);
 		}
 	return RG_FOUND;
 }
