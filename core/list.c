@@ -637,6 +637,7 @@ int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t err
 	struct list_proc *p;
 	struct list_version v;
 	struct stat sb;
+	int r;
 
 	if (x->s->list[0] == '\0')
 		return util_snprintf(err, errlen, "no list configured"), RG_CONFIG;
@@ -653,7 +654,10 @@ int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t err
 			util_strlcpy(err, p->why, errlen);
 		return RG_TEMPFAIL;
 	}
-	return cdb_find(&p->cdb, key, (unsigned)strlen(key)) > 0 ? RG_FOUND : RG_NOTFOUND;
+	/* Why: tinycdb's -1 is a damaged index; a NOTFOUND would become a cached 550. */
+	if ((r = cdb_find(&p->cdb, key, (unsigned)strlen(key))) < 0)
+		return util_snprintf(err, errlen, "%.150s: index damaged (%s)", x->s->list, strerror(errno)), RG_TEMPFAIL;
+	return r > 0 ? RG_FOUND : RG_NOTFOUND;
 }
 
 /* Refresh, then describe x->s->list. */
