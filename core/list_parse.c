@@ -121,16 +121,34 @@ void list_parse_free(struct list_parse *lp)
 	free(lp->tmp);
 }
 
+/* Read one line of f into buf (size bytes; the rest of a longer line is read, not kept).
+ * Its whole length, or -1 at end of file or on a read error. */
+static long list_parse_getline(FILE *f, char *buf, size_t size)
+{
+	size_t len = 0;
+	int ch;
+
+	while ((ch = getc_unlocked(f)) != EOF) {
+		if (len < size - 1)
+			buf[len] = (char)ch;
+		len++;
+		if (ch == '\n')
+			break;
+	}
+	buf[len < size - 1 ? len : size - 1] = '\0';
+	return len == 0 && ch == EOF ? -1 : (long)len;
+}
+
 /* Read every line of f; 0 done (problems counted), -1 out of memory / read error (err). */
 int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 {
-	char *line = NULL, why[RG_ERRLEN], shown[64];
+	/* Why a fixed buffer: a file without newlines must not be read whole into memory. */
+	char line[LIST_LINE_MAX + 2], why[RG_ERRLEN], shown[64];
 	unsigned long no = 0;
-	size_t cap = 0;
-	ssize_t len;
+	long len;
 	int rc = 0, allowed;
 
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	while ((len = list_parse_getline(f, line, sizeof line)) >= 0) {
 		char *s = line, *e;
 		struct address a;
 
@@ -186,11 +204,11 @@ next:
 		if (lp->max == 0)
 			break;
 	}
-	if (rc == 0 && ferror(f)) {
+	/* Why: a read that stopped short of the end would compile part of the file as whole. */
+	if (rc == 0 && len < 0 && (ferror(f) || !feof(f))) {
 		util_snprintf(err, errlen, "%.150s: read error: %s", lp->path, strerror(errno));
 		rc = -1;
 	}
-	free(line);
 	return rc;
 }
 

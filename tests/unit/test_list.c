@@ -421,10 +421,12 @@ static void test_damaged_index_defers(void **state)
 
 static unsigned long problems_seen;
 
+static char last_problem[RG_ERRLEN];
+
 static void count_problem(void *arg, const char *problem)
 {
 	(void)arg;
-	(void)problem;
+	snprintf(last_problem, sizeof last_problem, "%s", problem);
 	problems_seen++;
 }
 
@@ -448,6 +450,23 @@ static void test_check(void **state)
 	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, err, sizeof err), RG_FOUND);
 	assert_int_equal(n, 2);
 	assert_int_equal(list_check(&loose, "/nonexistent/file", NULL, NULL, 10, &n, err, sizeof err), RG_TEMPFAIL);
+	/* A file without newlines: refused at line 1, read through a bounded buffer. */
+	{
+		char *big = malloc(200001);
+
+		assert_non_null(big);
+		memset(big, 'a', 200000);
+		big[200000] = '\0';
+		write_in_place(other, big);
+		free(big);
+		problems_seen = 0;
+		assert_int_equal(list_check(&loose, other, count_problem, NULL, 10, &n, err, sizeof err), RG_NOTFOUND);
+		assert_int_equal(problems_seen, 1);
+		assert_non_null(strstr(last_problem, "other.list:1: line longer than"));
+	}
+	write_in_place(other, "a@other.test\nb@other.test");
+	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 2);
 }
 
 static void test_verify_chain(void **state)
