@@ -66,7 +66,9 @@ printf 'alice@only.test\nbob@only.test\ndave@only.test\n' >"$TB/only1"
 sshd_scp "$TB/only1" "$LISTS/only.test.list"
 assert_eq 0 $? "scp upload written in place (no rename)"
 r=$(tb_rcpt_reply alice@only.test)
-assert_match '^451 ' "$r" "written in place just now: not in force before list_settle, and never 5xx (451)"
+assert_match '^451 .*cannot verify recipient now, please try again later' "$r" \
+	"written in place just now: not in force before list_settle, and never 5xx (451)"
+assert_log 'verify_recipient <alice@only\.test> result=defer reason=tempfail' "log: the settling list deferred (reason=tempfail)"
 assert_eq settling "$(status_state only.test)" "list status: the file is settling"
 sleep 3.2   # list_settle (2s), and a second for the whole-second clock
 tb_rcpts alice@only.test dave@only.test ghost@only.test >/dev/null

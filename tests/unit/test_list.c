@@ -483,12 +483,15 @@ static void test_verify_chain(void **state)
 	assert_non_null(strstr(y.line, "result=fail source=list"));
 	assert_int_equal(verify_run_recipient("ghost@example.org", opts, &y), RG_NOTFOUND);
 	assert_non_null(strstr(y.line, "result=fail source=cache"));
-	/* A domain whose list has no valid version: defer, never fail. */
+	/* A domain sharing the file in force (*.sub.test): not listed, fail. */
 	assert_int_equal(verify_run_recipient("a@x.sub.test", opts, &y), RG_NOTFOUND);
+	/* A domain whose list has no valid version: defer, never fail; the detail names the
+	 * refused file's line. */
 	write_in_place(other, "bad\n");
 	clock_now += 60;
 	assert_int_equal(verify_run_recipient("a@other.test", opts, &y), RG_TEMPFAIL);
-	assert_non_null(strstr(y.line, "result=defer"));
+	assert_non_null(strstr(y.line, "result=defer reason=tempfail"));
+	assert_non_null(strstr(y.line, "other.list:1: "));
 }
 
 int main(void)
