@@ -179,11 +179,9 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 			goto next;
 		}
 		if ((allowed = list_parse_allowed(lp, a.domain)) < 0) {
-			{
-				util_snprintf(err, errlen, "out of memory");
-				rc = -1;
-				break;
-			}
+			util_snprintf(err, errlen, "out of memory");
+			rc = -1;
+			break;
 		}
 		if (!allowed) {
 			if (lp->problems == 0)
@@ -193,11 +191,9 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 		}
 		util_lower(a.full);
 		if (lp->problems == 0 && list_parse_add_key(lp, a.full) < 0) {
-			{
-				util_snprintf(err, errlen, "out of memory");
-				rc = -1;
-				break;
-			}
+			util_snprintf(err, errlen, "out of memory");
+			rc = -1;
+			break;
 		}
 		continue;
 next:
