@@ -86,12 +86,7 @@ int list_ready(const struct list_version *v, int64_t now, unsigned settle)
 /* state_dir/lists/H for path (H: FNV-1a 64 of the path). */
 static int list_base(const struct settings *s, char *out, size_t size)
 {
-	uint64_t h = 1469598103934665603ULL;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s->list; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return util_snprintf(out, size, "%s/" LIST_DIR "/%016" PRIx64, s->state_dir, h);
+	return util_snprintf(out, size, "%s/" LIST_DIR "/%016" PRIx64, s->state_dir, list_fnv1a(s->list));
 }
 
 /* Give a file created by root (the CLI) to the state dir's owner (Exim's user). */

@@ -31,8 +31,6 @@ void list_parse_problem(struct list_parse *lp, unsigned long line, const char *f
 int list_parse_allowed(struct list_parse *lp, const char *domain)
 {
 	const struct list_ctx *x = lp->x;
-	uint64_t h = 1469598103934665603ULL;
-	const unsigned char *p;
 	size_t i, mask;
 
 	if (lp->any_domain)
@@ -53,9 +51,7 @@ int list_parse_allowed(struct list_parse *lp, const char *domain)
 
 			if (lp->dom[i].name == NULL)
 				continue;
-			for (h = 1469598103934665603ULL, p = (const unsigned char *)lp->dom[i].name; *p; p++)
-				h = (h ^ *p) * 1099511628211ULL;
-			for (j = h & (cap - 1); d[j].name; j = (j + 1) & (cap - 1))
+			for (j = list_fnv1a(lp->dom[i].name) & (cap - 1); d[j].name; j = (j + 1) & (cap - 1))
 				;
 			d[j] = lp->dom[i];
 		}
@@ -63,10 +59,8 @@ int list_parse_allowed(struct list_parse *lp, const char *domain)
 		lp->dom = d;
 		lp->domcap = cap;
 	}
-	for (h = 1469598103934665603ULL, p = (const unsigned char *)domain; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
 	mask = lp->domcap - 1;
-	for (i = h & mask; lp->dom[i].name; i = (i + 1) & mask)
+	for (i = list_fnv1a(domain) & mask; lp->dom[i].name; i = (i + 1) & mask)
 		if (strcmp(lp->dom[i].name, domain) == 0)
 			return lp->dom[i].allowed;
 	if (lp->tmp == NULL && (lp->tmp = malloc(sizeof *lp->tmp)) == NULL)
