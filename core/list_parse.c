@@ -27,7 +27,8 @@ void list_parse_problem(struct list_parse *lp, unsigned long line, const char *f
 		lp->fn(lp->arg, msg);
 }
 
-/* Whether domain's settings name this file (cached per domain: a file has few domains). */
+/* Whether domain's settings name this file, cached per domain in an open-addressing table
+ * (why a table: a shared file may serve thousands of domains, each judged once). */
 int list_parse_allowed(struct list_parse *lp, const char *domain)
 {
 	const struct list_ctx *x = lp->x;
