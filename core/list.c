@@ -635,7 +635,7 @@ int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t err
 	int r;
 
 	if (x->s->list[0] == '\0')
-		return util_snprintf(err, errlen, "no list configured"), RG_CONFIG;
+		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
 	if ((p = list_proc_get(x, err, errlen)) == NULL)
 		return RG_TEMPFAIL;
 	/* The hot path: one stat says the file is still the version mapped. */
