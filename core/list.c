@@ -254,7 +254,10 @@ static int list_state_write(const struct settings *set, const char *base, const 
 	list_chown(set, fd);
 	ok = write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf) && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok;
-	return ok && rename(tmp, file) == 0 ? 0 : -1;
+	if (ok && rename(tmp, file) == 0)
+		return 0;
+	unlink(tmp);
+	return -1;
 }
 
 /* Forget the refused/held record (a valid version is now in force). */

@@ -59,7 +59,8 @@ static size_t ctl_list_domains(const struct config *c, const char *path, const c
 	return n;
 }
 
-/* The configured spelling of file (same string, or same file after realpath), else file. */
+/* The configured spelling of file (same string, or same file after realpath), else file;
+ * a result other than file is the caller's to free. */
 static const char *ctl_list_configured(const struct config *c, const char *file)
 {
 	static struct settings tmp;
@@ -124,8 +125,11 @@ static int ctl_list_check(int argc, char **argv)
 	path = ctl_list_configured(c, argv[0]);
 	n = ctl_list_domains(c, path, names, 64);
 	if (n > 0) {
-		if (ctl_list_settings(names[0], &s) < 0)
+		if (ctl_list_settings(names[0], &s) < 0) {
+			if (path != argv[0])
+				free((char *)path);
 			return EX_CONFIG_;
+		}
 		x.c = c;
 		x.s = &s;
 	} else if (!ctl_json) {
@@ -151,6 +155,8 @@ static int ctl_list_check(int argc, char **argv)
 	} else {
 		fprintf(stderr, "rcptguardctl: %s\n", err);
 	}
+	if (path != argv[0])
+		free((char *)path);
 	return rc == RG_FOUND ? 0 : rc == RG_NOTFOUND ? 1 : 2;
 }
 
@@ -165,11 +171,11 @@ static int ctl_list_show(const struct config *c, const char *path, const char **
 	struct settings s;
 	struct list_ctx x = { c, &s, names[0] };
 	struct list_status ls;
-	char err[RG_ERRLEN], t1[32], t2[32];
+	char err[RG_ERRLEN] = "", t1[32], t2[32];
 	size_t i;
 
 	if (ctl_list_settings(names[0], &s) < 0 || list_status(&x, &ls, err, sizeof err) != RG_FOUND) {
-		fprintf(stderr, "rcptguardctl: %s\n", path);
+		fprintf(stderr, "rcptguardctl: %s: %s\n", path, err);
 		return 1;
 	}
 	if (ctl_json) {
