@@ -271,12 +271,29 @@ static void list_state_remove(const char *base)
 		unlink(file);
 }
 
+/* Read f into lp; without problems, its keys sorted into *v (*n of them; caller frees), an
+ * empty list being a problem. 0 (problems counted in lp), -1 with err. */
+static int list_read(struct list_parse *lp, FILE *f, char ***v, size_t *n, char *err, size_t errlen)
+{
+	*v = NULL;
+	*n = 0;
+	if (list_parse_stream(lp, f, err, errlen) < 0)
+		return -1;
+	if (lp->problems)
+		return 0;
+	if ((*v = list_parse_sorted(lp, n)) == NULL)
+		return util_snprintf(err, errlen, "out of memory"), -1;
+	if (*n == 0)
+		list_parse_problem(lp, 0, "no addresses (an empty list would reject every recipient)");
+	return 0;
+}
+
 /* Validate path for x (the CLI's list check). */
 int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
 	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
 {
 	struct list_parse lp = { .x = x, .path = path, .fn = fn, .arg = arg, .max = max_problems ? max_problems : 1 };
-	char **v;
+	char **v = NULL;
 	size_t n = 0;
 	FILE *f;
 	int rc;
@@ -285,17 +302,9 @@ int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, 
 	*entries = 0;
 	if ((f = fopen(path, "re")) == NULL)
 		return util_snprintf(err, errlen, "%.200s: %s", path, strerror(errno)), RG_TEMPFAIL;
-	rc = list_parse_stream(&lp, f, err, errlen);
+	rc = list_read(&lp, f, &v, &n, err, errlen);
 	fclose(f);
-	if (rc == 0 && lp.problems == 0) {
-		if ((v = list_parse_sorted(&lp, &n)) == NULL) {
-			util_snprintf(err, errlen, "out of memory");
-			rc = -1;
-		}
-		free(v);
-		if (rc == 0 && n == 0)
-			list_parse_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");
-	}
+	free(v);
 	list_parse_free(&lp);
 	*entries = n;
 	if (rc < 0)
@@ -392,7 +401,7 @@ static int list_compile(const struct list_ctx *x, struct list_proc *p, const str
 		close(fd);
 		return util_snprintf(err, errlen, "%.150s changed while opened", x->s->list), -1;
 	}
-	rc = list_parse_stream(&lp, f, err, errlen);
+	rc = list_read(&lp, f, &v, &n, err, errlen);
 	/* Why a second stat: a writer may have written while we read; what we read is then
 	 * no version at all. Not judged: the next lookup looks again. */
 	if (rc == 0 && (fstat(fileno(f), &sb) < 0 || (list_version_of(&sb, &after), !list_version_eq(&after, ver)))) {
@@ -400,12 +409,6 @@ static int list_compile(const struct list_ctx *x, struct list_proc *p, const str
 		rc = -1;
 	}
 	fclose(f);
-	if (rc == 0 && lp.problems == 0 && (v = list_parse_sorted(&lp, &n)) == NULL) {
-		util_snprintf(err, errlen, "out of memory");
-		rc = -1;
-	}
-	if (rc == 0 && lp.problems == 0 && n == 0)
-		list_parse_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");
 	if (rc < 0)
 		goto out;
 	st->src = *ver;
