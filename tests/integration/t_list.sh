@@ -161,6 +161,7 @@ flush only.test
 assert_match '^550 ' "$(tb_rcpt_reply carol@only.test)" "after list accept: carol 550"
 assert_match '^250 ' "$(tb_rcpt_reply alice@only.test)" "after list accept: alice 250"
 assert_status 0 "list status exits 0 when every list is in force" -- tb_ctl list status
+assert_eq 2 "$(grep -c '^  domains : ' <<<"$TB_OUT")" "list status: each list file shown once"
 assert_eq in_force "$(status_state only.test)" "list status: in force"
 
 assert_connections "$BE_USERS" 0 "exclusive list mode: no connection ever reached the destination"
