@@ -508,11 +508,15 @@ static int list_lock(const struct list_ctx *x, const struct list_proc *p, int ho
 	char lock[RG_PATH_MAX + 16];
 	int fd;
 
-	if (list_mkdir(x->s, err, errlen) < 0)
-		return -1;
 	if (list_file(p->base, ".lock", lock, sizeof lock) < 0)
 		return util_snprintf(err, errlen, "state_dir too long"), -1;
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
+	/* The lists dir is made on first need only: this runs at every RCPT while pending. */
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0 && errno == ENOENT) {
+		if (list_mkdir(x->s, err, errlen) < 0)
+			return -1;
+		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	}
+	if (fd < 0)
 		return util_snprintf(err, errlen, "%.200s: %s", lock, strerror(errno)), -1;
 	list_chown(x->s, fd);
 	if (flock(fd, LOCK_EX | how) < 0) {
@@ -602,14 +606,18 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 	close(fd);
 }
 
-/* Refresh p for x: stat the source, update when it differs from the version in force. */
-static void list_refresh(const struct list_ctx *x, struct list_proc *p, struct list_status *out)
+/* Refresh p for x: stat the source (unless known: the caller's stat of it), update when it
+ * differs from the version in force. */
+static void list_refresh(const struct list_ctx *x, struct list_proc *p, const struct stat *known,
+			 struct list_status *out)
 {
 	struct list_version v = { 0 };
 	struct stat sb;
 	int status = LIST_SRC_MISSING;
 
-	if (stat(x->s->list, &sb) < 0) {
+	if (known)
+		sb = *known;
+	if (!known && stat(x->s->list, &sb) < 0) {
 		/* Why keep the index: a deleted or unreadable upload is no reason to reject mail. */
 		if (out)
 			util_snprintf(out->detail, sizeof out->detail, "%.150s: %s", x->s->list, strerror(errno));
@@ -644,9 +652,12 @@ int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t err
 		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
 	if ((p = list_proc_get(x, err, errlen)) == NULL)
 		return RG_TEMPFAIL;
-	/* The hot path: one stat says the file is still the version mapped. */
-	if (p->fd < 0 || stat(x->s->list, &sb) < 0 || (list_version_of(&sb, &v), !list_version_eq(&v, &p->meta.src)))
-		list_refresh(x, p, NULL);
+	/* The hot path: one stat says the file is still the version mapped (and is the only
+	 * stat when it is not). */
+	if (stat(x->s->list, &sb) < 0)
+		list_refresh(x, p, NULL, NULL);
+	else if (list_version_of(&sb, &v), p->fd < 0 || !list_version_eq(&v, &p->meta.src))
+		list_refresh(x, p, &sb, NULL);
 	if (p->fd < 0) {
 		if (p->have_bad)
 			util_snprintf(err, errlen, "%.100s (the only version is %s: %.120s)", p->why,
@@ -671,7 +682,7 @@ int list_status(const struct list_ctx *x, struct list_status *out, char *err, si
 		return util_snprintf(err, errlen, "no list configured"), RG_CONFIG;
 	if ((p = list_proc_get(x, err, errlen)) == NULL)
 		return RG_CONFIG;
-	list_refresh(x, p, out);
+	list_refresh(x, p, NULL, out);
 	if ((out->in_force = p->fd >= 0))
 		out->meta = p->meta;
 	return RG_FOUND;
