@@ -86,12 +86,7 @@ int list_ready(const struct list_version *v, int64_t now, unsigned settle)
 /* state_dir/lists/H for path (H: FNV-1a 64 of the path). */
 static int list_base(const struct settings *s, char *out, size_t size)
 {
-	uint64_t h = 1469598103934665603ULL;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)s->list; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return util_snprintf(out, size, "%s/" LIST_DIR "/%016" PRIx64, s->state_dir, h);
+	return util_snprintf(out, size, "%s/" LIST_DIR "/%016" PRIx64, s->state_dir, list_fnv1a(s->list));
 }
 
 /* Give a file created by root (the CLI) to the state dir's owner (Exim's user). */
@@ -259,7 +254,10 @@ static int list_state_write(const struct settings *set, const char *base, const 
 	list_chown(set, fd);
 	ok = write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf) && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok;
-	return ok && rename(tmp, file) == 0 ? 0 : -1;
+	if (ok && rename(tmp, file) == 0)
+		return 0;
+	unlink(tmp);
+	return -1;
 }
 
 /* Forget the refused/held record (a valid version is now in force). */
@@ -273,12 +271,29 @@ static void list_state_remove(const char *base)
 		unlink(file);
 }
 
+/* Read f into lp; without problems, its keys sorted into *v (*n of them; caller frees), an
+ * empty list being a problem. 0 (problems counted in lp), -1 with err. */
+static int list_read(struct list_parse *lp, FILE *f, char ***v, size_t *n, char *err, size_t errlen)
+{
+	*v = NULL;
+	*n = 0;
+	if (list_parse_stream(lp, f, err, errlen) < 0)
+		return -1;
+	if (lp->problems)
+		return 0;
+	if ((*v = list_parse_sorted(lp, n)) == NULL)
+		return util_snprintf(err, errlen, "out of memory"), -1;
+	if (*n == 0)
+		list_parse_problem(lp, 0, "no addresses (an empty list would reject every recipient)");
+	return 0;
+}
+
 /* Validate path for x (the CLI's list check). */
 int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
 	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
 {
 	struct list_parse lp = { .x = x, .path = path, .fn = fn, .arg = arg, .max = max_problems ? max_problems : 1 };
-	char **v;
+	char **v = NULL;
 	size_t n = 0;
 	FILE *f;
 	int rc;
@@ -287,17 +302,9 @@ int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, 
 	*entries = 0;
 	if ((f = fopen(path, "re")) == NULL)
 		return util_snprintf(err, errlen, "%.200s: %s", path, strerror(errno)), RG_TEMPFAIL;
-	rc = list_parse_stream(&lp, f, err, errlen);
+	rc = list_read(&lp, f, &v, &n, err, errlen);
 	fclose(f);
-	if (rc == 0 && lp.problems == 0) {
-		if ((v = list_parse_sorted(&lp, &n)) == NULL) {
-			util_snprintf(err, errlen, "out of memory");
-			rc = -1;
-		}
-		free(v);
-		if (rc == 0 && n == 0)
-			list_parse_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");
-	}
+	free(v);
 	list_parse_free(&lp);
 	*entries = n;
 	if (rc < 0)
@@ -394,7 +401,7 @@ static int list_compile(const struct list_ctx *x, struct list_proc *p, const str
 		close(fd);
 		return util_snprintf(err, errlen, "%.150s changed while opened", x->s->list), -1;
 	}
-	rc = list_parse_stream(&lp, f, err, errlen);
+	rc = list_read(&lp, f, &v, &n, err, errlen);
 	/* Why a second stat: a writer may have written while we read; what we read is then
 	 * no version at all. Not judged: the next lookup looks again. */
 	if (rc == 0 && (fstat(fileno(f), &sb) < 0 || (list_version_of(&sb, &after), !list_version_eq(&after, ver)))) {
@@ -402,12 +409,6 @@ static int list_compile(const struct list_ctx *x, struct list_proc *p, const str
 		rc = -1;
 	}
 	fclose(f);
-	if (rc == 0 && lp.problems == 0 && (v = list_parse_sorted(&lp, &n)) == NULL) {
-		util_snprintf(err, errlen, "out of memory");
-		rc = -1;
-	}
-	if (rc == 0 && lp.problems == 0 && n == 0)
-		list_parse_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");
 	if (rc < 0)
 		goto out;
 	st->src = *ver;
@@ -507,11 +508,15 @@ static int list_lock(const struct list_ctx *x, const struct list_proc *p, int ho
 	char lock[RG_PATH_MAX + 16];
 	int fd;
 
-	if (list_mkdir(x->s, err, errlen) < 0)
-		return -1;
 	if (list_file(p->base, ".lock", lock, sizeof lock) < 0)
 		return util_snprintf(err, errlen, "state_dir too long"), -1;
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
+	/* The lists dir is made on first need only: this runs at every RCPT while pending. */
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0 && errno == ENOENT) {
+		if (list_mkdir(x->s, err, errlen) < 0)
+			return -1;
+		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	}
+	if (fd < 0)
 		return util_snprintf(err, errlen, "%.200s: %s", lock, strerror(errno)), -1;
 	list_chown(x->s, fd);
 	if (flock(fd, LOCK_EX | how) < 0) {
@@ -601,14 +606,18 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 	close(fd);
 }
 
-/* Refresh p for x: stat the source, update when it differs from the version in force. */
-static void list_refresh(const struct list_ctx *x, struct list_proc *p, struct list_status *out)
+/* Refresh p for x: stat the source (unless known: the caller's stat of it), update when it
+ * differs from the version in force. */
+static void list_refresh(const struct list_ctx *x, struct list_proc *p, const struct stat *known,
+			 struct list_status *out)
 {
 	struct list_version v = { 0 };
 	struct stat sb;
 	int status = LIST_SRC_MISSING;
 
-	if (stat(x->s->list, &sb) < 0) {
+	if (known)
+		sb = *known;
+	if (!known && stat(x->s->list, &sb) < 0) {
 		/* Why keep the index: a deleted or unreadable upload is no reason to reject mail. */
 		if (out)
 			util_snprintf(out->detail, sizeof out->detail, "%.150s: %s", x->s->list, strerror(errno));
@@ -637,14 +646,18 @@ int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t err
 	struct list_proc *p;
 	struct list_version v;
 	struct stat sb;
+	int r;
 
 	if (x->s->list[0] == '\0')
-		return util_snprintf(err, errlen, "no list configured"), RG_CONFIG;
+		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
 	if ((p = list_proc_get(x, err, errlen)) == NULL)
 		return RG_TEMPFAIL;
-	/* The hot path: one stat says the file is still the version mapped. */
-	if (p->fd < 0 || stat(x->s->list, &sb) < 0 || (list_version_of(&sb, &v), !list_version_eq(&v, &p->meta.src)))
-		list_refresh(x, p, NULL);
+	/* The hot path: one stat says the file is still the version mapped (and is the only
+	 * stat when it is not). */
+	if (stat(x->s->list, &sb) < 0)
+		list_refresh(x, p, NULL, NULL);
+	else if (list_version_of(&sb, &v), p->fd < 0 || !list_version_eq(&v, &p->meta.src))
+		list_refresh(x, p, &sb, NULL);
 	if (p->fd < 0) {
 		if (p->have_bad)
 			util_snprintf(err, errlen, "%.100s (the only version is %s: %.120s)", p->why,
@@ -653,7 +666,10 @@ int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t err
 			util_strlcpy(err, p->why, errlen);
 		return RG_TEMPFAIL;
 	}
-	return cdb_find(&p->cdb, key, (unsigned)strlen(key)) > 0 ? RG_FOUND : RG_NOTFOUND;
+	/* Why: tinycdb's -1 is a damaged index; a NOTFOUND would become a cached 550. */
+	if ((r = cdb_find(&p->cdb, key, (unsigned)strlen(key))) < 0)
+		return util_snprintf(err, errlen, "%.150s: index damaged (%s)", x->s->list, strerror(errno)), RG_TEMPFAIL;
+	return r > 0 ? RG_FOUND : RG_NOTFOUND;
 }
 
 /* Refresh, then describe x->s->list. */
@@ -666,7 +682,7 @@ int list_status(const struct list_ctx *x, struct list_status *out, char *err, si
 		return util_snprintf(err, errlen, "no list configured"), RG_CONFIG;
 	if ((p = list_proc_get(x, err, errlen)) == NULL)
 		return RG_CONFIG;
-	list_refresh(x, p, out);
+	list_refresh(x, p, NULL, out);
 	if ((out->in_force = p->fd >= 0))
 		out->meta = p->meta;
 	return RG_FOUND;

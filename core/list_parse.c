@@ -27,12 +27,11 @@ void list_parse_problem(struct list_parse *lp, unsigned long line, const char *f
 		lp->fn(lp->arg, msg);
 }
 
-/* Whether domain's settings name this file (cached per domain: a file has few domains). */
+/* Whether domain's settings name this file, cached per domain in an open-addressing table
+ * (why a table: a shared file may serve thousands of domains, each judged once). */
 int list_parse_allowed(struct list_parse *lp, const char *domain)
 {
 	const struct list_ctx *x = lp->x;
-	uint64_t h = 1469598103934665603ULL;
-	const unsigned char *p;
 	size_t i, mask;
 
 	if (lp->any_domain)
@@ -53,9 +52,7 @@ int list_parse_allowed(struct list_parse *lp, const char *domain)
 
 			if (lp->dom[i].name == NULL)
 				continue;
-			for (h = 1469598103934665603ULL, p = (const unsigned char *)lp->dom[i].name; *p; p++)
-				h = (h ^ *p) * 1099511628211ULL;
-			for (j = h & (cap - 1); d[j].name; j = (j + 1) & (cap - 1))
+			for (j = list_fnv1a(lp->dom[i].name) & (cap - 1); d[j].name; j = (j + 1) & (cap - 1))
 				;
 			d[j] = lp->dom[i];
 		}
@@ -63,10 +60,8 @@ int list_parse_allowed(struct list_parse *lp, const char *domain)
 		lp->dom = d;
 		lp->domcap = cap;
 	}
-	for (h = 1469598103934665603ULL, p = (const unsigned char *)domain; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
 	mask = lp->domcap - 1;
-	for (i = h & mask; lp->dom[i].name; i = (i + 1) & mask)
+	for (i = list_fnv1a(domain) & mask; lp->dom[i].name; i = (i + 1) & mask)
 		if (strcmp(lp->dom[i].name, domain) == 0)
 			return lp->dom[i].allowed;
 	if (lp->tmp == NULL && (lp->tmp = malloc(sizeof *lp->tmp)) == NULL)
@@ -121,16 +116,34 @@ void list_parse_free(struct list_parse *lp)
 	free(lp->tmp);
 }
 
+/* Read one line of f into buf (size bytes; the rest of a longer line is read, not kept).
+ * Its whole length, or -1 at end of file or on a read error. */
+static long list_parse_getline(FILE *f, char *buf, size_t size)
+{
+	size_t len = 0;
+	int ch;
+
+	while ((ch = getc_unlocked(f)) != EOF) {
+		if (len < size - 1)
+			buf[len] = (char)ch;
+		len++;
+		if (ch == '\n')
+			break;
+	}
+	buf[len < size - 1 ? len : size - 1] = '\0';
+	return len == 0 && ch == EOF ? -1 : (long)len;
+}
+
 /* Read every line of f; 0 done (problems counted), -1 out of memory / read error (err). */
 int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 {
-	char *line = NULL, why[RG_ERRLEN], shown[64];
+	/* Why a fixed buffer: a file without newlines must not be read whole into memory. */
+	char line[LIST_LINE_MAX + 2], why[RG_ERRLEN], shown[64];
 	unsigned long no = 0;
-	size_t cap = 0;
-	ssize_t len;
+	long len;
 	int rc = 0, allowed;
 
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	while ((len = list_parse_getline(f, line, sizeof line)) >= 0) {
 		char *s = line, *e;
 		struct address a;
 
@@ -161,11 +174,9 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 			goto next;
 		}
 		if ((allowed = list_parse_allowed(lp, a.domain)) < 0) {
-			{
-				util_snprintf(err, errlen, "out of memory");
-				rc = -1;
-				break;
-			}
+			util_snprintf(err, errlen, "out of memory");
+			rc = -1;
+			break;
 		}
 		if (!allowed) {
 			if (lp->problems == 0)
@@ -175,22 +186,20 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 		}
 		util_lower(a.full);
 		if (lp->problems == 0 && list_parse_add_key(lp, a.full) < 0) {
-			{
-				util_snprintf(err, errlen, "out of memory");
-				rc = -1;
-				break;
-			}
+			util_snprintf(err, errlen, "out of memory");
+			rc = -1;
+			break;
 		}
 		continue;
 next:
 		if (lp->max == 0)
 			break;
 	}
-	if (rc == 0 && ferror(f)) {
+	/* Why: a read that stopped short of the end would compile part of the file as whole. */
+	if (rc == 0 && len < 0 && (ferror(f) || !feof(f))) {
 		util_snprintf(err, errlen, "%.150s: read error: %s", lp->path, strerror(errno));
 		rc = -1;
 	}
-	free(line);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #ifndef LIST_PARSE_H
 #define LIST_PARSE_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "list.h"
@@ -35,6 +36,17 @@ struct list_parse {
 	size_t ndom, domcap;
 	struct settings *tmp;
 };
+
+/* FNV-1a 64 of a string (index file names, the domain cache). */
+static inline uint64_t list_fnv1a(const char *str)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)str; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
 
 /* Record a problem at line ("file:line: what"); the first is kept in lp->first. */
 void list_parse_problem(struct list_parse *lp, unsigned long line, const char *fmt, ...)

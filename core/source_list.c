@@ -18,8 +18,6 @@ static int source_list_lookup(const struct address *addr, const struct settings 
 
 	(void)deadline_ms;
 	memset(ans, 0, sizeof *ans);
-	if (s->list[0] == '\0')
-		return util_snprintf(err, errlen, "no list configured for %.100s", addr->domain), RG_CONFIG;
 	memcpy(key, addr->full, sizeof key);
 	util_lower(key);
 	rc = list_lookup(&x, key, err, errlen);

@@ -59,7 +59,8 @@ static size_t ctl_list_domains(const struct config *c, const char *path, const c
 	return n;
 }
 
-/* The configured spelling of file (same string, or same file after realpath), else file. */
+/* The configured spelling of file (same string, or same file after realpath), else file;
+ * a result other than file is the caller's to free. */
 static const char *ctl_list_configured(const struct config *c, const char *file)
 {
 	static struct settings tmp;
@@ -124,8 +125,11 @@ static int ctl_list_check(int argc, char **argv)
 	path = ctl_list_configured(c, argv[0]);
 	n = ctl_list_domains(c, path, names, 64);
 	if (n > 0) {
-		if (ctl_list_settings(names[0], &s) < 0)
+		if (ctl_list_settings(names[0], &s) < 0) {
+			if (path != argv[0])
+				free((char *)path);
 			return EX_CONFIG_;
+		}
 		x.c = c;
 		x.s = &s;
 	} else if (!ctl_json) {
@@ -151,6 +155,8 @@ static int ctl_list_check(int argc, char **argv)
 	} else {
 		fprintf(stderr, "rcptguardctl: %s\n", err);
 	}
+	if (path != argv[0])
+		free((char *)path);
 	return rc == RG_FOUND ? 0 : rc == RG_NOTFOUND ? 1 : 2;
 }
 
@@ -165,11 +171,11 @@ static int ctl_list_show(const struct config *c, const char *path, const char **
 	struct settings s;
 	struct list_ctx x = { c, &s, names[0] };
 	struct list_status ls;
-	char err[RG_ERRLEN], t1[32], t2[32];
+	char err[RG_ERRLEN] = "", t1[32], t2[32];
 	size_t i;
 
 	if (ctl_list_settings(names[0], &s) < 0 || list_status(&x, &ls, err, sizeof err) != RG_FOUND) {
-		fprintf(stderr, "rcptguardctl: %s\n", path);
+		fprintf(stderr, "rcptguardctl: %s: %s\n", path, err);
 		return 1;
 	}
 	if (ctl_json) {
@@ -238,14 +244,77 @@ static int ctl_list_show(const struct config *c, const char *path, const char **
 	return !ls.in_force || ls.src_state == LIST_SRC_REFUSED || ls.src_state == LIST_SRC_HELD;
 }
 
+/* One scope naming a list file, for list status. */
+struct ctl_scope {
+	char *path;
+	const char *scope;
+	size_t order;                   /* config order: "" (global) first */
+};
+
+/* Order scopes by list file, then config order. */
+static int ctl_scope_cmp(const void *a, const void *b)
+{
+	const struct ctl_scope *x = a, *y = b;
+	int r = strcmp(x->path, y->path);
+
+	return r ? r : x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Every list file once, with the scopes that name it (one pass over the scopes, then
+ * grouped by file: a config with thousands of [domain] sections stays linear). */
+static int ctl_list_status_all(const struct config *c, int *care, size_t *shown)
+{
+	size_t i, j, k, n = 0, count = config_domain_count(c) + 1;
+	struct ctl_scope *v = calloc(count, sizeof *v);
+	const char **names = calloc(count, sizeof *names);
+	struct settings s;
+	int rc = 0;
+
+	if (v == NULL || names == NULL) {
+		fprintf(stderr, "rcptguardctl: out of memory\n");
+		rc = EX_CONFIG_;
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		const char *scope = i == 0 ? "" : config_domain_name(c, i - 1);
+
+		if (ctl_list_settings(scope, &s) < 0) {
+			rc = EX_CONFIG_;
+			goto out;
+		}
+		if (s.list[0] == '\0')
+			continue;
+		if ((v[n].path = strdup(s.list)) == NULL) {
+			fprintf(stderr, "rcptguardctl: out of memory\n");
+			rc = EX_CONFIG_;
+			goto out;
+		}
+		v[n].scope = scope;
+		v[n++].order = i;
+	}
+	qsort(v, n, sizeof *v, ctl_scope_cmp);
+	for (i = 0; i < n; i = j) {
+		for (j = i, k = 0; j < n && strcmp(v[j].path, v[i].path) == 0; j++)
+			names[k++] = v[j].scope;
+		*care |= ctl_list_show(c, v[i].path, names, k, *shown == 0);
+		++*shown;
+	}
+out:
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i].path);
+	free(v);
+	free(names);
+	return rc;
+}
+
 /* list status [DOMAIN] */
 static int ctl_list_status(int argc, char **argv)
 {
-	const char *names[256];
+	const char *names[1];
 	const struct config *c;
 	struct settings s;
-	size_t i, j, n, shown = 0;
-	int care = 0;
+	size_t shown = 0;
+	int care = 0, rc;
 
 	if (argc > 1)
 		return ctl_usage();
@@ -265,24 +334,8 @@ static int ctl_list_status(int argc, char **argv)
 		names[0] = argv[0];
 		care = ctl_list_show(c, s.list, names, 1, 1);
 		shown = 1;
-	}
-	/* Every list file once, with the scopes that name it. */
-	for (i = 0; argc == 0 && i <= config_domain_count(c); i++) {
-		const char *scope = i == 0 ? "" : config_domain_name(c, i - 1);
-		char path[RG_PATH_MAX];
-
-		if (ctl_list_settings(scope, &s) < 0)
-			return EX_CONFIG_;
-		if (s.list[0] == '\0')
-			continue;
-		memcpy(path, s.list, sizeof path);
-		n = ctl_list_domains(c, path, names, 256);
-		for (j = 0; j < n && strcmp(names[j], scope) != 0; j++)
-			;
-		if (j != 0)
-			continue;       /* shown with its first scope */
-		care |= ctl_list_show(c, path, names, n, shown == 0);
-		shown++;
+	} else if ((rc = ctl_list_status_all(c, &care, &shown)) != 0) {
+		return rc;
 	}
 	if (ctl_json)
 		printf("%s]\n", shown ? "\n" : "");

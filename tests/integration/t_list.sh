@@ -66,7 +66,9 @@ printf 'alice@only.test\nbob@only.test\ndave@only.test\n' >"$TB/only1"
 sshd_scp "$TB/only1" "$LISTS/only.test.list"
 assert_eq 0 $? "scp upload written in place (no rename)"
 r=$(tb_rcpt_reply alice@only.test)
-assert_match '^451 ' "$r" "written in place just now: not in force before list_settle, and never 5xx (451)"
+assert_match '^451 .*cannot verify recipient now, please try again later' "$r" \
+	"written in place just now: not in force before list_settle, and never 5xx (451)"
+assert_log 'verify_recipient <alice@only\.test> result=defer reason=tempfail' "log: the settling list deferred (reason=tempfail)"
 assert_eq settling "$(status_state only.test)" "list status: the file is settling"
 sleep 3.2   # list_settle (2s), and a second for the whole-second clock
 tb_rcpts alice@only.test dave@only.test ghost@only.test >/dev/null
@@ -159,6 +161,7 @@ flush only.test
 assert_match '^550 ' "$(tb_rcpt_reply carol@only.test)" "after list accept: carol 550"
 assert_match '^250 ' "$(tb_rcpt_reply alice@only.test)" "after list accept: alice 250"
 assert_status 0 "list status exits 0 when every list is in force" -- tb_ctl list status
+assert_eq 2 "$(grep -c '^  domains : ' <<<"$TB_OUT")" "list status: each list file shown once"
 assert_eq in_force "$(status_state only.test)" "list status: in force"
 
 assert_connections "$BE_USERS" 0 "exclusive list mode: no connection ever reached the destination"

@@ -2,6 +2,9 @@
  * rule (renamed into place at once, written in place after list_settle), refused and
  * truncated versions never replacing the one in force, the shrink guard and list_accept,
  * one judgement (and one log line) per version, the source through the verify chain. */
+#include <cdb.h>
+#include <fcntl.h>
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,12 +381,52 @@ static void test_system_failure_logged_once(void **state)
 	assert_int_equal(errors, 1);
 }
 
+/* Point the hash table of key's bucket in the compiled index outside the file: the
+ * metadata record stays readable, a lookup of key (listed: its bucket is not empty) meets
+ * tinycdb's -1. */
+static void damage_bucket(const char *key)
+{
+	char pattern[160];
+	unsigned char bad[4] = { 0xf0, 0xff, 0xff, 0xff };
+	glob_t g;
+	int fd;
+
+	snprintf(pattern, sizeof pattern, "%s/state/lists/*[0-9a-f].cdb", dir);
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	assert_int_equal(g.gl_pathc, 1);
+	assert_int_not_equal(cdb_hash(key, strlen(key)) & 255, cdb_hash("\0rcptguard-meta", 15) & 255);
+	assert_int_not_equal(cdb_hash(key, strlen(key)) & 255, 0);
+	fd = open(g.gl_pathv[0], O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bad, 4, (cdb_hash(key, strlen(key)) & 255) * 8), 4);
+	close(fd);
+	globfree(&g);
+}
+
+static void test_damaged_index_defers(void **state)
+{
+	char err[RG_ERRLEN] = "";
+
+	(void)state;
+	write_renamed(lfile, "alice@example.org\nbob@example.org\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	damage_bucket("bob@example.org");
+	/* A damaged index is a temporary problem, never a 550. */
+	assert_int_equal(lookup("bob@example.org", err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "index damaged"));
+	list_reset();
+	assert_int_equal(lookup("bob@example.org", err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "index damaged"));
+}
+
 static unsigned long problems_seen;
+
+static char last_problem[RG_ERRLEN];
 
 static void count_problem(void *arg, const char *problem)
 {
 	(void)arg;
-	(void)problem;
+	snprintf(last_problem, sizeof last_problem, "%s", problem);
 	problems_seen++;
 }
 
@@ -407,6 +450,23 @@ static void test_check(void **state)
 	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, err, sizeof err), RG_FOUND);
 	assert_int_equal(n, 2);
 	assert_int_equal(list_check(&loose, "/nonexistent/file", NULL, NULL, 10, &n, err, sizeof err), RG_TEMPFAIL);
+	/* A file without newlines: refused at line 1, read through a bounded buffer. */
+	{
+		char *big = malloc(200001);
+
+		assert_non_null(big);
+		memset(big, 'a', 200000);
+		big[200000] = '\0';
+		write_in_place(other, big);
+		free(big);
+		problems_seen = 0;
+		assert_int_equal(list_check(&loose, other, count_problem, NULL, 10, &n, err, sizeof err), RG_NOTFOUND);
+		assert_int_equal(problems_seen, 1);
+		assert_non_null(strstr(last_problem, "other.list:1: line longer than"));
+	}
+	write_in_place(other, "a@other.test\nb@other.test");
+	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 2);
 }
 
 static void test_verify_chain(void **state)
@@ -423,12 +483,15 @@ static void test_verify_chain(void **state)
 	assert_non_null(strstr(y.line, "result=fail source=list"));
 	assert_int_equal(verify_run_recipient("ghost@example.org", opts, &y), RG_NOTFOUND);
 	assert_non_null(strstr(y.line, "result=fail source=cache"));
-	/* A domain whose list has no valid version: defer, never fail. */
+	/* A domain sharing the file in force (*.sub.test): not listed, fail. */
 	assert_int_equal(verify_run_recipient("a@x.sub.test", opts, &y), RG_NOTFOUND);
+	/* A domain whose list has no valid version: defer, never fail; the detail names the
+	 * refused file's line. */
 	write_in_place(other, "bad\n");
 	clock_now += 60;
 	assert_int_equal(verify_run_recipient("a@other.test", opts, &y), RG_TEMPFAIL);
-	assert_non_null(strstr(y.line, "result=defer"));
+	assert_non_null(strstr(y.line, "result=defer reason=tempfail"));
+	assert_non_null(strstr(y.line, "other.list:1: "));
 }
 
 int main(void)
@@ -445,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_file_keeps_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_fork, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_system_failure_logged_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_index_defers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_chain, setup, teardown),
 	};
