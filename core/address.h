@@ -5,8 +5,8 @@
  * here, so that nothing malformed ever reaches an SMTP command, an LDAP filter
  * or a store key.
  */
-#ifndef ADDRESS_H
-#define ADDRESS_H
+#ifndef RG_ADDRESS_H
+#define RG_ADDRESS_H
 
 #include "rg.h"
 

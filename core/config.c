@@ -89,7 +89,8 @@ static const struct key keys[] = {
 	NUM(store_map_size, T_UINT, 1, 1048576, "64"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
-_Static_assert(sizeof keys / sizeof keys[0] <= 64, "the key bitmask is a uint64_t");
+#define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */
+_Static_assert(sizeof keys / sizeof keys[0] <= KEYSET_WORDS * 64, "grow KEYSET_WORDS");
 
 /*
  * One key a section sets. Its value is the field exactly as config_set_value() wrote it
@@ -105,7 +106,7 @@ struct entry {
 struct section {
 	const char *name;             /* in the arena: "example.org" or "*.example.org" */
 	struct entry *entries;        /* the keys it sets, in no particular order */
-	uint64_t set;                 /* bit i: keys[i] is among them */
+	uint64_t set[KEYSET_WORDS];   /* bit i: keys[i] is among them */
 	unsigned file, line, seq;     /* where it was opened, for duplicate reports */
 };
 
@@ -119,7 +120,7 @@ _Static_assert(offsetof(struct block, data) % _Alignof(struct entry) == 0, "alig
 struct config {
 	char path[RG_PATH_MAX];
 	struct settings global;
-	uint64_t global_set;
+	uint64_t global_set[KEYSET_WORDS];
 	struct section *sec;          /* after loading: exact ones sorted by name, then wildcards */
 	size_t nsec, nexact, cap;
 	struct block *arena;
@@ -579,7 +580,8 @@ static int config_parse_line(struct parser *p, size_t fi, unsigned line, char *s
 {
 	char val[LINE_BYTES_MAX + 1], why[RG_ERRLEN], show[104], *key, *keyend, *v, *e;
 	struct section *sec = *cur >= 0 ? &p->c->sec[*cur] : NULL;
-	uint64_t *set = sec ? &sec->set : &p->c->global_set, bit;
+	uint64_t *set = sec ? sec->set : p->c->global_set, bit;
+	size_t word;
 	const char *end;
 	const struct key *k;
 	size_t i;
@@ -623,14 +625,15 @@ static int config_parse_line(struct parser *p, size_t fi, unsigned line, char *s
 	if (sec && k->global_only)
 		return config_fail_at(p, fi, line, "key \"%s\" is global only, not allowed in [domain %s]",
 				      k->name, sec->name);
-	bit = (uint64_t)1 << (k - keys);
-	if (*set & bit)
+	word = (size_t)(k - keys) / 64;
+	bit = (uint64_t)1 << ((size_t)(k - keys) % 64);
+	if (set[word] & bit)
 		return config_fail_at(p, fi, line, "key \"%s\" given twice", k->name);
 	if (config_set_value(k, sec ? &p->scratch : &p->c->global, val, why, sizeof why))
 		return config_fail_at(p, fi, line, "key \"%s\": %s", k->name, why);
 	if (sec && config_keep(p, sec, k))
 		return config_fail_at(p, fi, line, "out of memory");
-	*set |= bit;
+	set[word] |= bit;
 	return RG_FOUND;
 }
 

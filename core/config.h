@@ -9,8 +9,8 @@
  * Ownership: config_load() returns a struct config the caller frees with config_free().
  * struct settings is plain data (fixed arrays), copied by value: no pointers into the config.
  */
-#ifndef CONFIG_H
-#define CONFIG_H
+#ifndef RG_CONFIG_H
+#define RG_CONFIG_H
 
 #include "rg.h"
 

@@ -13,8 +13,8 @@
  *
  * Ownership: struct dns_query belongs to the caller; answers are copied into it.
  */
-#ifndef DNS_H
-#define DNS_H
+#ifndef RG_DNS_H
+#define RG_DNS_H
 
 #include "config.h"
 

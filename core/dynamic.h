@@ -20,8 +20,8 @@
  *
  * Ownership: the loaded file is kept per process and reloaded when it changes on disk.
  */
-#ifndef DYNAMIC_H
-#define DYNAMIC_H
+#ifndef RG_DYNAMIC_H
+#define RG_DYNAMIC_H
 
 #include "rg.h"
 

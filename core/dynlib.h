@@ -10,8 +10,8 @@
  * Ownership: the library stays loaded for the life of the process (never dlclose()d:
  * libraries with TLS state do not unload safely).
  */
-#ifndef DYNLIB_H
-#define DYNLIB_H
+#ifndef RG_DYNLIB_H
+#define RG_DYNLIB_H
 
 #include <stddef.h>
 

@@ -5,8 +5,8 @@
  * Exim forks one process per SMTP connection; a config is read at most once per process
  * and path, so an edit takes effect from the next connection on.
  */
-#ifndef ENGINE_H
-#define ENGINE_H
+#ifndef RG_ENGINE_H
+#define RG_ENGINE_H
 
 #include "config.h"
 

@@ -17,8 +17,8 @@
  * Record:  f:<IP>  ->  "1 <confirmed|noptr|mismatch> <created> <expires> <name|->"
  * (decoded strictly: anything else is a miss, never a verdict).
  */
-#ifndef FCRDNS_H
-#define FCRDNS_H
+#ifndef RG_FCRDNS_H
+#define RG_FCRDNS_H
 
 #include "dns.h"
 #include "yield.h"

@@ -12,8 +12,8 @@
  * entries. A store that cannot be read or written does not hold mail up: pass (logged),
  * unless greylist_on_error = defer.
  */
-#ifndef GREYLIST_H
-#define GREYLIST_H
+#ifndef RG_GREYLIST_H
+#define RG_GREYLIST_H
 
 #include "store.h"
 #include "yield.h"

@@ -4,8 +4,8 @@
  *
  * Every change is a store update or a batched delete_if, safe while Exim runs.
  */
-#ifndef GREYLIST_ADMIN_H
-#define GREYLIST_ADMIN_H
+#ifndef RG_GREYLIST_ADMIN_H
+#define RG_GREYLIST_ADMIN_H
 
 #include "config.h"
 #include "store.h"

@@ -8,8 +8,8 @@
  *              a:<network>                        (the network's auto-whitelist entry)
  * Bytes at or below space and DEL become '?' in keys (a key is one line in listings).
  */
-#ifndef GREYLIST_KEY_H
-#define GREYLIST_KEY_H
+#ifndef RG_GREYLIST_KEY_H
+#define RG_GREYLIST_KEY_H
 
 #include "rg.h"
 

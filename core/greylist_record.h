@@ -10,8 +10,8 @@
  *       auto: <count> triplets of the network passed; it passes when count >= awl_after
  *       manual: released by the operator (rcptguardctl greylist allow); always passes
  */
-#ifndef GREYLIST_RECORD_H
-#define GREYLIST_RECORD_H
+#ifndef RG_GREYLIST_RECORD_H
+#define RG_GREYLIST_RECORD_H
 
 #include "config.h"
 

@@ -12,8 +12,8 @@
  * Ownership: greylist_whitelist_get() returns the process's copy (valid until the next
  * call); it is reloaded when the file changes (size, mtime, inode).
  */
-#ifndef GREYLIST_WHITELIST_H
-#define GREYLIST_WHITELIST_H
+#ifndef RG_GREYLIST_WHITELIST_H
+#define RG_GREYLIST_WHITELIST_H
 
 #include "rg.h"
 

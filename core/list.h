@@ -20,8 +20,8 @@
  * Ownership: callers own every struct they pass; the module keeps per-process mappings
  * (released by list_reset(), abandoned after fork()).
  */
-#ifndef LIST_H
-#define LIST_H
+#ifndef RG_LIST_H
+#define RG_LIST_H
 
 #include "config.h"
 

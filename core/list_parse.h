@@ -4,8 +4,8 @@
  *
  * Ownership: a struct list_parse owns its keys and domain cache until list_parse_free().
  */
-#ifndef LIST_PARSE_H
-#define LIST_PARSE_H
+#ifndef RG_LIST_PARSE_H
+#define RG_LIST_PARSE_H
 
 #include <stdint.h>
 #include <stdio.h>

@@ -3,8 +3,8 @@
  * callouts? (banner, EHLO, null sender accepted, random recipient rejected at RCPT,
  * a known recipient accepted).
  */
-#ifndef PROBE_H
-#define PROBE_H
+#ifndef RG_PROBE_H
+#define RG_PROBE_H
 
 #include "config.h"
 

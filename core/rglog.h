@@ -4,8 +4,8 @@
  * core/ knows nothing of Exim: each face (the Exim module, the CLI, tests) installs
  * a hook; the module maps it to log_write/debug_printf, the CLI to stderr.
  */
-#ifndef RGLOG_H
-#define RGLOG_H
+#ifndef RG_RGLOG_H
+#define RG_RGLOG_H
 
 enum rglog_level {
 	RGLOG_ERROR = 0, /* operator must act: config error, damaged store */

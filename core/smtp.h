@@ -8,8 +8,8 @@
  *
  * Ownership: smtp_open() returns a connection the caller ends with smtp_close().
  */
-#ifndef SMTP_H
-#define SMTP_H
+#ifndef RG_SMTP_H
+#define RG_SMTP_H
 
 #include "rg.h"
 

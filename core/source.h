@@ -5,8 +5,8 @@
  * for one address: RG_FOUND (exists), RG_NOTFOUND (does not), RG_TEMPFAIL (cannot tell
  * now: the chain moves on), RG_CONFIG (not configured for this domain: the chain moves on).
  */
-#ifndef SOURCE_H
-#define SOURCE_H
+#ifndef RG_SOURCE_H
+#define RG_SOURCE_H
 
 #include "address.h"
 #include "config.h"

@@ -4,8 +4,8 @@
  * Connections are kept per process (one Exim process = one SMTP session) and shared by
  * the catch-all probe and every recipient of the same destination.
  */
-#ifndef SOURCE_CALLOUT_H
-#define SOURCE_CALLOUT_H
+#ifndef RG_SOURCE_CALLOUT_H
+#define RG_SOURCE_CALLOUT_H
 
 #include "config.h"
 #include "smtp.h"

@@ -6,8 +6,8 @@
  *
  * Ownership: every function writes into caller buffers; nothing is allocated for the caller.
  */
-#ifndef SOURCE_LDAP_H
-#define SOURCE_LDAP_H
+#ifndef RG_SOURCE_LDAP_H
+#define RG_SOURCE_LDAP_H
 
 #include "address.h"
 

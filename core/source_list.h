@@ -5,8 +5,8 @@
  * configured but no valid version of it is in force, else RG_FOUND / RG_NOTFOUND. The
  * destination is never contacted.
  */
-#ifndef SOURCE_LIST_H
-#define SOURCE_LIST_H
+#ifndef RG_SOURCE_LIST_H
+#define RG_SOURCE_LIST_H
 
 #include "source.h"
 

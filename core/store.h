@@ -8,8 +8,8 @@
  *
  * Ownership: values are copied into caller buffers before the read transaction ends.
  */
-#ifndef STORE_H
-#define STORE_H
+#ifndef RG_STORE_H
+#define RG_STORE_H
 
 #include "rg.h"
 

@@ -6,8 +6,8 @@
  *   v:<address>  ->  "1 <pass|fail> <source> <created> <expires> <text>"
  *   c:<domain>   ->  "1 <yes|no> catchall <created> <expires> <text>"
  */
-#ifndef VERDICT_H
-#define VERDICT_H
+#ifndef RG_VERDICT_H
+#define RG_VERDICT_H
 
 #include "rg.h"
 

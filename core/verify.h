@@ -5,8 +5,8 @@
  * and always produces a yield line: errors become result=defer with the reason, never
  * a rejection. The faces only translate arguments in and the yield out.
  */
-#ifndef VERIFY_H
-#define VERIFY_H
+#ifndef RG_VERIFY_H
+#define RG_VERIFY_H
 
 #include "yield.h"
 

@@ -4,8 +4,8 @@
  * Exim's ${extract{key}{...}} reads it; values with spaces are double-quoted, and values
  * are sanitised so that no quote, backslash or control byte can break the line.
  */
-#ifndef YIELD_H
-#define YIELD_H
+#ifndef RG_YIELD_H
+#define RG_YIELD_H
 
 #include "rg.h"
 

@@ -2,8 +2,8 @@
  * ctl.h - what the rcptguardctl verb files (tools/ctl_*.c) share with tools/rcptguardctl.c:
  * the verb table entry, output helpers (text or --json) and exit statuses.
  */
-#ifndef CTL_H
-#define CTL_H
+#ifndef RG_CTL_H
+#define RG_CTL_H
 
 #include <stdint.h>
 
