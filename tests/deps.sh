@@ -2,11 +2,23 @@
 # deps.sh - install the Debian packages the build, the demo and the tests need, if missing.
 # Never installs postfix (it would remove Exim). Safe to run again: a no-op when all is there.
 set -euo pipefail
-pkgs=(build-essential pkg-config liblmdb-dev lmdb-utils libcmocka-dev
-      libunbound-dev libldap2-dev libcdb-dev
-      exim4-daemon-heavy exim4-dev swaks python3 procps iproute2 psmisc
-      util-linux coreutils
-      slapd ldap-utils nsd postgrey openssh-server openssh-client openssl)
+# One package a line (merges stay simple); .ci/run installs exactly this list too.
+pkgs=(
+	build-essential pkg-config make
+	liblmdb-dev lmdb-utils              # the store; mdb_stat for the tests
+	libcmocka-dev                       # unit tests
+	libunbound-dev libldap2-dev libcdb-dev
+	libhiredis-dev redis-server         # the shared store and a real server for its tests
+	libmicrohttpd-dev libgnutls28-dev   # rcptguard-admin
+	libpcre2-dev libdb-dev              # dynamic patterns; Exim source builds (lookup face)
+	exim4-daemon-heavy exim4-dev        # Exim with Expand_dlfunc; local_scan.h
+	swaks python3 curl                  # SMTP and HTTP clients
+	procps iproute2 psmisc util-linux coreutils xz-utils
+	slapd ldap-utils nsd postgrey
+	openssh-server openssh-client openssl
+	chromium chromium-driver python3-selenium   # the admin web page in a real browser
+	dpkg-dev debhelper fakeroot lintian          # the Debian package
+)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,7 +34,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	# Why the preseed: slapd would otherwise build a default database of its own.
 	echo "slapd slapd/no_configuration boolean true" | debconf-set-selections 2>/dev/null || true
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		-o DPkg::Lock::Timeout=600 "${missing[@]}"
 fi
 # The daemon-light package has no ${dlfunc}: the module cannot load there.
 if ! exim4 -bV 2>/dev/null | grep -q Expand_dlfunc; then
