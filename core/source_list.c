@@ -12,7 +12,7 @@
 static int source_list_lookup(const struct address *addr, const struct settings *s, int64_t deadline_ms,
 			      struct source_answer *ans, char *err, size_t errlen)
 {
-	struct list_ctx x = { engine_current_config(), s, addr->domain };
+	struct list_ctx x = { engine_current_config(), s, addr->domain, 1 };
 	char key[RG_ADDRESS_MAX + 1];
 	int rc;
 

@@ -109,7 +109,7 @@ static int ctl_list_check(int argc, char **argv)
 {
 	const char *names[64];
 	struct settings s;
-	struct list_ctx x = { NULL, NULL, "" };
+	struct list_ctx x = { NULL, NULL, "", 0 };
 	struct ctl_problems pr = { 1 };
 	const struct config *c;
 	char err[RG_ERRLEN] = "";
@@ -169,7 +169,7 @@ static const char *const ctl_list_states[] = {
 static int ctl_list_show(const struct config *c, const char *path, const char **names, size_t n, int first)
 {
 	struct settings s;
-	struct list_ctx x = { c, &s, names[0] };
+	struct list_ctx x = { c, &s, names[0], 0 };
 	struct list_status ls;
 	char err[RG_ERRLEN] = "", t1[32], t2[32];
 	size_t i;
@@ -349,7 +349,7 @@ static int ctl_list_accept(int argc, char **argv)
 {
 	const struct config *c;
 	struct settings s;
-	struct list_ctx x = { NULL, &s, "" };
+	struct list_ctx x = { NULL, &s, "", 0 };
 	char err[RG_ERRLEN] = "", msg[RG_ERRLEN] = "";
 	int rc;
 
