@@ -56,6 +56,7 @@ struct list_proc {
 	int have_failed;                /* failed: a version this process could not compile */
 	struct list_version failed;
 	int64_t failed_at;
+	char failed_why[RG_ERRLEN];
 };
 
 #define LIST_RETRY 60                   /* seconds before a process retries a failed compile */
@@ -765,8 +766,10 @@ static int list_lock(const struct list_ctx *x, const struct list_proc *p, int ho
 		return util_snprintf(err, errlen, "%.200s: %s", lock, strerror(errno)), -1;
 	list_chown(x->s, fd);
 	if (flock(fd, LOCK_EX | how) < 0) {
+		int e = errno;          /* close() may change errno */
+
 		close(fd);
-		return errno == EWOULDBLOCK ? -2 : (util_snprintf(err, errlen, "%.200s: %s", lock, strerror(errno)), -1);
+		return e == EWOULDBLOCK ? -2 : (util_snprintf(err, errlen, "%.200s: %s", lock, strerror(e)), -1);
 	}
 	return fd;
 }
@@ -780,6 +783,7 @@ static void list_failed(struct list_proc *p, const struct list_version *v, const
 	p->have_failed = 1;
 	p->failed = *v;
 	p->failed_at = util_now();
+	util_strlcpy(p->failed_why, err, sizeof p->failed_why);
 }
 
 /* With the lock held: map the newest index, else take the recorded judgement of version
@@ -917,7 +921,7 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 		if (list_spawn(x, p, v, err, sizeof err) < 0)
 			list_failed(p, v, x->s->list, err);
 		else
-			p->have_failed = 1, p->failed = *v, p->failed_at = util_now();
+			p->have_failed = 1, p->failed = *v, p->failed_at = util_now(), p->failed_why[0] = '\0';
 		/* Only this copy is closed: the child's keeps the lock until it is done. */
 		close(fd);
 		return;
@@ -959,6 +963,8 @@ static void list_refresh(const struct list_ctx *x, struct list_proc *p, const st
 			out->ready_at = v.mtime_ns / 1000000000 + 1 + x->s->list_settle;
 		if ((status == LIST_SRC_REFUSED || status == LIST_SRC_HELD) && p->have_bad)
 			out->state = p->bad;
+		if (status == LIST_SRC_PENDING && p->have_failed && list_version_eq(&v, &p->failed))
+			util_strlcpy(out->detail, p->failed_why, sizeof out->detail);
 	}
 }
 

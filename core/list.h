@@ -87,7 +87,7 @@ struct list_status {
 	struct list_version src;        /* when the file exists */
 	int64_t ready_at;               /* settling: unix time it becomes ready */
 	struct list_state state;        /* refused / held */
-	char detail[RG_ERRLEN];         /* missing: the stat error */
+	char detail[RG_ERRLEN];         /* missing: the stat error; pending: why it was not compiled */
 };
 
 /* One problem of a file being checked ("file:line: problem"). */

@@ -203,7 +203,7 @@ static int ctl_list_show(const struct config *c, const char *path, const char **
 			printf(",\"since\":%" PRId64 ",\"reason\":", ls.state.at);
 			ctl_json_str(ls.state.reason);
 		}
-		if (ls.src_state == LIST_SRC_MISSING) {
+		if (ls.src_state == LIST_SRC_MISSING || (ls.src_state == LIST_SRC_PENDING && ls.detail[0])) {
 			printf(",\"reason\":");
 			ctl_json_str(ls.detail);
 		}
@@ -227,7 +227,10 @@ static int ctl_list_show(const struct config *c, const char *path, const char **
 			       ctl_time(ls.src.mtime_ns / 1000000000, t1, sizeof t1), ctl_time(ls.ready_at, t2, sizeof t2));
 			break;
 		case LIST_SRC_PENDING:
-			printf("  file    : changed, being compiled by another process\n");
+			if (ls.detail[0])
+				printf("  file    : changed, NOT COMPILED (retried later): %s\n", ls.detail);
+			else
+				printf("  file    : changed, being compiled by another process\n");
 			break;
 		case LIST_SRC_REFUSED:
 			printf("  file    : REFUSED since %s: %s\n", ctl_time(ls.state.at, t1, sizeof t1), ls.state.reason);
