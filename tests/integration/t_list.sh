@@ -27,7 +27,7 @@ list = $LISTS/example.org.list
 hosts = 127.0.0.1:$BE_USERS
 sources = list
 list = $LISTS/only.test.list
-list_settle = 2s
+list_settle = 5s
 EOF
 tb_front
 
@@ -88,7 +88,7 @@ assert_match '^451 .*cannot verify recipient now, please try again later' "$r" \
 	"written in place just now: not in force before list_settle, and never 5xx (451)"
 assert_log 'verify_recipient <alice@only\.test> result=defer reason=tempfail' "log: the settling list deferred (reason=tempfail)"
 assert_eq settling "$(status_state only.test)" "list status: the file is settling"
-sleep 3.2   # list_settle (2s), and a second for the whole-second clock
+sleep 6.2   # list_settle (5s), and a second for the whole-second clock
 tb_rcpts alice@only.test dave@only.test ghost@only.test >/dev/null
 assert_match '^250 ' "$(tb_reply_of alice@only.test)" "after list_settle: listed alice@only.test 250"
 assert_match '^250 ' "$(tb_reply_of dave@only.test)" "after list_settle: listed dave@only.test 250"
@@ -128,7 +128,7 @@ assert_match '^250 ' "$(tb_reply_of dave@only.test)" "writer paused mid-line: th
 assert_eq settling "$(status_state only.test)" "writer paused mid-line: list status says settling"
 touch "$TB/writer.go"
 wait "$writer"
-sleep 3.2   # list_settle (2s), and a second for the whole-second clock
+sleep 6.2   # list_settle (5s), and a second for the whole-second clock
 tb_front_mark
 judged "$LISTS/only\.test\.list" ghost@only.test
 flush only.test
@@ -140,7 +140,7 @@ assert_match '^550 ' "$(tb_reply_of dave@only.test)" "writer finished and settle
 tb_front_mark
 printf 'alice@only.test\nbob@only.test\nerin@only.test\ncarol@only.te' >"$TB/trunc"
 sshd_scp "$TB/trunc" "$LISTS/only.test.list"
-sleep 3.2   # list_settle (2s), and a second for the whole-second clock
+sleep 6.2   # list_settle (5s), and a second for the whole-second clock
 flush only.test
 judged "$LISTS/only\.test\.list" carol@only.test
 flush only.test
