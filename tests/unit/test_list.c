@@ -1,7 +1,9 @@
 /* test_list.c - static recipient lists: parsing and validation (file:line), the readiness
  * rule (renamed into place at once, written in place after list_settle), refused and
  * truncated versions never replacing the one in force, the shrink guard and list_accept,
- * one judgement (and one log line) per version, the source through the verify chain. */
+ * one judgement (and one log line) per version, the source through the verify chain (the
+ * RCPT leaves the compile to a detached child; the list voids its own cached verdicts),
+ * a child never reusing its parent's slot, list_upload(). */
 #include <cdb.h>
 #include <fcntl.h>
 #include <glob.h>
