@@ -568,6 +568,147 @@ static void test_upload(void **state)
 	assert_int_equal(list_upload(&none, good, strlen(good), collect, &pr, &ls, err, sizeof err), RG_CONFIG);
 }
 
+/* What list_status() says of example.org's list. */
+static int status_of(struct list_status *ls)
+{
+	char err[RG_ERRLEN] = "";
+	struct list_ctx x = { cfg, &set, "example.org", 0 };
+
+	assert_int_equal(list_status(&x, ls, err, sizeof err), RG_FOUND);
+	return ls->src_state;
+}
+
+/* Defect 1: only a regular file is read; a FIFO, a link to /dev/zero, a file too large or
+ * too long is refused at once, named, and the version in force stays. */
+static void test_not_a_list(void **state)
+{
+	char err[RG_ERRLEN] = "", big[200];
+	struct list_status ls;
+	time_t t0 = time(NULL);
+	FILE *f;
+	int i;
+
+	(void)state;
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	/* A FIFO nobody writes: open() must not block, the read must not wait. */
+	assert_int_equal(unlink(lfile), 0);
+	assert_int_equal(mkfifo(lfile, 0644), 0);
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, "not a regular file"));
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	/* A link to /dev/zero: would never end. */
+	assert_int_equal(unlink(lfile), 0);
+	assert_int_equal(symlink("/dev/zero", lfile), 0);
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, "not a regular file"));
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	assert_true(time(NULL) - t0 < 5);
+	/* 2 MiB (sparse) with list_max_size = 1 (MiB): refused unread. */
+	load_config("list_max_size = 1\nlist_max_lines = 3");
+	assert_int_equal(unlink(lfile), 0);
+	f = fopen(lfile, "w");
+	assert_non_null(f);
+	assert_int_equal(ftruncate(fileno(f), 2 << 20), 0);
+	fclose(f);
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, "larger than list_max_size = 1 MiB"));
+	/* Four lines with list_max_lines = 3. */
+	big[0] = '\0';
+	for (i = 0; i < 4; i++)
+		snprintf(big + strlen(big), sizeof big - strlen(big), "u%d@example.org\n", i);
+	write_renamed(lfile, big);
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, ":0: more than list_max_lines = 3 lines"));
+	assert_int_equal(lookup("alice@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("u0@example.org", err), RG_NOTFOUND);
+}
+
+/* Defect 6: with list_end_marker = yes, 600 of 1,000 lines written in place and left for
+ * list_settle stay out of force; the whole file with its "# end" goes in. */
+static void test_end_marker(void **state)
+{
+	char err[RG_ERRLEN] = "";
+	struct list_status ls;
+	size_t cap = 1000 * 32, len = 0;
+	char *text = malloc(cap);
+	int i;
+
+	(void)state;
+	assert_non_null(text);
+	load_config("list_end_marker = yes");
+	for (i = 0; i < 1000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "user%d@example.org\n", i);
+	write_renamed(lfile, text);
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);  /* no marker */
+	assert_non_null(strstr(ls.state.reason, ":0: no \"# end\" line at the end"));
+	snprintf(text + len, cap - len, "# end\n");
+	write_renamed(lfile, text);
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	/* The upload dies after line 600 (a line boundary): 40% fewer, the shrink guard lets
+	 * it pass; only the marker keeps it out. */
+	text[strlen("user0@example.org\n") * 10 + strlen("user10@example.org\n") * 90 +
+	     strlen("user100@example.org\n") * 500] = '\0';
+	write_in_place(lfile, text);
+	clock_now += 11;
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_int_equal(ls.src.size, 10 * 18 + 90 * 19 + 500 * 20);
+	/* The same cut (written again) without the key: in force (what the key is for). */
+	load_config("");
+	write_in_place(lfile, text);
+	clock_now += 11;
+	assert_int_equal(lookup("user999@example.org", err), RG_NOTFOUND);
+	assert_int_equal(lookup("user599@example.org", err), RG_FOUND);
+	free(text);
+}
+
+/* Defect 5: as root, a list linked to a root-only file is opened as state_dir's owner
+ * (here nobody): "Permission denied", and nothing of the file in the state or messages. */
+static void test_root_reads_as_owner(void **state)
+{
+	char err[RG_ERRLEN] = "", secret[160], sdir[160], cmd[400];
+	struct list_ctx x = { cfg, &set, "example.org", 0 };
+	struct list_status ls;
+	uint64_t n;
+	FILE *f;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("test_root_reads_as_owner needs root (it is the root CLI's rule)\n");
+		skip();
+	}
+	snprintf(sdir, sizeof sdir, "%s/state", dir);
+	assert_int_equal(chown(sdir, 65534, 65534), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(secret, sizeof secret, "%s/shadow", dir);
+	f = fopen(secret, "w");
+	assert_non_null(f);
+	fputs("x@secrethash.example\n", f);
+	fclose(f);
+	assert_int_equal(chmod(secret, 0600), 0);
+	assert_int_equal(symlink(secret, lfile), 0);
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_PENDING);
+	assert_non_null(strstr(ls.detail, "Permission denied"));
+	assert_null(strstr(ls.detail, "secrethash"));
+	assert_int_equal(lookup("x@example.org", err), RG_TEMPFAIL);
+	assert_null(strstr(err, "secrethash"));
+	assert_int_equal(list_check(&x, lfile, NULL, NULL, 10, &n, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "Permission denied"));
+	assert_null(strstr(last_error, "secrethash"));
+	snprintf(cmd, sizeof cmd, "! grep -rq secrethash %s/state", dir);
+	assert_int_equal(system(cmd), 0);
+	/* Readable by its owner's group or others: read, and judged (refused here). */
+	assert_int_equal(chmod(secret, 0644), 0);
+	write_in_place(secret, "x@secrethash.example\n");
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+}
+
 /* Verify addr until the answer is not a deferral, or (want set) a deferral naming want;
  * at most 10 s (a detached compile runs meanwhile). */
 static int verify_until(const char *addr, const char *opts, struct yield *y, const char *want)
@@ -633,6 +774,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_marker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_reads_as_owner, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
