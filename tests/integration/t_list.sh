@@ -83,12 +83,15 @@ tb_mark   # the back-end's connection count runs from here to the end
 printf 'alice@only.test\nbob@only.test\ndave@only.test\n' >"$TB/only1"
 sshd_scp "$TB/only1" "$LISTS/only.test.list"
 assert_eq 0 $? "scp upload written in place (no rename)"
+assert_eq settling "$(status_state only.test)" "list status: the file is settling"
 r=$(tb_rcpt_reply alice@only.test)
 assert_match '^451 .*cannot verify recipient now, please try again later' "$r" \
 	"written in place just now: not in force before list_settle, and never 5xx (451)"
 assert_log 'verify_recipient <alice@only\.test> result=defer reason=tempfail' "log: the settling list deferred (reason=tempfail)"
-assert_eq settling "$(status_state only.test)" "list status: the file is settling"
 sleep 6.2   # list_settle (5s), and a second for the whole-second clock
+tb_front_mark
+judged "$LISTS/only\.test\.list" alice@only.test
+assert_eq 0 $? "after list_settle: the first RCPT starts the compile, judged within 10 s"
 tb_rcpts alice@only.test dave@only.test ghost@only.test >/dev/null
 assert_match '^250 ' "$(tb_reply_of alice@only.test)" "after list_settle: listed alice@only.test 250"
 assert_match '^250 ' "$(tb_reply_of dave@only.test)" "after list_settle: listed dave@only.test 250"
@@ -122,10 +125,10 @@ PY
 writer=$!
 for _ in $(seq 100); do [ -e "$TB/writer.paused" ] && break; sleep 0.05; done
 flush only.test
+assert_eq settling "$(status_state only.test)" "writer paused mid-line: list status says settling"
 tb_rcpts carol@only.test dave@only.test alice@only.test >/dev/null
 assert_match '^550 ' "$(tb_reply_of carol@only.test)" "writer paused mid-line: the new line is not in force (carol 550)"
 assert_match '^250 ' "$(tb_reply_of dave@only.test)" "writer paused mid-line: the list in force still answers (dave 250)"
-assert_eq settling "$(status_state only.test)" "writer paused mid-line: list status says settling"
 touch "$TB/writer.go"
 wait "$writer"
 sleep 6.2   # list_settle (5s), and a second for the whole-second clock
