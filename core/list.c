@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,7 +291,9 @@ static int list_spawn(const struct list_ctx *x, struct list_proc *p, const struc
 		if (fork() != 0)
 			_exit(0);
 		list_detach_fds();
-		/* Why a time bound: the file is bounded in bytes and lines, but its disk may hang. */
+		/* Why a time bound: the file is bounded in bytes and lines, but its disk may hang.
+		 * Exim catches SIGALRM (a flag for its own timeouts): the default kills. */
+		signal(SIGALRM, SIG_DFL);
 		alarm(LIST_COMPILE_SECONDS);
 		if (list_judge(x, p, v, why, sizeof why) == LIST_SRC_PENDING)
 			rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now (the version in force stays): %s",
