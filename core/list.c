@@ -1,10 +1,12 @@
 /*
- * list.c - static recipient lists: parse and validate a customer's file, compile it into a
- * tinycdb index shared by every Exim process, decide which version is in force.
+ * list.c - static recipient lists, the per-process side: decide which version is in force,
+ * map its index, answer lookups, and say when and where a changed file is compiled (by
+ * list_compile.c): in this process for the CLI and the web API, in a detached child for
+ * an Exim RCPT, which never waits for a compile.
  *
  * Why an index: a list may hold a million addresses, and Exim runs a process per SMTP
  * connection; reading the file per process would cost seconds. The index is compiled
- * once per change (by the first process that notices a ready, changed file, under a
+ * once per change (for the first process that notices a ready, changed file, under a
  * non-blocking lock) and mapped by the others: a lookup costs a stat of the file (has it
  * changed?) and one cdb_find.
  *
@@ -18,22 +20,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "list.h"
+#include "list_compile.h"
 #include "list_parse.h"
 #include "rglog.h"
 
-#define LIST_DIR "lists"
 #define LIST_SLOTS 8                    /* list files mapped per process */
-/* Why a leading NUL: no address can start with one, so the record never shadows a key. */
-static const char list_meta_key[] = "\0rcptguard-meta";
-#define LIST_META_KLEN (sizeof list_meta_key - 1)
 
 /* Per-process view of one list file: the mapped index in force and what is known about
  * the source version that is not in force. */
@@ -52,30 +53,16 @@ struct list_proc {
 	int have_failed;                /* failed: a version this process could not compile */
 	struct list_version failed;
 	int64_t failed_at;
+	char failed_why[RG_ERRLEN];
 };
 
 #define LIST_RETRY 60                   /* seconds before a process retries a failed compile */
+#define LIST_COMPILE_SECONDS 600        /* a detached compile is killed after this */
 
 static struct list_proc list_procs[LIST_SLOTS];
 static uint64_t list_uses;
 
 /* ---------------------------------------------------------------- small helpers */
-
-/* The identity of a stat'ed file. */
-static void list_version_of(const struct stat *st, struct list_version *v)
-{
-	v->dev = st->st_dev;
-	v->ino = st->st_ino;
-	v->size = st->st_size;
-	v->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	v->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-}
-
-/* Same version? (ctime is left out: a rename into place changes it, not the content.) */
-static int list_version_eq(const struct list_version *a, const struct list_version *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
-}
 
 /* Readiness: metadata changed after the last data write, or no write for settle seconds. */
 int list_ready(const struct list_version *v, int64_t now, unsigned settle)
@@ -87,69 +74,6 @@ int list_ready(const struct list_version *v, int64_t now, unsigned settle)
 static int list_base(const struct settings *s, char *out, size_t size)
 {
 	return util_snprintf(out, size, "%s/" LIST_DIR "/%016" PRIx64, s->state_dir, list_fnv1a(s->list));
-}
-
-/* Give a file created by root (the CLI) to the state dir's owner (Exim's user). */
-static void list_chown(const struct settings *s, int fd)
-{
-	struct stat d, f;
-
-	if (geteuid() != 0 || stat(s->state_dir, &d) < 0 || d.st_uid == 0)
-		return;
-	if (fstat(fd, &f) == 0 && f.st_uid == 0 && fchown(fd, d.st_uid, d.st_gid) < 0)
-		rglog(RGLOG_INFO, "rcptguard: list: cannot chown in %s: %s", s->state_dir, strerror(errno));
-}
-
-/* Create state_dir/lists (mode 0750, owned like the state dir). */
-static int list_mkdir(const struct settings *s, char *err, size_t errlen)
-{
-	char dir[RG_PATH_MAX];
-	int fd;
-
-	if (util_snprintf(dir, sizeof dir, "%s/" LIST_DIR, s->state_dir) < 0)
-		return util_snprintf(err, errlen, "state_dir too long"), -1;
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-		return util_snprintf(err, errlen, "%.200s: %s", dir, strerror(errno)), -1;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		list_chown(s, fd);
-		close(fd);
-	}
-	return 0;
-}
-
-/* Write the file name ending suffix of base into out. */
-static int list_file(const char *base, const char *suffix, char *out, size_t size)
-{
-	return util_snprintf(out, size, "%s%s", base, suffix);
-}
-
-/* ---------------------------------------------------------------- index files */
-
-/* Format the metadata record. */
-static int list_meta_format(const struct list_meta *m, char *out, size_t size)
-{
-	return util_snprintf(out, size, "v1 %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %" PRId64
-			     " %" PRIu64 " %" PRId64 " %s", m->src.dev, m->src.ino, m->src.size,
-			     m->src.mtime_ns, m->src.ctime_ns, m->entries, m->compiled, m->path);
-}
-
-/* Read the metadata record of a mapped index; 0 ok. */
-static int list_meta_read(struct cdb *c, struct list_meta *m)
-{
-	char buf[RG_PATH_MAX + 200];
-	unsigned len;
-	int n = 0;
-
-	if (cdb_find(c, list_meta_key, LIST_META_KLEN) <= 0 || (len = cdb_datalen(c)) >= sizeof buf ||
-	    cdb_read(c, buf, len, cdb_datapos(c)) < 0)
-		return -1;
-	buf[len] = '\0';
-	memset(m, 0, sizeof *m);
-	if (sscanf(buf, "v1 %" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNu64 " %" SCNd64 " %n",
-		   &m->src.dev, &m->src.ino, &m->src.size, &m->src.mtime_ns, &m->src.ctime_ns,
-		   &m->entries, &m->compiled, &n) != 7 || n == 0)
-		return -1;
-	return util_strlcpy(m->path, buf + n, sizeof m->path);
 }
 
 /* Unmap p's index. */
@@ -195,259 +119,13 @@ static int list_open_index(struct list_proc *p, const char *path)
 		return -1;
 	}
 	p->fd = fd;
-	if (list_meta_read(&p->cdb, &p->meta) < 0 || strcmp(p->meta.path, path) != 0) {
+	if (list_compile_meta_read(&p->cdb, &p->meta) < 0 || strcmp(p->meta.path, path) != 0) {
 		list_close(p);
 		return util_snprintf(p->why, sizeof p->why, "%.150s: damaged or another file's index", idx), -1;
 	}
 	p->idx_dev = st.st_dev;
 	p->idx_ino = st.st_ino;
 	return 0;
-}
-
-/* ---------------------------------------------------------------- state file */
-
-/* Read base.state; 0 when one was decoded. */
-static int list_state_read(const char *base, struct list_state *s)
-{
-	char file[RG_PATH_MAX + 16], buf[RG_ERRLEN + 512];
-	unsigned max_shrink;
-	int n = 0, fate;
-	ssize_t len;
-	int fd;
-
-	if (list_file(base, ".state", file, sizeof file) < 0 || (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	len = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (len <= 0)
-		return -1;
-	buf[len] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	memset(s, 0, sizeof *s);
-	if (sscanf(buf, "v1 %d %" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNu64
-		   " %" SCNu64 " %u %255s %n", &fate, &s->src.dev, &s->src.ino, &s->src.size, &s->src.mtime_ns,
-		   &s->src.ctime_ns, &s->at, &s->entries, &s->dropped, &max_shrink, s->domain, &n) != 11 || n == 0 ||
-	    (fate != LIST_REFUSED && fate != LIST_HELD))
-		return -1;
-	s->fate = fate;
-	s->max_shrink = max_shrink;
-	if (strcmp(s->domain, "-") == 0)
-		s->domain[0] = '\0';
-	util_strlcpy(s->reason, buf + n, sizeof s->reason);
-	return 0;
-}
-
-/* Write base.state whole (temp file, fsync, rename): readers never see half a record. */
-static int list_state_write(const struct settings *set, const char *base, const struct list_state *s)
-{
-	char file[RG_PATH_MAX + 16], tmp[RG_PATH_MAX + 16], buf[RG_ERRLEN + 512];
-	int fd, ok;
-
-	if (list_file(base, ".state", file, sizeof file) < 0 || list_file(base, ".state.tmp", tmp, sizeof tmp) < 0 ||
-	    util_snprintf(buf, sizeof buf, "v1 %d %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
-			  " %" PRIu64 " %" PRIu64 " %u %s %s\n", s->fate, s->src.dev, s->src.ino, s->src.size,
-			  s->src.mtime_ns, s->src.ctime_ns, s->at, s->entries, s->dropped, s->max_shrink,
-			  s->domain[0] ? s->domain : "-", s->reason) < 0)
-		return -1;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0)
-		return -1;
-	list_chown(set, fd);
-	ok = write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf) && fsync(fd) == 0;
-	ok = close(fd) == 0 && ok;
-	if (ok && rename(tmp, file) == 0)
-		return 0;
-	unlink(tmp);
-	return -1;
-}
-
-/* Forget the refused/held record (a valid version is now in force). */
-static void list_state_remove(const char *base)
-{
-	char file[RG_PATH_MAX + 16];
-
-	if (list_file(base, ".state", file, sizeof file) == 0)
-		unlink(file);
-	if (list_file(base, ".held.cdb", file, sizeof file) == 0)
-		unlink(file);
-}
-
-/* Read f into lp; without problems, its keys sorted into *v (*n of them; caller frees), an
- * empty list being a problem. 0 (problems counted in lp), -1 with err. */
-static int list_read(struct list_parse *lp, FILE *f, char ***v, size_t *n, char *err, size_t errlen)
-{
-	*v = NULL;
-	*n = 0;
-	if (list_parse_stream(lp, f, err, errlen) < 0)
-		return -1;
-	if (lp->problems)
-		return 0;
-	if ((*v = list_parse_sorted(lp, n)) == NULL)
-		return util_snprintf(err, errlen, "out of memory"), -1;
-	if (*n == 0)
-		list_parse_problem(lp, 0, "no addresses (an empty list would reject every recipient)");
-	return 0;
-}
-
-/* Validate path for x (the CLI's list check). */
-int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
-	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
-{
-	struct list_parse lp = { .x = x, .path = path, .fn = fn, .arg = arg, .max = max_problems ? max_problems : 1 };
-	char **v = NULL;
-	size_t n = 0;
-	FILE *f;
-	int rc;
-
-	lp.any_domain = x->s == NULL;
-	*entries = 0;
-	if ((f = fopen(path, "re")) == NULL)
-		return util_snprintf(err, errlen, "%.200s: %s", path, strerror(errno)), RG_TEMPFAIL;
-	rc = list_read(&lp, f, &v, &n, err, errlen);
-	fclose(f);
-	free(v);
-	list_parse_free(&lp);
-	*entries = n;
-	if (rc < 0)
-		return RG_TEMPFAIL;
-	if (lp.problems)
-		util_snprintf(err, errlen, "%lu problem(s)", lp.problems);
-	return lp.problems ? RG_NOTFOUND : RG_FOUND;
-}
-
-/* ---------------------------------------------------------------- compiling */
-
-/* Write the index of keys v[0..n) to file (temp, fsync, rename): readers never map half an
- * index, and a crash leaves the old one or the new one. */
-static int list_write_index(const struct list_ctx *x, const char *base, const char *suffix,
-			    const struct list_meta *m, char **v, size_t n, char *err, size_t errlen)
-{
-	char tmp[RG_PATH_MAX + 16], file[RG_PATH_MAX + 16], meta[RG_PATH_MAX + 200], dir[RG_PATH_MAX];
-	struct cdb_make cm;
-	size_t i;
-	int fd, dfd, ok;
-
-	if (list_file(base, ".tmp", tmp, sizeof tmp) < 0 || list_file(base, suffix, file, sizeof file) < 0 ||
-	    list_meta_format(m, meta, sizeof meta) < 0 ||
-	    util_snprintf(dir, sizeof dir, "%s/" LIST_DIR, x->s->state_dir) < 0)
-		return util_snprintf(err, errlen, "path too long"), -1;
-	if ((fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0)
-		return util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno)), -1;
-	list_chown(x->s, fd);
-	ok = cdb_make_start(&cm, fd) == 0 &&
-	     cdb_make_add(&cm, list_meta_key, LIST_META_KLEN, meta, (unsigned)strlen(meta)) == 0;
-	for (i = 0; ok && i < n; i++)
-		ok = cdb_make_add(&cm, v[i], (unsigned)strlen(v[i]), "", 0) == 0;
-	ok = cdb_make_finish(&cm) == 0 && ok;
-	/* Why fsync before rename: after a crash the name must never point at unwritten blocks. */
-	ok = ok && fsync(fd) == 0;
-	if (!ok)
-		util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (close(fd) < 0 && ok)
-		ok = 0, util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (ok && rename(tmp, file) < 0)
-		ok = 0, util_snprintf(err, errlen, "%.150s: %s", file, strerror(errno));
-	if (!ok) {
-		unlink(tmp);
-		return -1;
-	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
-/* Entries of p's index in force that keys v[0..n) lack. */
-static uint64_t list_dropped(struct list_proc *p, char **v, size_t n)
-{
-	char key[RG_ADDRESS_MAX + 1];
-	const char *kp = key;
-	uint64_t dropped = 0;
-	unsigned pos;
-
-	cdb_seqinit(&pos, &p->cdb);
-	while (cdb_seqnext(&pos, &p->cdb) > 0) {
-		unsigned kl = cdb_keylen(&p->cdb);
-
-		if (kl == 0 || kl >= sizeof key || cdb_read(&p->cdb, key, kl, cdb_keypos(&p->cdb)) < 0 || key[0] == '\0')
-			continue;
-		key[kl] = '\0';
-		if (bsearch(&kp, v, n, sizeof *v, list_parse_cmp) == NULL)
-			dropped++;
-	}
-	return dropped;
-}
-
-/* Compile version *ver of x->s->list (the caller holds the lock). 0 in force; 1 refused or
- * held (st filled, logged); -1 not now (file changed while read, or a system error: err). */
-static int list_compile(const struct list_ctx *x, struct list_proc *p, const struct list_version *ver,
-			struct list_state *st, char *err, size_t errlen)
-{
-	struct list_parse lp = { .x = x, .path = x->s->list };
-	struct list_version after;
-	struct list_meta m;
-	struct stat sb;
-	char **v = NULL;
-	size_t n = 0;
-	int64_t t0 = util_monotonic_ms();
-	int rc = -1, fd;
-	FILE *f;
-
-	memset(st, 0, sizeof *st);
-	if ((fd = open(x->s->list, O_RDONLY | O_CLOEXEC)) < 0)
-		return util_snprintf(err, errlen, "%.150s: %s", x->s->list, strerror(errno)), -1;
-	if (fstat(fd, &sb) < 0 || (list_version_of(&sb, &after), !list_version_eq(&after, ver)) ||
-	    (f = fdopen(fd, "r")) == NULL) {
-		close(fd);
-		return util_snprintf(err, errlen, "%.150s changed while opened", x->s->list), -1;
-	}
-	rc = list_read(&lp, f, &v, &n, err, errlen);
-	/* Why a second stat: a writer may have written while we read; what we read is then
-	 * no version at all. Not judged: the next lookup looks again. */
-	if (rc == 0 && (fstat(fileno(f), &sb) < 0 || (list_version_of(&sb, &after), !list_version_eq(&after, ver)))) {
-		util_snprintf(err, errlen, "%.150s changed while read", x->s->list);
-		rc = -1;
-	}
-	fclose(f);
-	if (rc < 0)
-		goto out;
-	st->src = *ver;
-	st->at = util_now();
-	if (lp.problems) {
-		st->fate = LIST_REFUSED;
-		util_strlcpy(st->domain, lp.first_domain, sizeof st->domain);
-		util_strlcpy(st->reason, lp.first, sizeof st->reason);
-		rc = 1;
-		goto out;
-	}
-	memset(&m, 0, sizeof m);
-	util_strlcpy(m.path, x->s->list, sizeof m.path);
-	m.src = *ver;
-	m.entries = n;
-	m.compiled = util_now();
-	st->entries = n;
-	if (p->fd >= 0 && p->meta.entries > 0 && x->s->list_max_shrink > 0) {
-		st->dropped = list_dropped(p, v, n);
-		/* Why: a truncated upload that still parses (cut at a line end) would make every
-		 * dropped mailbox a 550; a large drop waits for the operator. */
-		if (st->dropped * 100 > (uint64_t)x->s->list_max_shrink * p->meta.entries) {
-			st->fate = LIST_HELD;
-			st->max_shrink = x->s->list_max_shrink;
-			util_snprintf(st->reason, sizeof st->reason, "drops %" PRIu64 " of the %" PRIu64
-				      " entries in force (more than list_max_shrink = %u%%)",
-				      st->dropped, p->meta.entries, st->max_shrink);
-			rc = list_write_index(x, p->base, ".held.cdb", &m, v, n, err, errlen) < 0 ? -1 : 1;
-			goto out;
-		}
-	}
-	rc = list_write_index(x, p->base, ".cdb", &m, v, n, err, errlen);
-	if (rc == 0)
-		rglog(RGLOG_INFO, "rcptguard: list %.200s: new version in force, %zu entries (compiled in %lld ms)",
-		      x->s->list, n, (long long)(util_monotonic_ms() - t0));
-out:
-	free(v);
-	list_parse_free(&lp);
-	return rc;
 }
 
 /* ---------------------------------------------------------------- per process */
@@ -490,16 +168,9 @@ static struct list_proc *list_proc_get(const struct list_ctx *x, char *err, size
 /* Whether a remembered refusal/hold no longer applies (the config changed since). */
 static int list_bad_outdated(const struct list_ctx *x, const struct list_state *b)
 {
-	struct list_parse lp = { .x = x, .path = x->s->list };
-	int r = 0;
-
 	if (b->fate == LIST_HELD)
 		return b->max_shrink != x->s->list_max_shrink;
-	if (b->domain[0]) {
-		r = list_parse_allowed(&lp, b->domain) == 1;
-		list_parse_free(&lp);
-	}
-	return r;
+	return b->domain[0] && list_compile_allowed(x, x->s->list, b->domain);
 }
 
 /* Take base.lock (LOCK_EX, plus how: LOCK_NB or 0). The lock's fd; -2 busy; -1 error (err). */
@@ -512,16 +183,18 @@ static int list_lock(const struct list_ctx *x, const struct list_proc *p, int ho
 		return util_snprintf(err, errlen, "state_dir too long"), -1;
 	/* The lists dir is made on first need only: this runs at every RCPT while pending. */
 	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0 && errno == ENOENT) {
-		if (list_mkdir(x->s, err, errlen) < 0)
+		if (list_compile_mkdir(x->s, err, errlen) < 0)
 			return -1;
 		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	}
 	if (fd < 0)
 		return util_snprintf(err, errlen, "%.200s: %s", lock, strerror(errno)), -1;
-	list_chown(x->s, fd);
+	list_compile_chown(x->s, fd);
 	if (flock(fd, LOCK_EX | how) < 0) {
+		int e = errno;          /* close() may change errno */
+
 		close(fd);
-		return errno == EWOULDBLOCK ? -2 : (util_snprintf(err, errlen, "%.200s: %s", lock, strerror(errno)), -1);
+		return e == EWOULDBLOCK ? -2 : (util_snprintf(err, errlen, "%.200s: %s", lock, strerror(e)), -1);
 	}
 	return fd;
 }
@@ -535,16 +208,111 @@ static void list_failed(struct list_proc *p, const struct list_version *v, const
 	p->have_failed = 1;
 	p->failed = *v;
 	p->failed_at = util_now();
+	util_strlcpy(p->failed_why, err, sizeof p->failed_why);
+}
+
+/* With the lock held: map the newest index, else take the recorded judgement of version
+ * *v, else compile it and record the outcome. The src state it leaves (enum
+ * list_src_state): in force, refused, held, or pending after a system failure (err). */
+static int list_judge(const struct list_ctx *x, struct list_proc *p, const struct list_version *v,
+		      char *err, size_t errlen)
+{
+	struct list_state st;
+	int rc;
+
+	/* Someone may have finished while we looked: check again under the lock. */
+	list_open_index(p, x->s->list);
+	if (p->fd >= 0 && list_version_eq(v, &p->meta.src))
+		return LIST_SRC_IN_FORCE;
+	if (list_compile_state_read(p->base, &st) == 0 && list_version_eq(v, &st.src) && !list_bad_outdated(x, &st)) {
+		p->bad = st;
+		p->have_bad = 1;
+		return st.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
+	}
+	if ((rc = list_compile(x, p->base, p->fd >= 0 ? &p->cdb : NULL, p->meta.entries, v, &st, err, errlen)) == 0) {
+		list_compile_state_remove(p->base);
+		p->have_bad = 0;
+		list_open_index(p, x->s->list);
+		return LIST_SRC_IN_FORCE;
+	}
+	if (rc < 0)
+		return LIST_SRC_PENDING;
+	if (list_compile_state_write(x->s, p->base, &st) < 0)
+		rglog(RGLOG_ERROR, "rcptguard: list %.200s: cannot record its state in %.200s", x->s->list,
+		      x->s->state_dir);
+	p->bad = st;
+	p->have_bad = 1;
+	/* Logged once per version: only the compiling process judges it. */
+	rglog(RGLOG_ERROR, "rcptguard: list %.200s %s: %s; %s", x->s->list,
+	      st.fate == LIST_HELD ? "held" : "refused", st.reason,
+	      st.fate == LIST_HELD ? "rcptguardctl list accept DOMAIN puts it in force" :
+	      "the version in force stays in force");
+	return st.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
+}
+
+/* Close every inherited descriptor that is not a regular file (the SMTP connection,
+ * callout and LDAP sockets, pipes); stdin/out/err become /dev/null. Log files stay. */
+static void list_detach_fds(void)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	struct stat sb;
+	int fd, null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++)
+		if (fd != null && fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode))
+			close(fd);
+	if (null > 2)
+		close(null);
+}
+
+/*
+ * Compile version *v in a detached grandchild that holds the lock (inherited): the RCPT that
+ * noticed the change answers at once from the index in force, and the lock tells every
+ * other process that a compile runs. 0 started, -1 (err) when it could not fork.
+ */
+static int list_spawn(const struct list_ctx *x, struct list_proc *p, const struct list_version *v,
+		      char *err, size_t errlen)
+{
+	char why[RG_ERRLEN] = "";
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) < 0)
+		return util_snprintf(err, errlen, "fork: %s", strerror(errno)), -1;
+	if (pid == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		list_detach_fds();
+		/* Why a time bound: the file is bounded in bytes and lines, but its disk may hang.
+		 * Exim catches SIGALRM (a flag for its own timeouts): the default kills. */
+		signal(SIGALRM, SIG_DFL);
+		alarm(LIST_COMPILE_SECONDS);
+		if (list_judge(x, p, v, why, sizeof why) == LIST_SRC_PENDING)
+			rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now (the version in force stays): %s",
+			      x->s->list, why);
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return 0;
 }
 
 /* The source changed (or is new to this process): map the newest index, compile the file
- * when it is ready and nobody else is compiling. Fills *status for list_status(). */
+ * when it is ready and nobody else is compiling (in a detached child on the SMTP path).
+ * Fills *status for list_status(). */
 static void list_update(const struct list_ctx *x, struct list_proc *p, const struct list_version *v,
 			int *status)
 {
 	char err[RG_ERRLEN] = "";
-	struct list_state st;
-	int fd, rc;
+	int fd;
 
 	list_open_index(p, x->s->list);
 	if (p->fd >= 0 && list_version_eq(v, &p->meta.src)) {
@@ -552,7 +320,7 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 		return;
 	}
 	if (!p->have_bad || !list_version_eq(v, &p->bad.src))
-		p->have_bad = list_state_read(p->base, &p->bad) == 0 && list_version_eq(v, &p->bad.src);
+		p->have_bad = list_compile_state_read(p->base, &p->bad) == 0 && list_version_eq(v, &p->bad.src);
 	if (p->have_bad && !list_bad_outdated(x, &p->bad)) {
 		*status = p->bad.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
 		return;
@@ -574,34 +342,19 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 		list_failed(p, v, x->s->list, err);
 		return;
 	}
-	/* Someone may have finished while we looked: check again under the lock. */
-	list_open_index(p, x->s->list);
-	if (p->fd >= 0 && list_version_eq(v, &p->meta.src)) {
-		*status = LIST_SRC_IN_FORCE;
-	} else if (list_state_read(p->base, &st) == 0 && list_version_eq(v, &st.src) && !list_bad_outdated(x, &st)) {
-		p->bad = st;
-		p->have_bad = 1;
-		*status = st.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
-	} else if ((rc = list_compile(x, p, v, &st, err, sizeof err)) == 0) {
-		list_state_remove(p->base);
-		p->have_bad = 0;
-		list_open_index(p, x->s->list);
-		*status = LIST_SRC_IN_FORCE;
-	} else if (rc > 0) {
-		if (list_state_write(x->s, p->base, &st) < 0)
-			rglog(RGLOG_ERROR, "rcptguard: list %.200s: cannot record its state in %.200s", x->s->list,
-			      x->s->state_dir);
-		p->bad = st;
-		p->have_bad = 1;
-		*status = st.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
-		/* Logged once per version: only the compiling process judges it. */
-		rglog(RGLOG_ERROR, "rcptguard: list %.200s %s: %s; %s", x->s->list,
-		      st.fate == LIST_HELD ? "held" : "refused", st.reason,
-		      st.fate == LIST_HELD ? "rcptguardctl list accept DOMAIN puts it in force" :
-		      "the version in force stays in force");
-	} else {
-		list_failed(p, v, x->s->list, err);
+	if (x->detach) {
+		/* Why remember it as tried: this process spawns one compile per version and
+		 * LIST_RETRY; the child's outcome shows in the index or the state file. */
+		if (list_spawn(x, p, v, err, sizeof err) < 0)
+			list_failed(p, v, x->s->list, err);
+		else
+			p->have_failed = 1, p->failed = *v, p->failed_at = util_now(), p->failed_why[0] = '\0';
+		/* Only this copy is closed: the child's keeps the lock until it is done. */
+		close(fd);
+		return;
 	}
+	if ((*status = list_judge(x, p, v, err, sizeof err)) == LIST_SRC_PENDING)
+		list_failed(p, v, x->s->list, err);
 	flock(fd, LOCK_UN);
 	close(fd);
 }
@@ -637,6 +390,8 @@ static void list_refresh(const struct list_ctx *x, struct list_proc *p, const st
 			out->ready_at = v.mtime_ns / 1000000000 + 1 + x->s->list_settle;
 		if ((status == LIST_SRC_REFUSED || status == LIST_SRC_HELD) && p->have_bad)
 			out->state = p->bad;
+		if (status == LIST_SRC_PENDING && p->have_failed && list_version_eq(&v, &p->failed))
+			util_strlcpy(out->detail, p->failed_why, sizeof out->detail);
 	}
 }
 
@@ -713,7 +468,7 @@ int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, s
 		goto out;
 	}
 	mapped = cdb_init(&c, fd) == 0;
-	ok = mapped && list_meta_read(&c, &m) == 0 && strcmp(m.path, x->s->list) == 0 &&
+	ok = mapped && list_compile_meta_read(&c, &m) == 0 && strcmp(m.path, x->s->list) == 0 &&
 	     list_version_eq(&m.src, &ls.state.src);
 	if (mapped)
 		cdb_free(&c);
@@ -726,7 +481,7 @@ int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, s
 		util_snprintf(err, errlen, "%.150s: %s", idx, strerror(errno));
 		goto out;
 	}
-	list_state_remove(p->base);
+	list_compile_state_remove(p->base);
 	p->have_bad = 0;
 	list_open_index(p, x->s->list);
 	rglog(RGLOG_INFO, "rcptguard: list %.200s: held version accepted by the operator, %" PRIu64 " entries",
@@ -737,6 +492,56 @@ int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, s
 out:
 	close(lk);
 	return rc;
+}
+
+/* Validate path for x (the CLI's list check). */
+int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
+	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
+{
+	return list_compile_check(x, path, fn, arg, max_problems, entries, err, errlen);
+}
+
+/* ---------------------------------------------------------------- upload (web API) */
+
+/* Validate, install and compile an uploaded list at once. */
+int list_upload(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn, void *arg,
+		struct list_status *out, char *err, size_t errlen)
+{
+	struct list_version v;
+	struct list_proc *p;
+	struct stat sb;
+	int rc, lk, status;
+
+	memset(out, 0, sizeof *out);
+	if (x->s == NULL || x->s->list[0] == '\0')
+		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
+	if ((rc = list_compile_upload_check(x, data, len, fn, arg, err, errlen)) != RG_FOUND)
+		return rc;
+	if ((p = list_proc_get(x, err, errlen)) == NULL)
+		return RG_TEMPFAIL;
+	/* Why the lock first: no compile of the old file may finish after ours. */
+	if ((lk = list_lock(x, p, 0, err, errlen)) < 0)
+		return RG_TEMPFAIL;
+	if (list_compile_install(x->s, x->s->list, data, len, err, errlen) < 0 || stat(x->s->list, &sb) < 0) {
+		if (err[0] == '\0')
+			util_snprintf(err, errlen, "%.150s: %s", x->s->list, strerror(errno));
+		close(lk);
+		return RG_TEMPFAIL;
+	}
+	list_version_of(&sb, &v);
+	status = list_judge(x, p, &v, err, errlen);
+	flock(lk, LOCK_UN);
+	close(lk);
+	if (status == LIST_SRC_PENDING)
+		return RG_TEMPFAIL;
+	if (status == LIST_SRC_REFUSED && fn)
+		fn(arg, 0, p->bad.reason);
+	if (list_status(x, out, err, errlen) != RG_FOUND)
+		return RG_TEMPFAIL;
+	out->src_state = status;
+	if (status == LIST_SRC_REFUSED)
+		return util_snprintf(err, errlen, "%.200s", p->bad.reason), RG_NOTFOUND;
+	return RG_FOUND;
 }
 
 /* Release every mapping of this process. */
@@ -750,3 +555,4 @@ void list_reset(void)
 		list_procs[i].used = 0;
 	}
 }
+

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	config_for_domain(c, "bench.test", &s);
 	if (strcmp(s.list, argv[2]) != 0)
 		return fprintf(stderr, "config does not name %s for bench.test\n", argv[2]), 78;
-	x = (struct list_ctx){ c, &s, "bench.test" };
+	x = (struct list_ctx){ c, &s, "bench.test", 0 };
 	snprintf(tmp, sizeof tmp, "%s.upload", argv[2]);
 	if ((f = fopen(tmp, "w")) == NULL)
 		return perror(tmp), 1;

@@ -1,0 +1,80 @@
+/*
+ * list_compile.h - the compile side of static lists (internal to list*.c): reading a
+ * customer's file safely (regular files only, bounded, as state_dir's owner when root),
+ * validating it, writing the tinycdb index and the state file of a refused or held
+ * version, installing an uploaded list. list.c decides when and where this runs (never
+ * inside an SMTP RCPT) and keeps the per-process mappings.
+ *
+ * Files under state_dir/lists/ are described in list.h.
+ */
+#ifndef RG_LIST_COMPILE_H
+#define RG_LIST_COMPILE_H
+
+#include <cdb.h>
+#include <sys/stat.h>
+
+#include "list.h"
+
+#define LIST_DIR "lists"
+
+/* The identity of a stat'ed file. */
+static inline void list_version_of(const struct stat *st, struct list_version *v)
+{
+	v->dev = st->st_dev;
+	v->ino = st->st_ino;
+	v->size = st->st_size;
+	v->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	v->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/* Same version? (ctime is left out: a rename into place changes it, not the content.) */
+static inline int list_version_eq(const struct list_version *a, const struct list_version *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+/* Write the file name ending suffix of base into out. */
+static inline int list_file(const char *base, const char *suffix, char *out, size_t size)
+{
+	return util_snprintf(out, size, "%s%s", base, suffix);
+}
+
+/* Give a file created by root (the CLI) to the state dir's owner (Exim's user). */
+void list_compile_chown(const struct settings *s, int fd);
+
+/* Create state_dir/lists (mode 0750, owned like the state dir); 0, or -1 with err. */
+int list_compile_mkdir(const struct settings *s, char *err, size_t errlen);
+
+/* Read the metadata record of a mapped index; 0 ok. */
+int list_compile_meta_read(struct cdb *c, struct list_meta *m);
+
+/* base.state: read (0 when one was decoded), write whole (0 ok), remove with base.held.cdb. */
+int list_compile_state_read(const char *base, struct list_state *s);
+int list_compile_state_write(const struct settings *set, const char *base, const struct list_state *s);
+void list_compile_state_remove(const char *base);
+
+/* Whether x's config now lets domain's addresses into path (a refusal to forget). */
+int list_compile_allowed(const struct list_ctx *x, const char *path, const char *domain);
+
+/* list_check(): validate path for x. */
+int list_compile_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
+		       unsigned max_problems, uint64_t *entries, char *err, size_t errlen);
+
+/* Compile version *ver of x->s->list into base.cdb (the caller holds base.lock); in_force
+ * (NULL: none) with in_force_entries is the index in force, for the shrink guard. 0 in
+ * force; 1 refused or held (st filled; a held index in base.held.cdb); -1 not now (the
+ * file changed while read, or a system error: err). */
+int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_force, uint64_t in_force_entries,
+		 const struct list_version *ver, struct list_state *st, char *err, size_t errlen);
+
+/* Validate data[0..len) as x->s->list: RG_FOUND, RG_NOTFOUND (every problem to fn with its
+ * line), RG_TEMPFAIL (err). */
+int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
+			      void *arg, char *err, size_t errlen);
+
+/* Install data as path: temp file beside it (owned and moded like the file it replaces),
+ * fsync, rename, fsync the directory. 0, or -1 with err. */
+int list_compile_install(const struct settings *s, const char *path, const char *data, size_t len,
+			 char *err, size_t errlen);
+
+#endif
