@@ -116,7 +116,10 @@ if [ "$unit_only" != 1 ]; then
 		log=$logs/$name.log
 		t0=$(date +%s)
 		# On timeout the script gets SIGTERM: its EXIT trap stops the servers it started.
-		timeout --kill-after=10 "$tmo" bash "$t" </dev/null >"$log" 2>&1
+		# A script may ask for more time with a "# rg-timeout: SECONDS" line.
+		t_tmo=$(sed -n 's/^# rg-timeout: \([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
+		[ -n "$t_tmo" ] && [ "$t_tmo" -gt "$tmo" ] || t_tmo=$tmo
+		timeout --kill-after=10 "$t_tmo" bash "$t" </dev/null >"$log" 2>&1
 		rc=$?
 		secs=$(( $(date +%s) - t0 ))
 		# A skipped check ("ok N - ... # SKIP why") is counted apart, never as passed.
