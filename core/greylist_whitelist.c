@@ -171,7 +171,8 @@ static int greylist_wl_dotted(const char *s, int parts)
 			digits = value = 0;
 		} else if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
 			value = value * 10 + (s[i] - '0');
-			if (++digits > 3 || value > 255)
+			digits++;
+			if (value > 255)
 				return 0;
 		} else {
 			return 0;
@@ -235,12 +236,15 @@ static const char *greylist_wl_recipient_line(char *val, struct greylist_wl_entr
 			return "not an address, user@, domain or /regex/";
 	} else {
 		*at = '\0';
-		if (at == val || strpbrk(val, "@") != NULL)
+		if (at == val)
 			return "not an address (user@domain), user@, domain or /regex/";
 		e->kind = at[1] == '\0' ? WL_RCPT_USER : WL_RCPT_USER_DOMAIN;
-		if (e->kind == WL_RCPT_USER_DOMAIN &&
-		    (!greylist_wl_name(at + 1) || (e->domain = strdup(at + 1)) == NULL))
-			return e->domain == NULL && greylist_wl_name(at + 1) ? "out of memory" : "not a domain after '@'";
+		if (e->kind == WL_RCPT_USER_DOMAIN) {
+			if (!greylist_wl_name(at + 1))
+				return "not a domain after '@'";
+			if ((e->domain = strdup(at + 1)) == NULL)
+				return "out of memory";
+		}
 	}
 	if ((e->text = strdup(val)) == NULL)
 		return "out of memory";
