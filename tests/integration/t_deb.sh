@@ -39,7 +39,8 @@ src=$TB/src/rcptguard
 mkdir -p "$src"
 tar -C "$TB_REPO" --exclude=./build --exclude=./.git -cf - . | tar -C "$src" -xf -
 t0=$(date +%s)
-(cd "$src" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" dpkg-buildpackage -us -uc -b) \
+# unshare -n: the build runs in a network namespace with no network at all.
+(cd "$src" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" unshare -n dpkg-buildpackage -us -uc -b) \
 	>"$TB/build.log" 2>&1
 rc=$?
 debs=("$TB"/src/rcptguard_*_amd64.deb)
@@ -49,9 +50,7 @@ if [ "$rc" -ne 0 ] || [ ! -f "${debs[0]}" ]; then
 	exit 1
 fi
 deb=${debs[0]}
-ok "dpkg-buildpackage -us -uc -b builds $(basename "$deb") ($(($(date +%s) - t0)) s)"
-assert_no_match 'http://|https://|Could not resolve' "$(grep -iE 'Get:|http|resolve' "$TB/build.log")" \
-	"the build fetched nothing from the network"
+ok "dpkg-buildpackage -us -uc -b builds $(basename "$deb") without network (unshare -n; $(($(date +%s) - t0)) s)"
 # lintian beside the rest (it takes a while); its verdict is read at the end.
 lintian --no-tag-display-limit "$deb" >"$TB/lintian.out" 2>&1 &
 lintian_pid=$!
