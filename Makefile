@@ -36,7 +36,7 @@ LDAP_SONAME ?= $(or $(call soname,libldap.so),libldap-2.5.so.0)
 UNBOUND_SONAME ?= $(or $(call soname,libunbound.so),libunbound.so.8)
 DYNLIB_CFLAGS = -DRG_LDAP_SONAME='"$(LDAP_SONAME)"' -DRG_UNBOUND_SONAME='"$(UNBOUND_SONAME)"'
 
-LIBS = $(LMDB_LIBS) -lcdb -lpthread -ldl
+LIBS = $(LMDB_LIBS) -lcdb -lpcre2-8 -lpthread -ldl
 ALL_CFLAGS = $(RG_CFLAGS) $(LMDB_CFLAGS) $(DYNLIB_CFLAGS) $(CFLAGS)
 
 B ?= build
@@ -58,12 +58,12 @@ $(B)/librgcore.a: $(CORE_OBJ)
 
 $(B)/rcptguard.so: exim_module/rcptguard.c $(B)/librgcore.a
 	@test -f $(EXIM_INC)/local_scan.h || { echo "error: $(EXIM_INC)/local_scan.h missing: install exim4-dev or set EXIM_INC=" >&2; exit 1; }
-	$(CC) $(ALL_CFLAGS) -I$(EXIM_INC) -shared -o $@ $< $(B)/librgcore.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -I$(EXIM_INC) -shared $(LDFLAGS) -o $@ $< $(B)/librgcore.a $(LIBS)
 
 CTL_SRC = tools/rcptguardctl.c $(sort $(wildcard tools/ctl_*.c))
 
 $(B)/rcptguardctl: $(CTL_SRC) tools/ctl.h $(B)/librgcore.a
-	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $(CTL_SRC) $(B)/librgcore.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ $(CTL_SRC) $(B)/librgcore.a $(LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/librgcore.a
 	@mkdir -p $(@D)

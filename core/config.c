@@ -88,6 +88,7 @@ static const struct key keys[] = {
 	NUM(greylist_ipv6_prefix, T_UINT, 0, 128, "64"),
 	NUM(greylist_awl_after, T_UINT, 0, UINT_MAX, "5"),
 	STR(greylist_whitelist, T_STR, ""),
+	STR(greylist_whitelist_clients, T_STR, ""), STR(greylist_whitelist_recipients, T_STR, ""),
 	ENUM(greylist_on_error, "pass", "pass|defer"),
 	NUM(store_map_size, T_UINT, 1, 1048576, "64"),
 	{ "store", T_ENUM, F(store), 0, 0, 1, "lmdb", "lmdb|redis" },

@@ -59,6 +59,8 @@ struct settings {
 	unsigned greylist_ipv4_prefix, greylist_ipv6_prefix; /* 24, 64 */
 	unsigned greylist_awl_after;                   /* 5; 0 = off */
 	char greylist_whitelist[RG_PATH_MAX];
+	char greylist_whitelist_clients[RG_PATH_MAX];    /* postgrey's whitelist_clients */
+	char greylist_whitelist_recipients[RG_PATH_MAX]; /* postgrey's whitelist_recipients */
 	char greylist_on_error[CONFIG_NAME_MAX];       /* "pass" | "defer" */
 	unsigned store_map_size;                       /* MiB, initial LMDB map: 64 */
 	char store[CONFIG_NAME_MAX];                   /* store member: "lmdb" | "redis" (global only) */

@@ -226,6 +226,34 @@ static int greylist_stored(struct greylist_ctx *cx, struct yield *y)
 	return u.st.pass ? RG_FOUND : RG_NOTFOUND;
 }
 
+/* postgrey's whitelist files (greylist_whitelist_clients, _recipients): 1 with *rc set
+ * when they decide (whitelisted, or a file unusable), 0 to go on. */
+static int greylist_postgrey(struct greylist_ctx *cx, struct yield *y, int *rc)
+{
+	const char *path[2] = { cx->s->greylist_whitelist_clients, cx->s->greylist_whitelist_recipients };
+	const int format[2] = { GREYLIST_WL_CLIENTS, GREYLIST_WL_RECIPIENTS };
+	const struct greylist_whitelist *wl;
+	char err[RG_ERRLEN];
+	const char *why;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (path[i][0] == '\0')
+			continue;
+		if ((*rc = greylist_whitelist_get_format(path[i], format[i], &wl, err, sizeof err)) != RG_FOUND) {
+			*rc = greylist_error(cx, y, "whitelist unusable", err);
+			return 1;
+		}
+		if (greylist_whitelist_match(wl, cx->ip, cx->host, cx->rcpt, &why)) {
+			greylist_yield(cx, y, 1, GREYLIST_WHITELISTED, 0);
+			yield_add(y, "whitelist", why);
+			*rc = RG_FOUND;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* The decision for one attempt; dry: change nothing. */
 static int greylist_decide(struct greylist_ctx *cx, const char *options, struct yield *y)
 {
@@ -260,6 +288,8 @@ static int greylist_decide(struct greylist_ctx *cx, const char *options, struct 
 			return RG_FOUND;
 		}
 	}
+	if (greylist_postgrey(cx, y, &rc))
+		return rc;
 	if (!net_ok)
 		return greylist_error(cx, y, "bad argument", "client IP is not an IP address");
 	if (greylist_key_sender(cx->sender, cx->skey, sizeof cx->skey) < 0 ||

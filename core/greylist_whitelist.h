@@ -9,6 +9,14 @@
  *   domain DOMAIN        a recipient domain that opts out; "*.DOMAIN": its subdomains
  * Any other line is an error naming file:line; a file with an error is not used.
  *
+ * postgrey's files, read as they are (greylist_whitelist_clients / _recipients):
+ *   clients:     HOST.NAME (itself and names under it), /regex/ (the client's host name,
+ *                case-insensitive), IP address, CIDR network, a.b.c (= a.b.c.0/24),
+ *                a.b (= a.b.0.0/16)
+ *   recipients:  user@domain and user@ (also user+extension), domain (itself and its
+ *                subdomains), /regex/ (the whole address, case-insensitive)
+ * Files are read only when regular and at most 4 MiB; regexes run with PCRE2 limits.
+ *
  * Ownership: greylist_whitelist_get() returns the process's copy (valid until the next
  * call); it is reloaded when the file changes (size, mtime, inode).
  */
@@ -19,9 +27,24 @@
 
 struct greylist_whitelist;
 
+enum greylist_wl_format {
+	GREYLIST_WL_NATIVE,             /* rcptguard's KIND VALUE file (greylist_whitelist) */
+	GREYLIST_WL_CLIENTS,            /* postgrey's whitelist_clients */
+	GREYLIST_WL_RECIPIENTS,         /* postgrey's whitelist_recipients */
+	GREYLIST_WL_FORMATS
+};
+
 /* Parse the file at path. RG_FOUND, or RG_CONFIG with "file:line: problem" in err
  * (RG_TEMPFAIL when it cannot be read). */
 int greylist_whitelist_load(const char *path, struct greylist_whitelist **out, char *err, size_t errlen);
+
+/* The same for a file in format (enum greylist_wl_format). */
+int greylist_whitelist_load_format(const char *path, int format, struct greylist_whitelist **out,
+				   char *err, size_t errlen);
+
+/* The process's whitelist for path in format (one kept per format, reloaded as needed). */
+int greylist_whitelist_get_format(const char *path, int format, const struct greylist_whitelist **out,
+				  char *err, size_t errlen);
 
 /* The process's whitelist for path (loaded or reloaded as needed); same outcomes. */
 int greylist_whitelist_get(const char *path, const struct greylist_whitelist **out, char *err, size_t errlen);

@@ -9,8 +9,8 @@
 #    "ok" / "not ok" lines.
 # A binary or script that crashes, times out or reports nothing counts as one failure.
 # Full output of each: build/test-logs/NAME.log. RG_VERBOSE=1 prints it all.
-# The last line is always "tests: N passed, N failed, N skipped"; the exit status is 0 only when
-# nothing failed.
+# The last line is always "tests: N passed, N failed, N skipped"; when checks were skipped,
+# the line before it names each one and why. The exit status is 0 only when nothing failed.
 #
 # Environment: RG_UNIT_ONLY=1, RG_VERBOSE=1, RG_TEST_TIMEOUT (seconds per file, default 300),
 # RG_KEEP=1 (keep each script's test folder), RG_BUILD (build folder, default build/).
@@ -25,6 +25,7 @@ passed=0
 failed=0
 skipped=0
 crashed=()
+skip_reasons=()
 
 if [ "$unit_only" != 1 ] && [ "$(id -u)" -ne 0 ]; then
 	echo "tests/run.sh: the integration tests must run as root: they start Exim daemons (which" >&2
@@ -115,7 +116,10 @@ if [ "$unit_only" != 1 ]; then
 		log=$logs/$name.log
 		t0=$(date +%s)
 		# On timeout the script gets SIGTERM: its EXIT trap stops the servers it started.
-		timeout --kill-after=10 "$tmo" bash "$t" </dev/null >"$log" 2>&1
+		# A script may ask for more time with a "# rg-timeout: SECONDS" line.
+		t_tmo=$(sed -n 's/^# rg-timeout: \([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
+		[ -n "$t_tmo" ] && [ "$t_tmo" -gt "$tmo" ] || t_tmo=$tmo
+		timeout --kill-after=10 "$t_tmo" bash "$t" </dev/null >"$log" 2>&1
 		rc=$?
 		secs=$(( $(date +%s) - t0 ))
 		# A skipped check ("ok N - ... # SKIP why") is counted apart, never as passed.
@@ -123,6 +127,10 @@ if [ "$unit_only" != 1 ]; then
 		p=$(( $(grep -c '^ok ' "$log") - sk ))
 		fl=$(grep -c '^not ok ' "$log")
 		skipped=$((skipped + sk))
+		# Each skip's reason, for the summary ("NAME: what (why)").
+		while IFS= read -r line; do
+			skip_reasons+=("$name: $line")
+		done < <(sed -n 's/^ok [0-9]* - \(.*\) # SKIP *\(.*\)$/\1 (\2)/p' "$log" | cut -c1-300)
 		note=
 		if [ "$rc" -ne 0 ] && [ "$fl" -eq 0 ]; then
 			fl=1
@@ -143,6 +151,9 @@ fi
 
 if [ ${#crashed[@]} -gt 0 ]; then
 	echo "crashed or reported nothing: ${crashed[*]} (see $logs/)"
+fi
+if [ "$skipped" -gt 0 ]; then
+	echo "skipped: ${#skip_reasons[@]} check(s): $(IFS=';'; printf '%s' "${skip_reasons[*]}" | sed 's/;/; /g')"
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

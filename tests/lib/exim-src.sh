@@ -1,13 +1,16 @@
 #!/bin/bash
-# exim-src.sh - an Exim 4.96 built from Debian's source package with LOOKUP_MODULE_DIR,
-# for testing the rcptguard lookup driver (Debian's own Exim cannot load lookup modules).
+# exim-src.sh - an Exim built from source with LOOKUP_MODULE_DIR, for testing the rcptguard
+# lookup driver (Debian's own Exim cannot load lookup modules) and other Exim releases
+# (Debian 12's 4.96, Debian 13's 4.98.2).
 #
 # Usage (as root, on Debian 12):
 #
-#     tests/lib/exim-src.sh [--rebuild] [--verify] [--quiet]   prints VAR=value lines:
+#     tests/lib/exim-src.sh [--release R] [--rebuild] [--verify] [--quiet]   prints VAR=value lines:
 #     eval "$(tests/lib/exim-src.sh)"                           ... for a shell to use
 #     . tests/lib/exim-src.sh                                   exports them (returns 1 on failure)
 #
+#   --release R  upstream Exim release to build: 4.96 or 4.98.2 (sourced: RG_EXIM_SRC_RELEASE=R);
+#               default: the release of the installed Exim (4.96 on Debian 12)
 #   --rebuild   build again even when the cache is up to date   (sourced: RG_EXIM_SRC_REBUILD=1)
 #   --verify    check a cached build (a build is always checked) (sourced: RG_EXIM_SRC_VERIFY=1)
 #   --quiet     no progress messages on stderr                   (sourced: RG_EXIM_SRC_QUIET=1)
@@ -19,36 +22,64 @@
 #   RG_EXIM_BUILD       the build folder holding the generated config.h
 #   RG_EXIM_LOOKUP_DIR  the LOOKUP_MODULE_DIR compiled into the binary (root-owned, 0755);
 #                       every *.so in it is dlopen()ed by every exim process at start-up
-#   RG_EXIM_VERSION     Debian source version that was built (e.g. 4.96-15+deb12u10)
+#   RG_EXIM_RELEASE     upstream release (4.96, 4.98.2)
+#   RG_EXIM_VERSION     what was built: a Debian source version (4.96-15+deb12u10) or
+#                       "upstream tarball exim4_4.98.2.orig.tar.xz"
 # A lookup module compiles with (see tests/lib/exim-src/README.md):
 #     cc -shared -fPIC -O2 -D_FILE_OFFSET_BITS=64 -I"$RG_EXIM_BUILD" -I"$RG_EXIM_SRC/src" ...
 #
-# What it does the first time (~25 s; later runs take a few ms):
-#   1. derives deb-src entries from the machine's own apt sources (the Debian stanzas of
-#      /etc/apt/sources.list.d/debian.sources, or the "deb" lines of /etc/apt/sources.list)
-#      into /etc/apt/sources.list.d/rcptguard-src.{sources,list}, and updates only those
-#      indexes (the machine's other lists are left alone);
+# What it does the first time (~25-60 s; later runs take a few ms):
+#   1. derives deb-src entries from the machine's own apt sources (the stanzas of
+#      /etc/apt/sources.list.d/debian.sources, or the "deb" lines of /etc/apt/sources.list),
+#      with the machine's codename replaced by the release's suite (4.98.2: trixie), into a
+#      private apt state folder ($CACHE/apt): the machine's apt configuration and lists are
+#      left alone;
 #   2. installs libpcre2-dev libdb-dev dpkg-dev build-essential when missing;
-#   3. `apt-get source exim4=<installed version>` (Debian patches applied by dpkg-source),
-#      writes its own Local/Makefile (not from src/EDITME), fixes the 4.96 drtables.c typo,
-#      removes any -fvisibility=hidden, `make -j2`;
+#   3. fetches the source, the first that can be had of: the Debian source of exactly the
+#      installed Exim; any other Debian source version of the same upstream release (Debian
+#      patches applied by dpkg-source); that release's upstream tarball (exim4_R.orig.tar.xz);
+#      then writes its own Local/Makefile (not from src/EDITME), fixes the 4.96 drtables.c
+#      typo, removes any -fvisibility=hidden, `make -j2`;
 #   4. checks the result: -bV lists Expand_dlfunc, Exim's internal symbols are exported, an
 #      SMTP front config (manualroute + smtp) routes, and a throw-away lookup module built
 #      against the headers answers `${lookup rgprobe{hello}}`.
-# The cache ($RG_EXIM_SRC_CACHE, default /var/cache/rcptguard-test/exim-4.96-lookups) is
-# rebuilt only when missing or when its stamp (hash of this script + Debian version + cache
-# path) changes. Logs: $CACHE/apt.log, $CACHE/build.log. One run at a time (flock on $CACHE.lock).
+# It fails (status 1, the reason on stderr) when no source can be had: a caller decides
+# whether that is a skip (a laptop) or a failure (CI=true).
+# The cache ($RG_EXIM_SRC_CACHE, default /var/cache/rcptguard-test/exim-src-R) is rebuilt
+# only when missing or when its stamp (hash of this script + release + installed Debian
+# version + cache path) changes. Logs: $CACHE/apt.log, $CACHE/build.log. One run at a time
+# (flock on $CACHE.lock).
 
 _rg_es_main() {
 	set -euo pipefail
-	local script=$1 rebuild=$2 verify=$3 quiet=$4
-	local cache=${RG_EXIM_SRC_CACHE:-/var/cache/rcptguard-test/exim-4.96-lookups}
+	local script=$1 rebuild=$2 verify=$3 quiet=$4 release=$5
 
 	say() { [ "$quiet" = 1 ] || echo "exim-src: $*" >&2; }
 	die() { echo "exim-src: error: $*" >&2; exit 1; }
 
 	[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get, and Exim's -C needs root here)"
 	command -v apt-get >/dev/null || die "apt-get is missing: this needs a Debian machine"
+
+	# The installed Exim's Debian version and upstream release.
+	local inst_ver inst_rel
+	inst_ver=$(dpkg-query -W -f='${source:Version}' exim4-base 2>/dev/null || true)
+	inst_rel=$(_rg_es_upstream "$inst_ver")
+	[ -n "$release" ] || release=${inst_rel:-4.96}
+	case $release in
+	[0-9]*.[0-9]*) ;;
+	*) die "not an Exim release: $release (e.g. 4.96, 4.98.2)" ;;
+	esac
+	# Debian suite that carries the release when it is not the machine's own.
+	local suite=
+	if [ "$release" != "$inst_rel" ]; then
+		case $release in
+		4.96*) suite=bookworm ;;
+		4.98*) suite=trixie ;;
+		*) die "no Debian suite known for Exim $release (known: 4.96 bookworm, 4.98 trixie)" ;;
+		esac
+	fi
+
+	local cache=${RG_EXIM_SRC_CACHE:-/var/cache/rcptguard-test/exim-src-$release}
 	case $cache in
 	/*) ;;
 	*) die "RG_EXIM_SRC_CACHE must be an absolute path: $cache" ;;
@@ -64,11 +95,8 @@ _rg_es_main() {
 	exec 9>"$cache.lock"
 	flock 9
 
-	# Debian version to build: that of the installed Exim, else the candidate.
-	local want_ver
-	want_ver=$(dpkg-query -W -f='${source:Version}' exim4-base 2>/dev/null || true)
 	local stamp
-	stamp=$({ cat "$script"; echo "version=${want_ver:-candidate}"; echo "cache=$cache"; } |
+	stamp=$({ cat "$script"; echo "release=$release"; echo "installed=${inst_ver:-none}"; echo "cache=$cache"; } |
 		sha256sum | cut -d' ' -f1)
 
 	local src=$cache/src
@@ -78,77 +106,62 @@ _rg_es_main() {
 		[ "$(cat "$cache/stamp" 2>/dev/null)" = "$stamp" ]; then
 		say "cached build is up to date ($cache)"
 		[ "$verify" = 1 ] && _rg_es_verify "$cache" "$src" "$build"
-		_rg_es_print "$cache" "$src" "$build"
+		_rg_es_print "$cache" "$src" "$build" "$release"
 		return 0
 	fi
 
 	local t0=$SECONDS
-	say "building Exim ${want_ver:-(candidate version)} with LOOKUP_MODULE_DIR into $cache"
+	say "building Exim $release with LOOKUP_MODULE_DIR into $cache"
 	mkdir -p "$cache"
 	rm -f "$cache/stamp"
 
-	# ---- 1. deb-src entries, derived from the machine's own sources
-	local srcfile822=/etc/apt/sources.list.d/rcptguard-src.sources
-	local srcfilelist=/etc/apt/sources.list.d/rcptguard-src.list
-	local tmp822 tmplist changed=0
-	tmp822=$(mktemp) tmplist=$(mktemp)
+	# ---- 1. deb-src entries in a private apt state folder, derived from the machine's own
+	# sources (never a host name written here); the machine's codename becomes $suite.
+	local apt=$cache/apt codename
+	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	rm -rf "$apt"
+	mkdir -p "$apt/parts" "$apt/lists/partial" "$apt/cache/archives/partial"
 	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-		# Each enabled stanza of type "deb" (without deb-src already) again as deb-src.
-		awk 'BEGIN { RS = ""; ORS = "\n\n" }
+		# Each enabled stanza of type "deb" again as deb-src (one copy per stanza).
+		awk -v from="$codename" -v to="$suite" 'BEGIN { RS = ""; ORS = "\n\n" }
 		{
 			n = split($0, l, "\n"); types = ""; enabled = "yes"; out = ""
 			for (i = 1; i <= n; i++) {
 				if (l[i] ~ /^#/) continue
 				if (tolower(l[i]) ~ /^types:/) { types = " " substr(l[i], 7) " "; continue }
 				if (tolower(l[i]) ~ /^enabled:/) enabled = tolower(l[i])
+				if (to != "" && from != "" && tolower(l[i]) ~ /^suites:/) {
+					m = split(substr(l[i], 8), s, /[ \t]+/); line = "Suites:"
+					for (j = 1; j <= m; j++) if (s[j] != "") {
+						if (index(s[j], from) == 1) s[j] = to substr(s[j], length(from) + 1)
+						line = line " " s[j]
+					}
+					l[i] = line
+				}
 				out = out l[i] "\n"
 			}
-			if (types ~ /[ \t]deb[ \t]/ && types !~ /deb-src/ && enabled !~ /no/)
+			if (types ~ /[ \t]deb[ \t]/ && enabled !~ /no/)
 				printf "Types: deb-src\n%s\n", out
-		}' /etc/apt/sources.list.d/debian.sources >"$tmp822"
+		}' /etc/apt/sources.list.d/debian.sources >"$apt/parts/rcptguard-src.sources"
 	fi
 	if [ -f /etc/apt/sources.list ]; then
 		sed -n 's/^[[:space:]]*deb[[:space:]]/deb-src /p' /etc/apt/sources.list |
-			while IFS= read -r line; do
-				grep -qxF -- "$line" /etc/apt/sources.list || printf '%s\n' "$line"
-			done >"$tmplist"
+			if [ -n "$suite" ] && [ -n "$codename" ]; then
+				sed "s/\([[:space:]]\)$codename\([-[:space:]]\)/\1$suite\2/"
+			else
+				cat
+			fi >"$apt/parts/rcptguard-src.list"
 	fi
-	local f tmpf
-	for f in "$srcfile822" "$srcfilelist"; do
-		if [ "$f" = "$srcfile822" ]; then tmpf=$tmp822; else tmpf=$tmplist; fi
-		if [ -s "$tmpf" ]; then
-			if ! cmp -s "$tmpf" "$f"; then
-				install -m 0644 "$tmpf" "$f"
-				changed=1
-				say "wrote $f (deb-src derived from the system's apt sources)"
-			fi
-		elif [ -f "$f" ]; then
-			rm -f "$f"
-		fi
-	done
-	rm -f "$tmp822" "$tmplist"
-
-	local apt_opts=(-o DPkg::Lock::Timeout=300 -q) aptlog=$cache/apt.log
+	find "$apt/parts" -type f -empty -delete
+	[ -n "$(ls -A "$apt/parts")" ] ||
+		die "no deb entry in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list to derive deb-src from"
+	local apt_o=(-q -o DPkg::Lock::Timeout=300 -o Dir::Etc::sourcelist=/dev/null
+		-o Dir::Etc::sourceparts="$apt/parts" -o Dir::State::Lists="$apt/lists"
+		-o Dir::Cache="$apt/cache" -o APT::Get::List-Cleanup=0)
+	local aptlog=$cache/apt.log
 	: >"$aptlog"
-	_rg_es_update() {
-		local parts
-		parts=$(mktemp -d)
-		for f in "$srcfile822" "$srcfilelist"; do [ -f "$f" ] && ln -s "$f" "$parts/"; done
-		if [ -n "$(ls -A "$parts")" ]; then
-			say "apt-get update (only the deb-src entries of $parts)"
-			apt-get "${apt_opts[@]}" update -o Dir::Etc::sourcelist=/dev/null \
-				-o Dir::Etc::sourceparts="$parts" -o APT::Get::List-Cleanup=0 >>"$aptlog" 2>&1 ||
-				{ rm -rf "$parts"; tail -n 20 "$aptlog" >&2; return 1; }
-		else
-			say "no deb stanza to derive deb-src from; trying the configured deb-src: apt-get update"
-			apt-get "${apt_opts[@]}" update >>"$aptlog" 2>&1 ||
-				{ rm -rf "$parts"; tail -n 20 "$aptlog" >&2; return 1; }
-		fi
-		rm -rf "$parts"
-	}
-	if [ "$changed" = 1 ] || ! apt-cache showsrc exim4 2>/dev/null | grep '^Version:' >/dev/null; then
-		_rg_es_update || die "apt-get update failed"
-	fi
+	say "apt-get update (private state in $apt: deb-src${suite:+ for $suite})"
+	apt-get "${apt_o[@]}" update >>"$aptlog" 2>&1 || { tail -n 20 "$aptlog" >&2; die "apt-get update failed (log: $aptlog)"; }
 
 	# ---- 2. build dependencies (no full build-dep)
 	local p missing=()
@@ -157,39 +170,52 @@ _rg_es_main() {
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
 		say "apt-get install ${missing[*]}"
-		DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y \
+		DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 install -y \
 			--no-install-recommends "${missing[@]}" >>"$aptlog" 2>&1 || {
 			tail -n 20 "$aptlog" >&2
 			die "apt-get install ${missing[*]} failed (log: $aptlog)"
 		}
 	fi
 
-	# ---- 3. source, Local/Makefile, build (in a fresh folder, moved into place at the end)
+	# ---- 3. source: the installed version, any version of the release, its tarball
 	local work=$cache/work
 	rm -rf "$work"
 	mkdir -p "$work"
 	chown _apt:root "$work" 2>/dev/null || true # lets apt download without its sandbox warning
-	local pkg=exim4
-	[ -n "$want_ver" ] && pkg=exim4=$want_ver
-	say "apt-get source $pkg"
-	if ! (cd "$work" && apt-get "${apt_opts[@]}" source "$pkg" >"$work/apt-source.log" 2>&1); then
-		# Index stale (e.g. a newer security release): refresh once and retry.
-		_rg_es_update || die "apt-get update failed"
-		(cd "$work" && apt-get "${apt_opts[@]}" source "$pkg" >"$work/apt-source.log" 2>&1) || {
-			tail -n 20 "$work/apt-source.log" >&2
-			die "apt-get source $pkg failed"
-		}
+	local cands=() v tree= got=
+	[ -n "$inst_ver" ] && [ "$inst_rel" = "$release" ] && cands+=("$inst_ver")
+	while read -r v; do
+		[ "$(_rg_es_upstream "$v")" = "$release" ] && [ "$v" != "$inst_ver" ] && cands+=("$v")
+	done < <(apt-cache "${apt_o[@]}" showsrc exim4 2>>"$aptlog" | sed -n 's/^Version: //p' | sort -urV)
+	for v in "${cands[@]}"; do
+		say "apt-get source exim4=$v"
+		if (cd "$work" && apt-get "${apt_o[@]}" source "exim4=$v" >>"$aptlog" 2>&1); then
+			tree=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'exim4-*' | head -n 1)
+			[ -f "${tree:-/nonexistent}/src/lookupapi.h" ] && { got=$v; break; }
+		fi
+		say "exim4=$v: no usable source (see $aptlog)"
+		find "$work" -mindepth 1 -delete
+	done
+	if [ -z "$got" ]; then
+		local orig=exim4_$release.orig.tar.xz
+		for v in "${cands[@]}"; do
+			say "apt-get source --tar-only exim4=$v (the upstream tarball $orig)"
+			(cd "$work" && apt-get "${apt_o[@]}" source --tar-only "exim4=$v" >>"$aptlog" 2>&1) || continue
+			[ -f "$work/$orig" ] || continue
+			mkdir -p "$work/unpack"
+			tar -C "$work/unpack" -xJf "$work/$orig" >>"$aptlog" 2>&1 || continue
+			tree=$(find "$work/unpack" -mindepth 2 -maxdepth 3 -type f -path '*/src/lookupapi.h' | head -n 1)
+			[ -n "$tree" ] && { tree=${tree%/src/lookupapi.h}; got="upstream tarball $orig"; break; }
+		done
 	fi
-	local tree
-	tree=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'exim4-*' | head -n 1)
-	[ -f "${tree:-/nonexistent}/src/lookupapi.h" ] || die "no unpacked exim4 tree in $work"
-	local upstream
-	upstream=$(sed -n 's/^EXIM_RELEASE_VERSION=//p' "$tree/src/version.sh" 2>/dev/null | tr -d '"' || true)
-	[ -z "$upstream" ] && upstream=$(basename "$tree" | sed 's/^exim4-//')
-	[ "$upstream" = 4.96 ] ||
-		say "warning: upstream version is $upstream, not 4.96: lookupapi.h may differ from the README"
-	local debver
-	debver=$(sed -n 's/^Version: //p' "$work"/exim4_*.dsc | head -n 1)
+	[ -n "$got" ] || {
+		tail -n 10 "$aptlog" >&2
+		die "no source of Exim $release could be fetched (versions tried: ${cands[*]:-none listed}; log: $aptlog)"
+	}
+	local up
+	up=$(sed -n 's/^EXIM_RELEASE_VERSION=//p' "$tree/src/version.sh" 2>/dev/null | tr -d '"' || true)
+	[ -z "$up" ] || [ "$up" = "$release" ] || say "warning: the source says release $up, not $release"
+	local debver=$got
 
 	# 4.96 bug: with LOOKUP_MODULE_DIR, drtables.c does not compile (NUL for NULL).
 	sed -i 's/\(len, \)NUL))/\1NULL))/' "$tree/src/drtables.c"
@@ -267,8 +293,8 @@ EOF
 
 	_rg_es_verify "$cache" "$src" "$build"
 	echo "$stamp" >"$cache/stamp"
-	say "built and checked Exim $debver in $((SECONDS - t0)) s"
-	_rg_es_print "$cache" "$src" "$build"
+	say "built and checked Exim $release ($debver) in $((SECONDS - t0)) s"
+	_rg_es_print "$cache" "$src" "$build" "$release"
 }
 
 # _rg_es_verify CACHE SRC BUILD: the build has dlfunc, exported symbols, routes through
@@ -376,31 +402,46 @@ EOF
 	trap - EXIT
 }
 
+# _rg_es_upstream DEBIAN_VERSION: its upstream part (4.96-15+deb12u10 -> 4.96, 1:4.98.2-1 -> 4.98.2).
+_rg_es_upstream() {
+	local v=${1#*:}
+	[ -n "$1" ] && printf '%s\n' "${v%-*}"
+}
+
 _rg_es_print() {
-	local cache=$1 src=$2 build=$3
+	local cache=$1 src=$2 build=$3 release=$4
 	printf 'RG_EXIM_LOOKUP_BIN=%q\n' "$build/exim"
 	printf 'RG_EXIM_SRC=%q\n' "$src"
 	printf 'RG_EXIM_BUILD=%q\n' "$build"
 	printf 'RG_EXIM_LOOKUP_DIR=%q\n' "$cache/lookups"
+	printf 'RG_EXIM_RELEASE=%q\n' "$release"
 	printf 'RG_EXIM_VERSION=%q\n' "$(cat "$cache/version" 2>/dev/null)"
 }
 
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then
 	# Sourced: run in a subshell (set -e, traps and the lock stay there), export the result.
 	_rg_es_out=$(_rg_es_main "$(readlink -f "${BASH_SOURCE[0]}")" "${RG_EXIM_SRC_REBUILD:-0}" \
-		"${RG_EXIM_SRC_VERIFY:-0}" "${RG_EXIM_SRC_QUIET:-0}") || {
+		"${RG_EXIM_SRC_VERIFY:-0}" "${RG_EXIM_SRC_QUIET:-0}" "${RG_EXIM_SRC_RELEASE:-}") || {
 		unset _rg_es_out
 		return 1
 	}
 	eval "$_rg_es_out"
-	export RG_EXIM_LOOKUP_BIN RG_EXIM_SRC RG_EXIM_BUILD RG_EXIM_LOOKUP_DIR RG_EXIM_VERSION
+	export RG_EXIM_LOOKUP_BIN RG_EXIM_SRC RG_EXIM_BUILD RG_EXIM_LOOKUP_DIR RG_EXIM_RELEASE RG_EXIM_VERSION
 	unset _rg_es_out
 	return 0
 fi
 
-_rg_es_rebuild=0 _rg_es_verify_flag=0 _rg_es_quiet=0
-for _rg_es_arg in "$@"; do
+_rg_es_rebuild=0 _rg_es_verify_flag=0 _rg_es_quiet=0 _rg_es_release=${RG_EXIM_SRC_RELEASE:-}
+while [ $# -gt 0 ]; do
+	_rg_es_arg=$1
+	shift
 	case $_rg_es_arg in
+	--release)
+		[ $# -gt 0 ] || { echo "usage: $0 --release R" >&2; exit 2; }
+		_rg_es_release=$1
+		shift
+		;;
+	--release=*) _rg_es_release=${_rg_es_arg#--release=} ;;
 	--rebuild) _rg_es_rebuild=1 ;;
 	--verify) _rg_es_verify_flag=1 ;;
 	--quiet | -q) _rg_es_quiet=1 ;;
@@ -409,9 +450,9 @@ for _rg_es_arg in "$@"; do
 		exit 0
 		;;
 	*)
-		echo "usage: $0 [--rebuild] [--verify] [--quiet]" >&2
+		echo "usage: $0 [--release R] [--rebuild] [--verify] [--quiet]" >&2
 		exit 2
 		;;
 	esac
 done
-_rg_es_main "$(readlink -f "$0")" "$_rg_es_rebuild" "$_rg_es_verify_flag" "$_rg_es_quiet"
+_rg_es_main "$(readlink -f "$0")" "$_rg_es_rebuild" "$_rg_es_verify_flag" "$_rg_es_quiet" "$_rg_es_release"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -365,6 +366,96 @@ static void test_whitelist_errors(void **state)
 	assert_int_equal(greylist_whitelist_load(path, &w, err, sizeof err), RG_CONFIG);
 }
 
+/* match W against ip/host/rcpt: the reason word, or "" when not whitelisted. */
+static const char *wl_hit(const struct greylist_whitelist *w, const char *ip, const char *host, const char *rcpt)
+{
+	const char *why = "";
+
+	return greylist_whitelist_match(w, ip, host, rcpt, &why) ? why : "";
+}
+
+static void test_whitelist_postgrey(void **state)
+{
+	static const struct { int format; const char *text; const char *err; } bad[] = {
+		{ GREYLIST_WL_CLIENTS, "ok.example\n/a(b/\n", ":2: bad regular expression" },
+		{ GREYLIST_WL_CLIENTS, "192.0.2.0/33\n", ":1: not an IP address or network" },
+		{ GREYLIST_WL_CLIENTS, "bad..name\n", ":1: not a host name, IP address" },
+		{ GREYLIST_WL_CLIENTS, "a.example b.example\n", ":1: one value per line" },
+		{ GREYLIST_WL_RECIPIENTS, "@example.org\n", ":1: not an address" },
+		{ GREYLIST_WL_RECIPIENTS, "user@bad..domain\n", ":1: not a domain after '@'" },
+	};
+	struct greylist_whitelist *w;
+	char path[160], err[RG_ERRLEN];
+	size_t i;
+
+	(void)state;
+	/* Debian's postgrey package's own files load unchanged, and say what postgrey says. */
+	if (greylist_whitelist_load_format("/etc/postgrey/whitelist_clients", GREYLIST_WL_CLIENTS, &w, err,
+					   sizeof err) != RG_FOUND)
+		fail_msg("%s", err);
+	assert_true(greylist_whitelist_count(w) > 100);
+	assert_string_equal(wl_hit(w, "192.0.2.9", "mx3.Vger.Kernel.org.", "u@example.org"), "hostname");
+	assert_string_equal(wl_hit(w, "192.0.2.9", "ms-smtp-05.nyroc.rr.com", "u@example.org"), "hostname");
+	assert_string_equal(wl_hit(w, "192.0.2.9", "mail12.telekom.de", "u@example.org"), "hostname");
+	assert_string_equal(wl_hit(w, "66.216.126.174", "", "u@example.org"), "client");
+	assert_string_equal(wl_hit(w, "192.0.2.9", "notvger.kernel.org.evil.example", "u@example.org"), "");
+	assert_string_equal(wl_hit(w, "192.0.2.9", "mailx.telekom.de", "u@example.org"), "");
+	assert_string_equal(wl_hit(w, "192.0.2.9", "", "u@example.org"), "");
+	greylist_whitelist_free(w);
+	if (greylist_whitelist_load_format("/etc/postgrey/whitelist_recipients", GREYLIST_WL_RECIPIENTS, &w, err,
+					   sizeof err) != RG_FOUND)
+		fail_msg("%s", err);
+	assert_string_equal(wl_hit(w, "192.0.2.9", "", "Postmaster@customer.example"), "recipient");
+	assert_string_equal(wl_hit(w, "192.0.2.9", "", "abuse+x@customer.example"), "recipient");
+	assert_string_equal(wl_hit(w, "192.0.2.9", "", "postmasterx@customer.example"), "");
+	greylist_whitelist_free(w);
+
+	snprintf(path, sizeof path, "%s/pg-clients", dir);
+	write_file(path, "# partial addresses and networks\n10.1.2\n172.16\n2001:db8:5::/48\n/^mx[0-9]+\\.Big\\.example$/\n");
+	if (greylist_whitelist_load_format(path, GREYLIST_WL_CLIENTS, &w, err, sizeof err) != RG_FOUND)
+		fail_msg("%s", err);
+	assert_string_equal(wl_hit(w, "10.1.2.200", "", "u@example.org"), "client");
+	assert_string_equal(wl_hit(w, "10.1.3.1", "", "u@example.org"), "");
+	assert_string_equal(wl_hit(w, "172.16.254.1", "", "u@example.org"), "client");
+	assert_string_equal(wl_hit(w, "2001:db8:5:1::9", "", "u@example.org"), "client");
+	assert_string_equal(wl_hit(w, "192.0.2.1", "MX12.big.example", "u@example.org"), "hostname");
+	assert_string_equal(wl_hit(w, "192.0.2.1", "mx.big.example", "u@example.org"), "");
+	greylist_whitelist_free(w);
+
+	snprintf(path, sizeof path, "%s/pg-recipients", dir);
+	write_file(path, "sales@shop.example\noptout.example\n/^list-.*@lists\\.example$/\n");
+	if (greylist_whitelist_load_format(path, GREYLIST_WL_RECIPIENTS, &w, err, sizeof err) != RG_FOUND)
+		fail_msg("%s", err);
+	assert_string_equal(wl_hit(w, "192.0.2.1", "", "Sales+eu@Shop.example"), "recipient");
+	assert_string_equal(wl_hit(w, "192.0.2.1", "", "sales@other.example"), "");
+	assert_string_equal(wl_hit(w, "192.0.2.1", "", "u@mail.optout.example"), "domain");
+	assert_string_equal(wl_hit(w, "192.0.2.1", "", "u@notoptout.example"), "");
+	assert_string_equal(wl_hit(w, "192.0.2.1", "", "list-dev@lists.example"), "recipient");
+	greylist_whitelist_free(w);
+
+	/* A backtracking pattern hits PCRE2's limit: no match (greylisted), no stall. */
+	write_file(path, "/^(a+)+$/\n");
+	if (greylist_whitelist_load_format(path, GREYLIST_WL_RECIPIENTS, &w, err, sizeof err) != RG_FOUND)
+		fail_msg("%s", err);
+	assert_string_equal(wl_hit(w, "192.0.2.1", "", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!@x.example"), "");
+	greylist_whitelist_free(w);
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		write_file(path, bad[i].text);
+		assert_int_equal(greylist_whitelist_load_format(path, bad[i].format, &w, err, sizeof err), RG_CONFIG);
+		if (strncmp(err, path, strlen(path)) != 0 || strstr(err, bad[i].err) == NULL)
+			fail_msg("%s: expected %s, got %s", bad[i].text, bad[i].err, err);
+	}
+	/* Not a regular file: refused at once (a FIFO would block a plain read). */
+	snprintf(path, sizeof path, "%s/pg-fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(greylist_whitelist_load_format(path, GREYLIST_WL_CLIENTS, &w, err, sizeof err), RG_CONFIG);
+	assert_non_null(strstr(err, "not a regular file"));
+	assert_int_equal(greylist_whitelist_load_format(dir, GREYLIST_WL_CLIENTS, &w, err, sizeof err), RG_CONFIG);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink(path);
+}
+
 static void test_admin(void **state)
 {
 	const struct settings *s;
@@ -481,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_run),
 		cmocka_unit_test(test_awl),
 		cmocka_unit_test(test_whitelist_errors),
+		cmocka_unit_test(test_whitelist_postgrey),
 		cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_concurrent),
 	};
