@@ -47,7 +47,7 @@
 
 #define REDIS_PASSWORD_MAX 512
 #define REDIS_SCAN_COUNT "500"         /* keys per SCAN step: bounded work per round trip */
-#define REDIS_UPDATE_TRIES 32          /* WATCH conflicts before giving up (RG_TEMPFAIL) */
+#define REDIS_UPDATE_TRIES 64          /* WATCH conflicts before giving up (RG_TEMPFAIL) */
 #define REDIS_TTL_MAX_S (400LL * 86400) /* a write without an expiry lives at most this long */
 #define REDIS_KEY_MAX (64 + STORE_KEY_MAX + 1)
 
@@ -739,6 +739,7 @@ static int store_redis_update_once(struct store *s, const char *k, size_t klen, 
 static int store_redis_update1(struct store *s, const char *key, store_update_fn *fn, void *arg,
 			       int64_t deadline, char *err, size_t errlen)
 {
+	static unsigned seed;
 	char k[REDIS_KEY_MAX];
 	size_t klen;
 	int rc, tries;
@@ -752,6 +753,12 @@ static int store_redis_update1(struct store *s, const char *key, store_update_fn
 		if (rc != RG_NOTFOUND)
 			return rc;
 		s->fresh = 1;                  /* a lost race is not a dead connection */
+		/* Why a random, growing pause: contenders that retry in lockstep keep
+		 * invalidating each other's WATCH (50 first attempts of one triplet). */
+		seed ^= (unsigned)util_monotonic_ms() * 2654435761u + (unsigned)getpid();
+		usleep((useconds_t)(rand_r(&seed) % (100u << (tries < 5 ? tries : 5))));
+		if (store_redis_budget(s, deadline) == 0)
+			break;
 	}
 	util_snprintf(err, errlen, "redis: update of %.200s: %d conflicting writes in a row", k, tries);
 	return RG_TEMPFAIL;
