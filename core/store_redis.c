@@ -458,6 +458,13 @@ static int store_redis_connect_one(struct store *s, const char *uri, int64_t dea
 	    r[i]->element[0]->type == REDIS_REPLY_STRING) {
 		util_sanitise(s->role, sizeof s->role, r[i]->element[0]->str, r[i]->element[0]->len);
 		rc = strcmp(s->role, "master") == 0 ? RG_FOUND : RG_NOTFOUND;
+	} else if (r[i]->type == REDIS_REPLY_ERROR && (strncmp(r[i]->str, "NOAUTH", 6) == 0 ||
+							 strncmp(r[i]->str, "NOPERM", 6) == 0)) {
+		util_snprintf(err, errlen, "redis %.200s: the server wants a password (redis_password_file)%s", uri,
+			      r[i]->str[2] == 'P' ? " allowing ROLE" : "");
+		store_redis_free(r, (size_t)na);
+		store_redis_drop(s);
+		return RG_CONFIG;
 	} else {
 		rc = store_redis_bad_reply(s, "ROLE", r[i], err, errlen);
 	}
@@ -1249,6 +1256,12 @@ static int store_redis_open(const struct settings *set, struct store **out, char
 	}
 }
 
+/* Whether the last RG_TEMPFAIL was the server not answering (store.c falls back). */
+static int store_redis_unreachable(struct store *s)
+{
+	return s != NULL && s->down;
+}
+
 static void store_redis_close(struct store *s)
 {
 	if (s == NULL)
@@ -1270,4 +1283,5 @@ const struct store_ops store_redis_ops = {
 	.info = store_redis_info,
 	.check = store_redis_check,
 	.close = store_redis_close,
+	.unreachable = store_redis_unreachable,
 };
