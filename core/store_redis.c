@@ -47,7 +47,7 @@
 
 #define REDIS_PASSWORD_MAX 512
 #define REDIS_SCAN_COUNT "500"         /* keys per SCAN step: bounded work per round trip */
-#define REDIS_UPDATE_TRIES 64          /* WATCH conflicts before giving up (RG_TEMPFAIL) */
+#define REDIS_UPDATE_TRIES 1000        /* WATCH conflicts before giving up (RG_TEMPFAIL) */
 #define REDIS_TTL_MAX_S (400LL * 86400) /* a write without an expiry lives at most this long */
 #define REDIS_KEY_MAX (64 + STORE_KEY_MAX + 1)
 
@@ -204,6 +204,11 @@ static int store_redis_run(struct store *s, size_t n, const int *argc, const cha
 
 	for (i = 0; i < n; i++)
 		r[i] = NULL;
+	if (s->c == NULL) {             /* dropped meanwhile (an iterate callback's failure) */
+		util_snprintf(err, errlen, "redis %.200s: %s: connection lost", s->uri, what);
+		s->down = 1;
+		return RG_TEMPFAIL;
+	}
 	if (ms == 0) {
 		util_snprintf(err, errlen, "redis %.200s: %s: deadline passed", s->uri, what);
 		return RG_TEMPFAIL;
@@ -568,7 +573,7 @@ static int store_redis_get1(struct store *s, const char *key, char *val, size_t 
 	int rc;
 
 	if ((argvlen[1] = store_redis_key(s, key, k, err, errlen)) == 0)
-		return RG_TEMPFAIL;
+		return RG_CONFIG;
 	if ((rc = store_redis_ensure(s, deadline, err, errlen)) != RG_FOUND)
 		return rc == RG_CONFIG ? RG_TEMPFAIL : rc;
 	if ((rc = store_redis_cmd(s, 2, argv, argvlen, &r, deadline, "GET", err, errlen)) != RG_FOUND)
@@ -582,7 +587,7 @@ static int store_redis_get1(struct store *s, const char *key, char *val, size_t 
 	} else if (r->type != REDIS_REPLY_STRING) {
 		rc = store_redis_bad_reply(s, "GET", r, err, errlen);
 	} else if (r->len >= valsize) {
-		util_snprintf(err, errlen, "redis: value of %.200s has %zu bytes (at most %zu)", k, r->len,
+		util_snprintf(err, errlen, "redis: value of %.200s too large: %zu bytes (at most %zu)", k, r->len,
 			      valsize - 1);
 		rc = RG_TEMPFAIL;
 	} else {
@@ -614,7 +619,7 @@ static int store_redis_put1(struct store *s, const char *key, const char *val, s
 	int rc;
 
 	if ((argvlen[1] = store_redis_key(s, key, k, err, errlen)) == 0)
-		return RG_TEMPFAIL;
+		return RG_CONFIG;
 	if (vlen > STORE_VAL_MAX) {
 		util_snprintf(err, errlen, "redis: value of %zu bytes (at most %d)", vlen, STORE_VAL_MAX);
 		return RG_TEMPFAIL;
@@ -647,7 +652,7 @@ static int store_redis_del1(struct store *s, const char *key, int64_t deadline, 
 	int rc;
 
 	if ((argvlen[1] = store_redis_key(s, key, k, err, errlen)) == 0)
-		return RG_TEMPFAIL;
+		return RG_CONFIG;
 	if ((rc = store_redis_ensure(s, deadline, err, errlen)) != RG_FOUND)
 		return rc == RG_CONFIG ? RG_TEMPFAIL : rc;
 	if ((rc = store_redis_cmd(s, 2, argv, argvlen, &r, deadline, "DEL", err, errlen)) != RG_FOUND)
@@ -750,11 +755,13 @@ static int store_redis_update1(struct store *s, const char *key, store_update_fn
 	char k[REDIS_KEY_MAX];
 	size_t klen;
 	int rc, tries;
+	int64_t t0;
 
 	if ((klen = store_redis_key(s, key, k, err, errlen)) == 0)
-		return RG_TEMPFAIL;
+		return RG_CONFIG;
 	if ((rc = store_redis_ensure(s, deadline, err, errlen)) != RG_FOUND)
 		return rc == RG_CONFIG ? RG_TEMPFAIL : rc;
+	t0 = util_monotonic_ms();
 	for (tries = 0; tries < REDIS_UPDATE_TRIES; tries++) {
 		rc = store_redis_update_once(s, k, klen, fn, arg, deadline, err, errlen);
 		if (rc != RG_NOTFOUND)
@@ -763,11 +770,12 @@ static int store_redis_update1(struct store *s, const char *key, store_update_fn
 		/* Why a random, growing pause: contenders that retry in lockstep keep
 		 * invalidating each other's WATCH (50 first attempts of one triplet). */
 		seed ^= (unsigned)util_monotonic_ms() * 2654435761u + (unsigned)getpid();
-		usleep((useconds_t)(rand_r(&seed) % (100u << (tries < 5 ? tries : 5))));
-		if (store_redis_budget(s, deadline) == 0)
+		usleep((useconds_t)(rand_r(&seed) % (100u << (tries < 6 ? tries : 6))));
+		/* Bounded in time too: contention never holds a RCPT longer than this. */
+		if (store_redis_budget(s, deadline) == 0 || util_monotonic_ms() - t0 > 10 * (int64_t)s->timeout_ms)
 			break;
 	}
-	util_snprintf(err, errlen, "redis: update of %.200s: %d conflicting writes in a row", k, tries);
+	util_snprintf(err, errlen, "redis: update of %.200s: %d conflicting writes in a row", k, tries + 1);
 	return RG_TEMPFAIL;
 }
 
