@@ -87,6 +87,8 @@ static const struct key keys[] = {
 	STR(greylist_whitelist, T_STR, ""),
 	ENUM(greylist_on_error, "pass", "pass|defer"),
 	NUM(store_map_size, T_UINT, 1, 1048576, "64"),
+	{ "store", T_ENUM, F(store), 0, 0, 1, "lmdb", "lmdb|redis" },
+	{ "store_map_max", T_UINT, F(store_map_max), 1, 1048576, 1, "4096", NULL },
 	{ "redis_uri", T_ASCII, F(redis_uri), 0, 0, 1, "", NULL },
 	{ "redis_password_file", T_STR, F(redis_password_file), 0, 0, 1, "", NULL },
 	{ "redis_prefix", T_ASCII, F(redis_prefix), 0, 0, 1, "rg:", NULL },

@@ -58,6 +58,8 @@ struct settings {
 	char greylist_whitelist[RG_PATH_MAX];
 	char greylist_on_error[CONFIG_NAME_MAX];       /* "pass" | "defer" */
 	unsigned store_map_size;                       /* MiB, initial LMDB map: 64 */
+	char store[CONFIG_NAME_MAX];                   /* store member: "lmdb" | "redis" (global only) */
+	unsigned store_map_max;                        /* MiB, ceiling of LMDB map growth: 4096 (global only) */
 	char redis_uri[CONFIG_LIST_MAX];               /* "unix:/path redis://IP:PORT/DB ..." (global only) */
 	char redis_password_file[RG_PATH_MAX];         /* "password" or "user password" */
 	char redis_prefix[64];                         /* "rg:": before every key */

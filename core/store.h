@@ -146,4 +146,10 @@ int store_update(const struct store_handle *h, const char *key, store_update_fn 
 int store_info(const struct store_handle *h, struct store_info *out, char *err, size_t errlen);
 int store_check(const struct store_handle *h, char *err, size_t errlen);
 
+/* iterate() in key order, each key once, whatever the member: records are collected,
+ * sorted and de-duplicated first when the member is not STORE_CAP_ORDERED (a member that
+ * is, streams). For listings (the CLI, the admin API). */
+int store_iterate_sorted(const struct store_handle *h, const char *prefix, store_iter_fn *fn, void *arg,
+			 int64_t deadline, char *err, size_t errlen);
+
 #endif
