@@ -254,8 +254,10 @@ r=$(reply 127.0.0.40 fo@sender.test user1@example.org)
 assert_match '^451 ' "$r" "primary + replica: greylisted at A, written to the primary"
 tb_redis_cli main WAIT 1 1000 >/dev/null
 assert_match 'fo@sender\.test' "$(tb_redis_cli replica --scan --pattern '*')" "the replica holds the record"
-assert_match 'role:master' "$(ctl B store status 2>&1 | tr -d ' ')$(ctl B store status 2>&1 | grep -i role)" \
-	"store status: the first URI is the primary"
+out=$(ctl B store status 2>&1)
+assert_match '^role +master' "$out" "store status: the server in use is a primary"
+assert_match '^where +unix:.*redis-main' "$out" "store status: ... the first URI"
+assert_match '^fallback +no' "$out" "store status: not on the local fallback"
 tb_redis_kill main
 tb_redis_promote replica
 sleep 2.2
@@ -264,15 +266,27 @@ r=$(reply 127.0.0.40 fo@sender.test user1@example.org)
 assert_match '^250 ' "$r" "after failover: the retry passes at B, from the promoted replica (250)"
 assert_no_match 'unreachable' "$(log_of B)" "gateway B followed ROLE to the replica without falling back"
 out=$(ctl B store status 2>&1)
-assert_match "redis-replica" "$out" "store status names the promoted replica as the server in use"
+assert_match '^where +unix:.*redis-replica' "$out" "store status names the promoted replica as the server in use"
+assert_match '^keys +[1-9]' "$out" "store status counts the keys of the prefix"
 
 # ---- store copy to Redis and back
-if ctl A store copy --help >/dev/null 2>&1 || ctl A store 2>&1 | grep -q copy; then
-	assert_status 0 "store copy --to redis (gateway A's local records into the pool)" -- ctl A store copy --to redis
-	assert_match 'fb@sender\.test' "$(tb_redis_cli replica --scan --pattern '*')" \
-		"the record greylisted locally while Redis was down is now in Redis"
-	assert_status 0 "store copy --to lmdb (back to the local store)" -- ctl B store copy --to lmdb
-	assert_eq 1 "$(find "$TB/stateB" -name '*.mdb' | wc -l)" "gateway B's local store written by store copy"
-else
-	not ok "rcptguardctl store copy exists"
-fi
+# Gateway A's local store (written while Redis was down) into the pool, read as store = lmdb.
+{
+	echo "state_dir = $TB/stateA"
+	echo "store = lmdb"
+	echo "redis_uri = $(tb_redis_uri replica)"
+} >"$TB/rgA-local.conf"
+chmod 0644 "$TB/rgA-local.conf"
+assert_status 0 "store copy --to redis: gateway A's local records into the pool" -- \
+	"$RG_CTL" -c "$TB/rgA-local.conf" store copy --to redis
+assert_match 'copied [1-9]' "$TB_OUT" "store copy says how many records it copied"
+assert_match 'fb@sender\.test' "$(tb_redis_cli replica --scan --pattern '*')" \
+	"the triplet greylisted locally while Redis was down is now in Redis"
+nottl=$(tb_redis_cli replica --scan --pattern '*' | while read -r k; do tb_redis_cli replica PTTL "$k"; done | grep -c '^-')
+assert_eq 0 "$nottl" "every copied key has a TTL"
+mkdir -p "$TB/stateC"
+assert_status 0 "store copy --to lmdb: the pool's records into a local store" -- \
+	ctl B store copy --to lmdb --state-dir "$TB/stateC"
+printf '%s\n' "state_dir = $TB/stateC" >"$TB/rgC.conf"
+assert_match 'fo@sender\.test' "$("$RG_CTL" -c "$TB/rgC.conf" greylist list 2>&1)" \
+	"the local copy holds the pool's greylisting records"
