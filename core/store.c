@@ -178,7 +178,7 @@ static int store_switch(const struct store_handle *h, const char *err)
 const struct store_handle *store_process(const struct settings *s, char *err, size_t errlen)
 {
 	unsigned gen = util_fork_generation();
-	char identity[STORE_IDENTITY_MAX];
+	char identity[STORE_IDENTITY_MAX], why[RG_ERRLEN];
 	const struct store_ops *ops;
 	int rc;
 
@@ -191,7 +191,7 @@ const struct store_handle *store_process(const struct settings *s, char *err, si
 	if (store_cur.h.s != NULL && strcmp(store_cur.identity, identity) == 0) {
 		if (!store_cur.fallback || store_held(s->state_dir))
 			return &store_cur.h;
-		store_process_close();         /* the hold-down is over: the shared store again */
+		/* else the hold-down is over: the shared store again */
 	}
 	store_process_close();
 	if ((ops = store_find(s->store)) == NULL) {
@@ -215,12 +215,8 @@ const struct store_handle *store_process(const struct settings *s, char *err, si
 		}
 		if (rc == RG_CONFIG)
 			rglog(RGLOG_ERROR, "rcptguard: store: %s: %.200s", ops->name, err);
-		{
-			char why[RG_ERRLEN];
-
-			util_strlcpy(why, err, sizeof why);
-			rc = store_fall_back(s, ops->name, why, 0, err, errlen);
-		}
+		util_strlcpy(why, err, sizeof why);
+		rc = store_fall_back(s, ops->name, why, 0, err, errlen);
 		return rc == RG_FOUND ? &store_cur.h : NULL;
 	}
 	store_cur.h.ops = ops;
