@@ -29,12 +29,14 @@ CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 EXIM_INC ?= /usr/include/exim4
 
-# libldap and libunbound are loaded on first use (core/dynlib.c): only their headers and
+# libldap, libunbound and hiredis are loaded on first use (core/dynlib.c): only their headers and
 # sonames are needed at build time.
 soname = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
 LDAP_SONAME ?= $(or $(call soname,libldap.so),libldap-2.5.so.0)
 UNBOUND_SONAME ?= $(or $(call soname,libunbound.so),libunbound.so.8)
-DYNLIB_CFLAGS = -DRG_LDAP_SONAME='"$(LDAP_SONAME)"' -DRG_UNBOUND_SONAME='"$(UNBOUND_SONAME)"'
+HIREDIS_SONAME ?= $(or $(call soname,libhiredis.so),libhiredis.so.0.14)
+DYNLIB_CFLAGS = -DRG_LDAP_SONAME='"$(LDAP_SONAME)"' -DRG_UNBOUND_SONAME='"$(UNBOUND_SONAME)"' \
+	-DRG_HIREDIS_SONAME='"$(HIREDIS_SONAME)"'
 
 LIBS = $(LMDB_LIBS) -lcdb -lpcre2-8 -lpthread -ldl
 ALL_CFLAGS = $(RG_CFLAGS) $(LMDB_CFLAGS) $(DYNLIB_CFLAGS) $(CFLAGS)

@@ -34,7 +34,7 @@
 #define ARENA_BLOCK_BYTES 16384
 #define WS " \t\r\n"
 
-enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS, T_LDAPFILTER };
+enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_MS, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS, T_LDAPFILTER };
 
 struct key {
 	const char *name;
@@ -93,6 +93,11 @@ static const struct key keys[] = {
 	NUM(store_map_size, T_UINT, 1, 1048576, "64"),
 	{ "store", T_ENUM, F(store), 0, 0, 1, "lmdb", "lmdb|redis" },
 	{ "store_map_max", T_UINT, F(store_map_max), 1, 1048576, 1, "4096", NULL },
+	{ "redis_uri", T_ASCII, F(redis_uri), 0, 0, 1, "", NULL },
+	{ "redis_password_file", T_STR, F(redis_password_file), 0, 0, 1, "", NULL },
+	{ "redis_prefix", T_ASCII, F(redis_prefix), 0, 0, 1, "rg:", NULL },
+	{ "redis_timeout", T_MS, F(redis_timeout), 1, 60000, 1, "500ms", NULL },
+	{ "store_fallback", T_ENUM, F(store_fallback), 0, 0, 1, "local", "local|none" },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 #define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */
@@ -229,10 +234,12 @@ static int config_parse_uint(const char *v, unsigned *out)
 	return 0;
 }
 
-/* Parse "30s", "5m", "2h", "7d", "1w", "1h30m" or bare seconds, at most 10 years. */
-int config_parse_duration(const char *v, unsigned *out)
+/* The one duration parser: "500ms", "30s", "5m", "2h", "7d", "1w", "1h30m" or bare
+ * seconds, at most 10 years, into milliseconds. 0 ok, -1 bad. */
+static int config_parse_span_ms(const char *v, unsigned long long *out)
 {
 	unsigned long long total = 0, n, unit;
+	const unsigned long long max = (unsigned long long)DURATION_MAX * 1000;
 	int bare;
 
 	if (!v || !*v)
@@ -242,21 +249,43 @@ int config_parse_duration(const char *v, unsigned *out)
 		if (*v < '0' || *v > '9')
 			return -1;
 		for (n = 0; *v >= '0' && *v <= '9'; v++)
-			if ((n = n * 10 + (unsigned)(*v - '0')) > DURATION_MAX)
+			if ((n = n * 10 + (unsigned)(*v - '0')) > max)
 				return -1;
 		switch (*v++) {
-		case 's': unit = 1; break;
-		case 'm': unit = 60; break;
-		case 'h': unit = 3600; break;
-		case 'd': unit = 86400; break;
-		case 'w': unit = 604800; break;
-		case '\0': if (!bare) return -1; unit = 1; v--; break;
+		case 's': unit = 1000; break;
+		case 'm': unit = *v == 's' ? (v++, 1) : 60000; break;
+		case 'h': unit = 3600000; break;
+		case 'd': unit = 86400000; break;
+		case 'w': unit = 604800000; break;
+		case '\0': if (!bare) return -1; unit = 1000; v--; break;
 		default: return -1;
 		}
-		if ((total += n * unit) > DURATION_MAX)
+		if ((total += n * unit) > max)
 			return -1;
 	}
-	*out = (unsigned)total;
+	*out = total;
+	return 0;
+}
+
+/* A duration in whole seconds ("1500ms" is refused: the key counts seconds). 0 ok, -1 bad. */
+int config_parse_duration(const char *v, unsigned *out)
+{
+	unsigned long long ms;
+
+	if (config_parse_span_ms(v, &ms) || ms % 1000)
+		return -1;
+	*out = (unsigned)(ms / 1000);
+	return 0;
+}
+
+/* A duration in milliseconds ("250ms", "2s"; bare numbers are seconds). 0 ok, -1 bad. */
+int config_parse_duration_ms(const char *v, unsigned *out)
+{
+	unsigned long long ms;
+
+	if (config_parse_span_ms(v, &ms) || ms > UINT_MAX)
+		return -1;
+	*out = (unsigned)ms;
 	return 0;
 }
 
@@ -388,12 +417,15 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 		return RG_FOUND;
 	case T_UINT:
 	case T_DUR:
-		if (k->type == T_UINT ? config_parse_uint(v, &u) : config_parse_duration(v, &u))
+	case T_MS:
+		if (k->type == T_UINT ? config_parse_uint(v, &u) : k->type == T_MS ?
+		    config_parse_duration_ms(v, &u) : config_parse_duration(v, &u))
 			return config_fail(why, wl, k->type == T_UINT ? "\"%s\" is not a decimal number"
+					   : k->type == T_MS ? "\"%s\" is not a duration (250ms 2s, ...)"
 					   : "\"%s\" is not a duration (30s 5m 2h 7d 1w, at most 10 years)", show);
 		if (u < k->min || u > k->max)
 			return config_fail(why, wl, "\"%s\" is out of range %u..%u%s", show, k->min, k->max,
-					   k->type == T_DUR ? " seconds" : "");
+					   k->type == T_DUR ? " seconds" : k->type == T_MS ? " milliseconds" : "");
 		memcpy(field, &u, sizeof u);
 		return RG_FOUND;
 	case T_BOOL:
@@ -465,7 +497,7 @@ static int config_keep(struct parser *p, struct section *sec, const struct key *
 	size_t len = k->size;
 	struct entry *e;
 
-	if (k->type == T_UINT || k->type == T_DUR || k->type == T_BOOL || k->type == T_SOURCES)
+	if (k->type == T_UINT || k->type == T_DUR || k->type == T_MS || k->type == T_BOOL || k->type == T_SOURCES)
 		while (len && !field[len - 1])
 			len--;
 	else

@@ -65,6 +65,11 @@ struct settings {
 	unsigned store_map_size;                       /* MiB, initial LMDB map: 64 */
 	char store[CONFIG_NAME_MAX];                   /* store member: "lmdb" | "redis" (global only) */
 	unsigned store_map_max;                        /* MiB, ceiling of LMDB map growth: 4096 (global only) */
+	char redis_uri[CONFIG_LIST_MAX];               /* "unix:/path redis://IP:PORT/DB ..." (global only) */
+	char redis_password_file[RG_PATH_MAX];         /* "password" or "user password" */
+	char redis_prefix[64];                         /* "rg:": before every key */
+	unsigned redis_timeout;                        /* milliseconds: 500 */
+	char store_fallback[CONFIG_NAME_MAX];          /* "local" | "none" */
 };
 
 struct config;
@@ -99,6 +104,9 @@ const char *config_domain_name(const struct config *c, size_t i);
 
 /* Parse a duration "30s", "5m", "2h", "7d", "1w" or bare seconds. 0 ok, -1 bad. */
 int config_parse_duration(const char *v, unsigned *out);
+
+/* The same, in milliseconds: "250ms", "2s", "1m" (bare numbers are seconds). 0 ok, -1 bad. */
+int config_parse_duration_ms(const char *v, unsigned *out);
 
 /* Whether source name is in s->sources. */
 int config_has_source(const struct settings *s, const char *name);

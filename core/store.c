@@ -6,29 +6,48 @@
  * Exim forks one process per SMTP connection and loads the module in each: the store
  * is opened lazily on first use, once per process, and a handle inherited across
  * fork() is abandoned, never used (LMDB forbids using an environment after fork).
+ *
+ * The fallback (store_fallback): a shared store (STORE_CAP_SHARED) that cannot be reached
+ * when opened, or whose server stops answering mid-way (its unreachable op says so), is
+ * replaced by the local store in state_dir (local) or by none (the checks run uncached),
+ * for a hold-down of STORE_HOLD_S. Why a stamp file in state_dir: each SMTP connection is
+ * a new Exim process, and none of them may wait redis_timeout again while the hold-down
+ * runs, so the hold-down must be seen by every process of the gateway; the process that
+ * starts it logs it, once.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "rglog.h"
 #include "store.h"
 
 extern const struct store_ops store_lmdb_ops;
+extern const struct store_ops store_redis_ops;
 
 const struct store_ops *const store_registry[] = {
 	&store_lmdb_ops,
+	&store_redis_ops,
 	NULL,
 };
 
 /* What names one store in the settings: a handle is reused while it stays the same. */
-#define STORE_IDENTITY_MAX (RG_PATH_MAX + 64)
+#define STORE_IDENTITY_MAX (2 * RG_PATH_MAX + CONFIG_LIST_MAX + 160)
+#define STORE_HOLD_S 10                 /* a shared store found unreachable is left alone this long */
+#define STORE_STAMP "store-fallback"    /* in state_dir: the hold-down, for every process */
 
 static struct {
 	struct store_handle h;
 	unsigned gen;                   /* util_fork_generation() of the opener */
 	char identity[STORE_IDENTITY_MAX];
+	int fallback;                   /* 1: h is the local store standing in for the shared one */
+	char why[RG_ERRLEN];            /* why the shared store is not in use */
 } store_cur;
 
 /* The member named name, or NULL. */
@@ -45,45 +64,171 @@ const struct store_ops *store_find(const char *name)
 /* The settings that name the store, as one string (a member's own keys join here). */
 static int store_identity(const struct settings *s, char *out, size_t size)
 {
-	return util_snprintf(out, size, "%s\n%s\n%u\n%u", s->store, s->state_dir, s->store_map_size,
-			     s->store_map_max);
+	return util_snprintf(out, size, "%s\n%s\n%u\n%u\n%s\n%s\n%s\n%u\n%s", s->store, s->state_dir, s->store_map_size,
+			     s->store_map_max,
+			     s->redis_uri, s->redis_password_file, s->redis_prefix, s->redis_timeout, s->store_fallback);
 }
 
-/* The process's store for the settings, opened on first use. */
+/* The settings of the shared store in use, kept for a switch to the local one mid-way. */
+static struct settings store_set;
+
+/* The hold-down stamp's path in dir. */
+static int store_stamp_path(const char *dir, char *out, size_t size)
+{
+	return util_snprintf(out, size, "%s/" STORE_STAMP, dir);
+}
+
+/* Whether the shared store is on hold for this gateway: a stamp younger than the hold-down. */
+static int store_held(const char *dir)
+{
+	char path[RG_PATH_MAX + 32];
+	struct timespec now;
+	struct stat st;
+
+	if (store_stamp_path(dir, path, sizeof path) < 0 || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* A stamp from the future (the clock was stepped back) does not hold for ever. */
+	return st.st_mtime <= now.tv_sec + 1 && now.tv_sec < st.st_mtime + STORE_HOLD_S;
+}
+
+/* Start or renew the hold-down for every process of the gateway: a fresh stamp, made by
+ * rename so that any process (Exim's user or root) can renew it. 1 when none was held. */
+static int store_hold(const char *dir, const char *why)
+{
+	char path[RG_PATH_MAX + 32], tmp[RG_PATH_MAX + 64], line[RG_ERRLEN + 2];
+	int held = store_held(dir), fd;
+	ssize_t n;
+
+	if (store_stamp_path(dir, path, sizeof path) < 0 ||
+	    util_snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid()) < 0)
+		return !held;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rglog(RGLOG_INFO, "rcptguard: store: cannot write %.200s: %s", tmp, strerror(errno));
+		return !held;
+	}
+	util_sanitise(line, sizeof line - 1, why, strlen(why));
+	strcat(line, "\n");
+	n = write(fd, line, strlen(line));
+	(void)n;                        /* the text is for people; the time is what counts */
+	close(fd);
+	if (rename(tmp, path) < 0)
+		unlink(tmp);
+	return !held;
+}
+
+/* End the hold-down (the shared store answered); 1 when there was one. */
+static int store_unhold(const char *dir)
+{
+	char path[RG_PATH_MAX + 32];
+
+	return store_stamp_path(dir, path, sizeof path) == 0 && unlink(path) == 0;
+}
+
+/*
+ * The shared store cannot be used (why): hold it off for STORE_HOLD_S, log (once per
+ * hold-down: the process that starts it), and make the process's handle the local store
+ * (store_fallback = local) or nothing (none). RG_FOUND with a local handle, else RG_TEMPFAIL.
+ */
+static int store_fall_back(const struct settings *s, const char *member, const char *why, int quiet,
+			   char *err, size_t errlen)
+{
+	int none = strcmp(s->store_fallback, "none") == 0;
+	char local_err[RG_ERRLEN];
+
+	if (!quiet && store_hold(s->state_dir, why))
+		rglog(RGLOG_ERROR, "rcptguard: store: shared store %s unreachable (%.200s): %s for %d s",
+		      member, why, none ? "running uncached" : "using the local store in state_dir", STORE_HOLD_S);
+	util_strlcpy(store_cur.why, why, sizeof store_cur.why);
+	if (none) {
+		util_snprintf(err, errlen, "shared store %s unreachable, store_fallback = none: running uncached (%.150s)",
+			      member, why);
+		return RG_TEMPFAIL;
+	}
+	/* Why the first member: the registry's first is the embedded local default (LMDB). */
+	if (store_registry[0]->open(s, &store_cur.h.s, local_err, sizeof local_err) != RG_FOUND) {
+		store_cur.h.s = NULL;
+		util_snprintf(err, errlen, "shared store %s unreachable, local store unusable: %.150s", member, local_err);
+		return RG_TEMPFAIL;
+	}
+	store_cur.h.ops = store_registry[0];
+	store_cur.fallback = 1;
+	return RG_FOUND;
+}
+
+/* A shared store's operation failed because its server did not answer: switch this
+ * process to the fallback at once. 1 when h is now the local store (redo the operation). */
+static int store_switch(const struct store_handle *h, const char *err)
+{
+	char why[RG_ERRLEN], ignore[RG_ERRLEN];
+	const char *member = h->ops->name;
+
+	if (h != &store_cur.h || store_cur.fallback || !(h->ops->caps & STORE_CAP_SHARED) ||
+	    h->ops->unreachable == NULL || !h->ops->unreachable(h->s))
+		return 0;
+	util_strlcpy(why, err, sizeof why);
+	h->ops->close(h->s);
+	store_cur.h.s = NULL;
+	store_cur.h.ops = NULL;
+	return store_fall_back(&store_set, member, why, 0, ignore, sizeof ignore) == RG_FOUND;
+}
+
+/* The process's store for the settings, opened on first use (or its fallback). */
 const struct store_handle *store_process(const struct settings *s, char *err, size_t errlen)
 {
 	unsigned gen = util_fork_generation();
-	char identity[STORE_IDENTITY_MAX];
+	char identity[STORE_IDENTITY_MAX], why[RG_ERRLEN];
 	const struct store_ops *ops;
+	int rc;
 
-	if (store_cur.h.s != NULL && store_cur.gen != gen)
+	if (store_cur.gen != gen)
 		memset(&store_cur, 0, sizeof store_cur);   /* inherited: abandon, never close */
 	if (store_identity(s, identity, sizeof identity) < 0) {
 		util_snprintf(err, errlen, "state_dir too long");
 		return NULL;
 	}
-	if (store_cur.h.s != NULL && strcmp(store_cur.identity, identity) == 0)
-		return &store_cur.h;
+	if (store_cur.h.s != NULL && strcmp(store_cur.identity, identity) == 0) {
+		if (!store_cur.fallback || store_held(s->state_dir))
+			return &store_cur.h;
+		/* else the hold-down is over: the shared store again */
+	}
 	store_process_close();
 	if ((ops = store_find(s->store)) == NULL) {
 		util_snprintf(err, errlen, "store \"%.20s\": no such store member in this build", s->store);
 		return NULL;
 	}
-	/* The fallback to the local LMDB store (store_fallback) goes here and in the wrappers. */
-	if (ops->open(s, &store_cur.h.s, err, errlen) != RG_FOUND) {
-		memset(&store_cur, 0, sizeof store_cur);
-		return NULL;
-	}
-	store_cur.h.ops = ops;
 	store_cur.gen = gen;
 	memcpy(store_cur.identity, identity, sizeof identity);
+	if (ops->caps & STORE_CAP_SHARED) {
+		memcpy(&store_set, s, sizeof store_set);
+		if (store_held(s->state_dir)) {
+			rc = store_fall_back(s, ops->name, "on hold after a failure", 1, err, errlen);
+			return rc == RG_FOUND ? &store_cur.h : NULL;
+		}
+	}
+	if ((rc = ops->open(s, &store_cur.h.s, err, errlen)) != RG_FOUND) {
+		store_cur.h.s = NULL;
+		if (!(ops->caps & STORE_CAP_SHARED)) {
+			memset(&store_cur, 0, sizeof store_cur);
+			return NULL;
+		}
+		if (rc == RG_CONFIG)
+			rglog(RGLOG_ERROR, "rcptguard: store: %s: %.200s", ops->name, err);
+		util_strlcpy(why, err, sizeof why);
+		rc = store_fall_back(s, ops->name, why, 0, err, errlen);
+		return rc == RG_FOUND ? &store_cur.h : NULL;
+	}
+	store_cur.h.ops = ops;
+	if ((ops->caps & STORE_CAP_SHARED) && store_unhold(s->state_dir))
+		rglog(RGLOG_INFO, "rcptguard: store: shared store %s answers again: local store left", ops->name);
 	return &store_cur.h;
 }
 
 /* Close the process's store, if this process opened it. */
 void store_process_close(void)
 {
-	if (store_cur.h.s != NULL && store_cur.gen == util_fork_generation())
+	if (store_cur.h.s != NULL && store_cur.h.ops != NULL && store_cur.gen == util_fork_generation())
 		store_cur.h.ops->close(store_cur.h.s);
 	memset(&store_cur, 0, sizeof store_cur);
 }
@@ -131,6 +276,8 @@ int store_get(const struct store_handle *h, const char *key, char *val, size_t v
 		return RG_TEMPFAIL;
 	t0 = rglog_debug_enabled() ? store_us() : 0;
 	rc = h->ops->get(h->s, key, val, valsize, vlen, deadline, err, errlen);
+	if (rc == RG_TEMPFAIL && store_switch(h, err))
+		rc = h->ops->get(h->s, key, val, valsize, vlen, deadline, err, errlen);
 	if (t0)
 		store_trace(h, "get", key, rc, t0, err);
 	return rc;
@@ -147,6 +294,8 @@ int store_put(const struct store_handle *h, const char *key, const char *val, si
 		return RG_TEMPFAIL;
 	t0 = rglog_debug_enabled() ? store_us() : 0;
 	rc = h->ops->put(h->s, key, val, vlen, expires, deadline, err, errlen);
+	if (rc == RG_TEMPFAIL && store_switch(h, err))
+		rc = h->ops->put(h->s, key, val, vlen, expires, deadline, err, errlen);
 	if (t0)
 		store_trace(h, "put", key, rc, t0, err);
 	return rc;
@@ -162,6 +311,8 @@ int store_del(const struct store_handle *h, const char *key, int64_t deadline, c
 		return RG_TEMPFAIL;
 	t0 = rglog_debug_enabled() ? store_us() : 0;
 	rc = h->ops->del(h->s, key, deadline, err, errlen);
+	if (rc == RG_TEMPFAIL && store_switch(h, err))
+		rc = h->ops->del(h->s, key, deadline, err, errlen);
 	if (t0)
 		store_trace(h, "del", key, rc, t0, err);
 	return rc;
@@ -178,6 +329,8 @@ int store_iterate(const struct store_handle *h, const char *prefix, store_iter_f
 		return RG_TEMPFAIL;
 	t0 = rglog_debug_enabled() ? store_us() : 0;
 	rc = h->ops->iterate(h->s, prefix, fn, arg, deadline, err, errlen);
+	if (rc == RG_TEMPFAIL)
+		store_switch(h, err);      /* a listing or a flush is not redone on the local store */
 	if (t0)
 		store_trace(h, "iterate", prefix, rc, t0, err);
 	return rc;
@@ -195,6 +348,8 @@ int store_delete_if(const struct store_handle *h, const char *prefix, store_pred
 		return RG_TEMPFAIL;
 	t0 = rglog_debug_enabled() ? store_us() : 0;
 	rc = h->ops->delete_if(h->s, prefix, pred, arg, deleted, deadline, err, errlen);
+	if (rc == RG_TEMPFAIL)
+		store_switch(h, err);      /* a listing or a flush is not redone on the local store */
 	if (t0)
 		store_trace(h, "delete_if", prefix, rc, t0, err);
 	return rc;
@@ -211,6 +366,8 @@ int store_update(const struct store_handle *h, const char *key, store_update_fn 
 		return RG_TEMPFAIL;
 	t0 = rglog_debug_enabled() ? store_us() : 0;
 	rc = h->ops->update(h->s, key, fn, arg, deadline, err, errlen);
+	if (rc == RG_TEMPFAIL && store_switch(h, err))
+		rc = h->ops->update(h->s, key, fn, arg, deadline, err, errlen);
 	if (t0)
 		store_trace(h, "update", key, rc, t0, err);
 	return rc;
@@ -219,12 +376,23 @@ int store_update(const struct store_handle *h, const char *key, store_update_fn 
 /* info: the member's, with its name filled in and unknown numbers at -1. */
 int store_info(const struct store_handle *h, struct store_info *out, char *err, size_t errlen)
 {
+	int rc;
+
 	memset(out, 0, sizeof *out);
 	out->keys = out->bytes = out->rtt_us = -1;
 	if (store_unusable(h, err, errlen))
 		return RG_TEMPFAIL;
 	util_strlcpy(out->member, h->ops->name, sizeof out->member);
-	return h->ops->info(h->s, out, err, errlen);
+	rc = h->ops->info(h->s, out, err, errlen);
+	if (h == &store_cur.h && store_cur.fallback) {
+		char detail[sizeof out->detail];
+
+		out->fallback = 1;
+		util_snprintf(detail, sizeof detail, "fallback: the shared store %s is unreachable (%.120s); %.100s",
+			      store_set.store, store_cur.why, out->detail);
+		util_strlcpy(out->detail, detail, sizeof out->detail);
+	}
+	return rc;
 }
 
 /* check: the member's; a member that cannot tell says so. */

@@ -104,6 +104,9 @@ struct store_ops {
 	 * (err says where), RG_TEMPFAIL could not tell. NULL when the member cannot tell. */
 	int (*check)(struct store *s, char *err, size_t errlen);
 	void (*close)(struct store *s);
+	/* 1 when the last RG_TEMPFAIL came from a server that did not answer (down, frozen,
+	 * gone), not from the data: store.c then falls back (store_fallback). NULL: never. */
+	int (*unreachable)(struct store *s);
 };
 
 /* NULL-terminated registry of store members. */

@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -32,6 +35,8 @@
 #define STORE_LMDB_READ_BATCH 512      /* records copied per read transaction by iterate */
 #define STORE_LMDB_READ_BYTES (1u << 20) /* bytes copied per read transaction (at least one record) */
 #define STORE_LMDB_MAXREADERS 1024     /* concurrent Exim processes */
+#define STORE_LMDB_CHECK_SECONDS 120  /* a check that takes longer cannot tell */
+#define STORE_LMDB_CHECK_EVERY 600    /* seconds between checks set off by stale readers */
 #define STORE_LMDB_TRIES 8             /* a write after map growth: 64 MiB doubles past 4 GiB in 7 */
 
 struct store {
@@ -40,13 +45,18 @@ struct store {
 	MDB_txn *rtxn;                 /* reset between reads, renewed: cheaper than begin */
 	size_t map_max;                /* bytes: the map never grows past this (store_map_max) */
 	unsigned map_mib, map_max_mib;
+	int dead_readers;              /* stale reader slots cleared at open */
 	char dir[RG_PATH_MAX];
 	char path[RG_PATH_MAX];
 };
 
-/* Report an LMDB error as RG_TEMPFAIL. */
+static void store_lmdb_suspect(struct store *s, const char *why);
+
+/* Report an LMDB error as RG_TEMPFAIL (and have the file checked when LMDB saw damage). */
 static int store_lmdb_fail(struct store *s, const char *what, int rc, char *err, size_t errlen)
 {
+	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_PANIC)
+		store_lmdb_suspect(s, mdb_strerror(rc));
 	if (rc == MDB_MAP_FULL)
 		util_snprintf(err, errlen, "%s: %s: store full at store_map_max = %u MiB (purge, or raise store_map_max)",
 			      s->path, what, s->map_max_mib);
@@ -108,8 +118,9 @@ static void store_lmdb_set_aside(const char *dir, const char *path, ino_t bad_in
 static int store_lmdb_try(struct store *s, int *rc_out)
 {
 	MDB_txn *txn;
-	int rc, dead = 0;
+	int rc;
 
+	s->dead_readers = 0;
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		return *rc_out = rc, -1;
 	mdb_env_set_maxreaders(s->env, STORE_LMDB_MAXREADERS);
@@ -118,9 +129,9 @@ static int store_lmdb_try(struct store *s, int *rc_out)
 	 * threaded, and it keeps the slot usable across our reset/renew). */
 	rc = mdb_env_open(s->env, s->path, MDB_NOSUBDIR | MDB_NOMETASYNC | MDB_NOTLS, 0660);
 	if (rc == 0) {
-		mdb_reader_check(s->env, &dead);
-		if (dead > 0)
-			rglog(RGLOG_DEBUG, "rcptguard: store: cleared %d stale reader(s)", dead);
+		mdb_reader_check(s->env, &s->dead_readers);
+		if (s->dead_readers > 0)
+			rglog(RGLOG_DEBUG, "rcptguard: store: cleared %d stale reader(s)", s->dead_readers);
 		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
 		if (rc == 0) {
 			rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
@@ -136,6 +147,183 @@ static int store_lmdb_try(struct store *s, int *rc_out)
 		return *rc_out = rc, -1;
 	}
 	return 0;
+}
+
+/* In a child: walk every record of path's main tree, the free list and, by a compacting
+ * copy to /dev/null, every page. Exit 0 sound, 1 damaged (message on fd), 2 cannot tell.
+ * Why a child: LMDB has no checksums; a damaged page can crash the walker. */
+static void store_lmdb_walk(const char *path, int fd)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_envinfo ei;
+	MDB_stat ms;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	size_t n = 0, sum = 0, i;
+	char msg[RG_ERRLEN];
+	int rc, nul;
+
+	if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_maxreaders(env, STORE_LMDB_MAXREADERS)) != 0 ||
+	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS, 0)) != 0 ||
+	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0 || (rc = mdb_dbi_open(txn, NULL, 0, &dbi)) != 0 ||
+	    (rc = mdb_stat(txn, dbi, &ms)) != 0) {
+		snprintf(msg, sizeof msg, "cannot open: %s", mdb_strerror(rc));
+		(void)!write(fd, msg, strlen(msg));
+		_exit(rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_PAGE_NOTFOUND || rc == MDB_PANIC ? 1 : 2);
+	}
+	mdb_env_info(env, &ei);
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) == 0) {
+		while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+			for (i = 0; i < k.mv_size; i++)
+				sum += ((const unsigned char *)k.mv_data)[i];
+			for (i = 0; i < v.mv_size; i++)
+				sum += ((const unsigned char *)v.mv_data)[i];
+			n++;
+		}
+		mdb_cursor_close(cur);
+	}
+	if (rc != MDB_NOTFOUND || n != ms.ms_entries) {
+		snprintf(msg, sizeof msg, "records: %s after %zu of %zu", rc == MDB_NOTFOUND ? "count differs" :
+			 mdb_strerror(rc), n, (size_t)ms.ms_entries);
+		(void)!write(fd, msg, strlen(msg));
+		_exit(1);
+	}
+	/* The free list: each record is a count and that many page numbers inside the file. */
+	if ((rc = mdb_cursor_open(txn, 0, &cur)) == 0) {
+		while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+			const size_t *ids = v.mv_data;
+
+			if (v.mv_size < sizeof *ids || v.mv_size != (ids[0] + 1) * sizeof *ids)
+				break;
+			for (i = 1; i <= ids[0] && ids[i] <= ei.me_last_pgno; i++)
+				;
+			if (i <= ids[0])
+				break;
+		}
+		mdb_cursor_close(cur);
+	}
+	if (rc != MDB_NOTFOUND) {
+		snprintf(msg, sizeof msg, "free list: %s", rc == 0 ? "a page number out of the file" : mdb_strerror(rc));
+		(void)!write(fd, msg, strlen(msg));
+		_exit(1);
+	}
+	mdb_txn_abort(txn);
+	if ((nul = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0 && (rc = mdb_env_copyfd2(env, nul, MDB_CP_COMPACT)) != 0) {
+		snprintf(msg, sizeof msg, "pages: %s", mdb_strerror(rc));
+		(void)!write(fd, msg, strlen(msg));
+		_exit(1);
+	}
+	(void)sum;
+	_exit(0);
+}
+
+/* Check path in a child process, bounded in time; a damaged file is set aside (the next
+ * open recreates it) and logged. RG_FOUND sound, RG_NOTFOUND damaged, RG_TEMPFAIL. */
+static int store_lmdb_verify_child(const char *path, const struct stat *stp, const char *dir, char *err,
+				   size_t errlen);
+
+static int store_lmdb_verify(const char *dir, const char *path, char *err, size_t errlen)
+{
+	struct sigaction dfl, old;
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) < 0)
+		return util_snprintf(err, errlen, "%s: %s", path, strerror(errno)), RG_TEMPFAIL;
+	/* Why: a process that ignores SIGCHLD (as an Exim process may) gets its children
+	 * reaped by the kernel, and waitpid() could not tell how the walk ended. */
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &dfl, &old);
+	rc = store_lmdb_verify_child(path, &st, dir, err, errlen);
+	sigaction(SIGCHLD, &old, NULL);
+	return rc;
+}
+
+/* store_lmdb_verify() with SIGCHLD at its default. */
+static int store_lmdb_verify_child(const char *path, const struct stat *stp, const char *dir, char *err,
+				   size_t errlen)
+{
+	char msg[RG_ERRLEN] = "";
+	struct stat st = *stp;
+	int fds[2], status = 0, waited = 0;
+	ssize_t got;
+	pid_t pid, w;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return util_snprintf(err, errlen, "pipe: %s", strerror(errno)), RG_TEMPFAIL;
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return util_snprintf(err, errlen, "fork: %s", strerror(errno)), RG_TEMPFAIL;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		signal(SIGPIPE, SIG_IGN);
+		alarm(STORE_LMDB_CHECK_SECONDS + 5);
+		store_lmdb_walk(path, fds[1]);
+		_exit(2);
+	}
+	close(fds[1]);
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && waited < STORE_LMDB_CHECK_SECONDS * 100) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		waited++;
+	}
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		close(fds[0]);
+		return util_snprintf(err, errlen, "%s: check took longer than %d s", path, STORE_LMDB_CHECK_SECONDS),
+		       RG_TEMPFAIL;
+	}
+	got = read(fds[0], msg, sizeof msg - 1);
+	msg[got > 0 ? got : 0] = '\0';
+	close(fds[0]);
+	if (w < 0)
+		return util_snprintf(err, errlen, "waitpid: %s", strerror(errno)), RG_TEMPFAIL;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return RG_FOUND;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+		return util_snprintf(err, errlen, "%s: cannot check: %s", path, msg), RG_TEMPFAIL;
+	if (WIFSIGNALED(status))
+		snprintf(msg, sizeof msg, "the walk crashed (signal %d)", WTERMSIG(status));
+	rglog(RGLOG_ERROR, "rcptguard: store %s is damaged: %s", path, msg);
+	util_snprintf(err, errlen, "%s is damaged: %s; set aside and recreated", path, msg);
+	store_lmdb_set_aside(dir, path, st.st_ino);
+	return RG_NOTFOUND;
+}
+
+/* Something suggests damage: stale reader slots at open (a process died inside the store,
+ * perhaps on a damaged page), or LMDB said MDB_CORRUPTED. Check the file once (at most
+ * every STORE_LMDB_CHECK_EVERY seconds, by a stamp file), in a detached child, so that
+ * the session goes on at once. */
+static void store_lmdb_suspect(struct store *s, const char *why)
+{
+	char stamp[RG_PATH_MAX + 8], err[RG_ERRLEN];
+	struct stat st;
+	pid_t pid;
+	int fd;
+
+	if (util_snprintf(stamp, sizeof stamp, "%s-check", s->path) < 0)
+		return;
+	if (stat(stamp, &st) == 0 && util_now() - (int64_t)st.st_mtime < STORE_LMDB_CHECK_EVERY)
+		return;
+	if ((fd = open(stamp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660)) < 0)
+		return;
+	futimens(fd, NULL);
+	close(fd);
+	store_lmdb_chown(s->dir, stamp);
+	rglog(RGLOG_INFO, "rcptguard: store %s: %s; checking it", s->path, why);
+	if ((pid = fork()) == 0) {
+		/* The grandchild walks; this child waits for it, logs, sets aside, exits. */
+		if (store_lmdb_verify(s->dir, s->path, err, sizeof err) == RG_TEMPFAIL)
+			rglog(RGLOG_INFO, "rcptguard: store check: %s", err);
+		_exit(0);
+	}
 }
 
 /* Open (creating if needed) state_dir/rcptguard.mdb. */
@@ -171,6 +359,8 @@ static int store_lmdb_open(const struct settings *set, struct store **out, char 
 	}
 opened:
 	store_lmdb_chown(s->dir, s->path);
+	if (s->dead_readers > 0)
+		store_lmdb_suspect(s, "a process died reading it");
 	*out = s;
 	return RG_FOUND;
 }
@@ -180,6 +370,8 @@ static int store_lmdb_read_begin(struct store *s)
 {
 	int rc;
 
+	if (s->env == NULL)
+		return EINVAL;          /* a check found the file damaged and could not recreate it */
 	if (s->rtxn != NULL) {
 		rc = mdb_txn_renew(s->rtxn);
 		if (rc == 0)
@@ -233,7 +425,7 @@ static int store_lmdb_get(struct store *s, const char *key, char *val, size_t va
 /* Begin a write transaction, following a map grown by another process. */
 static int store_lmdb_write_begin(struct store *s, MDB_txn **txn)
 {
-	int rc = mdb_txn_begin(s->env, NULL, 0, txn);
+	int rc = s->env == NULL ? EINVAL : mdb_txn_begin(s->env, NULL, 0, txn);
 
 	if (rc == MDB_MAP_RESIZED) {
 		mdb_env_set_mapsize(s->env, 0);
@@ -605,12 +797,36 @@ static int store_lmdb_info(struct store *s, struct store_info *out, char *err, s
 		return store_lmdb_fail(s, "stat", rc, err, errlen);
 	out->keys = (long long)ms.ms_entries;
 	out->bytes = stat(s->path, &st) == 0 ? (long long)st.st_blocks * 512 : -1;
+	if (s->env == NULL)
+		return store_lmdb_fail(s, "info", EINVAL, err, errlen);
 	mdb_env_info(s->env, &ei);
 	util_snprintf(out->detail, sizeof out->detail,
-		      "map %zu MiB (grows to store_map_max = %u MiB), %zu MiB used, %u reader slot(s) in use",
+		      "map %zu MiB (grows to store_map_max = %u MiB), %zu KiB used, %u reader slot(s) in use",
 		      ei.me_mapsize >> 20, s->map_max_mib,
-		      ((size_t)ei.me_last_pgno + 1) * ms.ms_psize >> 20, ei.me_numreaders);
+		      ((size_t)ei.me_last_pgno + 1) * ms.ms_psize >> 10, ei.me_numreaders);
 	return RG_FOUND;
+}
+
+/* Check the file in a child; a damaged one is set aside and this handle reopened on a
+ * fresh file. */
+static int store_lmdb_check(struct store *s, char *err, size_t errlen)
+{
+	int rc = store_lmdb_verify(s->dir, s->path, err, errlen), orc = 0;
+
+	if (rc != RG_NOTFOUND)
+		return rc;
+	if (s->rtxn != NULL)
+		mdb_txn_abort(s->rtxn);
+	s->rtxn = NULL;
+	mdb_env_close(s->env);
+	s->env = NULL;
+	if (store_lmdb_try(s, &orc) < 0) {
+		/* Why not leave env NULL: every later op would crash; reopen or fail loudly. */
+		rglog(RGLOG_ERROR, "rcptguard: store %s: cannot recreate: %s", s->path, mdb_strerror(orc));
+		return RG_NOTFOUND;
+	}
+	store_lmdb_chown(s->dir, s->path);
+	return RG_NOTFOUND;
 }
 
 /* Close the environment (only in the process that opened it). */
@@ -635,6 +851,6 @@ const struct store_ops store_lmdb_ops = {
 	.delete_if = store_lmdb_delete_if,
 	.update = store_lmdb_update,
 	.info = store_lmdb_info,
-	.check = NULL,
+	.check = store_lmdb_check,
 	.close = store_lmdb_close,
 };

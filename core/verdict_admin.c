@@ -149,7 +149,7 @@ int verdict_admin_flush(const struct store_handle *st, const char *domain, const
 
 /* The largest stale_ttl of the config in force (global and every [domain] section): a
  * positive verdict may answer that long after it was made, whichever domain it is of. */
-static int verdict_admin_stale_max(int64_t *out, char *err, size_t errlen)
+int verdict_admin_stale_max(int64_t *out, char *err, size_t errlen)
 {
 	const struct settings *s;
 	const struct config *c;

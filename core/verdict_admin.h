@@ -33,4 +33,8 @@ int verdict_admin_flush(const struct store_handle *st, const char *domain, const
  * not decode. A member whose records expire by themselves (STORE_CAP_EXPIRY): nothing to do. */
 int verdict_admin_purge(const struct store_handle *st, int64_t now, size_t *n, char *err, size_t errlen);
 
+/* The largest stale_ttl of the config in force (global and every [domain] section): how
+ * long any positive verdict may still answer after it was made. */
+int verdict_admin_stale_max(int64_t *out, char *err, size_t errlen);
+
 #endif

@@ -623,5 +623,59 @@ step "rcptguardctl -c $CONF probe catchall.example"
 explain "The same against the catch-all server: it cannot verify addresses."
 "$RG_CTL" -c "$CONF" probe catchall.example 2>&1 | sed 's/^/    /'
 
-step "Done: stopping the Exims, slapd and nsd"
+# ---------------------------------------------------------------- 13. a pool of gateways
+
+step "13. Two gateways, one memory: greylisting and verdicts shared through Redis"
+explain "A pool of gateways (equal MX) shares one Redis server (store = redis): a triplet" \
+	"greylisted at gateway A passes when the retry reaches gateway B, and a verdict learned" \
+	"by A's callout answers at B without asking the customer's server. Each gateway keeps its" \
+	"own state_dir (its local fallback store); the Redis server listens on a unix socket here."
+. "$REPO/tests/lib/redis.sh"
+tb_redis_start pool
+MAIN_FRONT_PID=$FRONT_PID MAIN_FRONT_PORT=$FRONT_PORT MAIN_FRONT_LOG=$FRONT_LOG
+FRONT_PID=
+for g in A B; do
+	mkdir -p "$TB/pool$g"
+	chown "$TB_EXIM_USER:$TB_EXIM_USER" "$TB/pool$g"
+	printf '%s\n' "state_dir = $TB/pool$g" "store = redis" "redis_uri = $(tb_redis_uri pool)" \
+		"greylist_delay = 2s" "" "[domain example.org]" "hosts = 127.0.0.1:$BE_ORG" >"$TB/pool$g.conf"
+	chmod 0644 "$TB/pool$g.conf"
+	TB_FRONT_NAME=pool$g TB_FRONT_RG_CONF=$TB/pool$g.conf TB_DOMAINS=example.org \
+		TB_FRONT_RCPT_PRE=".include $REPO/acl-snippets/rcptguard-greylist.conf" \
+		tb_front "hostlist relay_from_hosts = 127.0.0.1"
+	printf -v "POOL_$g" '%s' "$FRONT_PORT"
+	FRONT_PID=
+done
+echo "  ---- $TB/poolA.conf (poolB.conf: the same, state_dir $TB/poolB)"
+sed 's/^/    /' "$TB/poolA.conf"
+# pool_send A|B SWAKS_ARGS...: one session to gateway A or B.
+pool_send() {
+	local p=POOL_$1
+	shift
+	FRONT_PORT=${!p}
+	send "$@"
+}
+echo "  a) gateway A (port $POOL_A): first attempt from 127.0.2.9 to alice@example.org"
+pool_send A --local-interface 127.0.2.9 --to alice@example.org --quit-after RCPT
+assert_eq "451 4.7.1 $MSG_GREY" "$REPLY_RCPT" "gateway A greylists the new triplet (451 4.7.1)"
+echo "  b) (waiting 2 seconds) the retry reaches gateway B (port $POOL_B)"
+sleep 2.2
+pool_send B --local-interface 127.0.2.9 --to alice@example.org --quit-after RCPT
+assert_match '^250 ' "$REPLY_RCPT" "gateway B accepts the retry: it knows A's record (250)"
+echo "  c) gateway A verifies bob@example.org by callout; then gateway B is asked"
+pool_send A --to bob@example.org --quit-after RCPT
+tb_backend_mark
+pool_send B --to bob@example.org --quit-after RCPT
+assert_match '^250 ' "$REPLY_RCPT" "gateway B accepts bob@example.org"
+assert_eq 0 "$(backend_conns)" "gateway B asked the customer's server nothing: the verdict came from Redis"
+step "rcptguardctl -c $TB/poolB.conf store status"
+explain "Which store the gateway uses, the server, its role, round-trip time and key count."
+"$RG_CTL" -c "$TB/poolB.conf" store status 2>&1 | sed 's/^/    /'
+echo "  The keys in Redis (prefix rg:, each with its time to live):"
+tb_redis_cli pool --scan --pattern '*' | head -n 6 | while read -r k; do
+	printf '    %s  (ttl %ss)\n' "$k" "$(tb_redis_cli pool TTL "$k")"
+done
+FRONT_PID=$MAIN_FRONT_PID FRONT_PORT=$MAIN_FRONT_PORT FRONT_LOG=$MAIN_FRONT_LOG
+
+step "Done: stopping the Exims, slapd, nsd and Redis"
 explain "Everything ran in $TB. To use rcptguard on a real gateway: README.md, rcptguard.conf(5)."

@@ -36,8 +36,11 @@ int ctl_status(int rc);
 /* "-o OPTIONS" at argv[i], or NULL. */
 const char *ctl_options(int argc, char **argv, int i);
 
-/* The store of the global settings (NULL after printing the reason to stderr). */
+/* The store of the global settings (NULL after printing the reason to stderr), checked
+ * for damage first (a damaged file is set aside and recreated, and that is said). */
 const struct store_handle *ctl_store(void);
+/* The same without the check. */
+const struct store_handle *ctl_store_unchecked(void);
 
 /* A unix time as ISO 8601 UTC in buf. */
 const char *ctl_time(int64_t t, char *buf, size_t size);
@@ -50,5 +53,8 @@ int ctl_list(int argc, char **argv);
 int ctl_greylist(int argc, char **argv);
 int ctl_purge(int argc, char **argv);
 int ctl_stats(int argc, char **argv);
+
+/* tools/ctl_store.c: store status|check|copy. */
+int ctl_store_verb(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 #include "fcrdns.h"
 #include "greylist_admin.h"
 #include "greylist_record.h"
+#include "verdict_admin.h"
 #include "yield.h"
 
 struct ctl_gl_list {
@@ -189,7 +190,7 @@ int ctl_purge(int argc, char **argv)
 {
 	const struct store_handle *st;
 	char err[RG_ERRLEN];
-	size_t t, a, f;
+	size_t t, a, f, v;
 	int64_t now = util_now();
 
 	(void)argv;
@@ -197,13 +198,16 @@ int ctl_purge(int argc, char **argv)
 		return ctl_usage();
 	if ((st = ctl_store()) == NULL)
 		return 2;
+	/* ctl_store() has checked the store for damage (the housekeeping timer runs this). */
 	if (greylist_admin_purge(st, now, &t, &a, err, sizeof err) != RG_FOUND ||
-	    fcrdns_purge(st, now, &f, err, sizeof err) != RG_FOUND) {
+	    fcrdns_purge(st, now, &f, err, sizeof err) != RG_FOUND ||
+	    verdict_admin_purge(st, now, &v, err, sizeof err) != RG_FOUND) {
 		fprintf(stderr, "rcptguardctl: %s\n", err);
 		return 2;
 	}
-	printf(ctl_json ? "{\"triplets\":%zu,\"awl\":%zu,\"fcrdns\":%zu}\n" :
-	       "purged %zu triplet(s), %zu auto-whitelist entr(ies), %zu FCrDNS record(s)\n", t, a, f);
+	printf(ctl_json ? "{\"triplets\":%zu,\"awl\":%zu,\"fcrdns\":%zu,\"verdicts\":%zu}\n" :
+	       "purged %zu triplet(s), %zu auto-whitelist entr(ies), %zu FCrDNS record(s), "
+	       "%zu verdict(s) and catch-all result(s)\n", t, a, f, v);
 	return 0;
 }
 

@@ -47,8 +47,10 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "greylist", ctl_greylist, "greylist IP SENDER RCPT [-o OPTIONS]   greylist as Exim would (records the attempt)\n"
 				    "  greylist check IP SENDER RCPT [-o OPTIONS]   the same decision, changing nothing\n"
 				    "  greylist list | allow IP|CIDR|IP SENDER RCPT | remove IP|CIDR|IP SENDER RCPT" },
-	{ "purge", ctl_purge, "purge                             delete expired greylisting records (for cron)" },
+	{ "purge", ctl_purge, "purge                             delete expired records (for cron)" },
 	{ "stats", ctl_stats, "stats                             counts of greylisting records" },
+	{ "store", ctl_store_verb, "store status | store check | store copy --to lmdb|redis [--state-dir DIR]\n"
+				   "                                    the store in use; walk it for damage; copy it" },
 	{ NULL, NULL, NULL },
 };
 
@@ -140,8 +142,8 @@ const char *ctl_options(int argc, char **argv, int i)
 	return NULL;
 }
 
-/* The global settings and the process store. */
-const struct store_handle *ctl_store(void)
+/* The global settings and the process store, checked or not. */
+static const struct store_handle *ctl_store_open(int check)
 {
 	char err[RG_ERRLEN];
 	const struct settings *s;
@@ -154,7 +156,23 @@ const struct store_handle *ctl_store(void)
 	st = store_process(s, err, sizeof err);
 	if (st == NULL)
 		fprintf(stderr, "rcptguardctl: store: %s\n", err);
+	/* Why first: LMDB has no checksums; a damaged page crashes whoever walks it. The
+	 * check walks it in a child and sets a damaged file aside before this process reads. */
+	else if (check && store_check(st, err, sizeof err) == RG_NOTFOUND)
+		fprintf(stderr, "rcptguardctl: store check: %s\n", err);
 	return st;
+}
+
+/* The process store, checked for damage first. */
+const struct store_handle *ctl_store(void)
+{
+	return ctl_store_open(1);
+}
+
+/* The process store as it is (store check does its own). */
+const struct store_handle *ctl_store_unchecked(void)
+{
+	return ctl_store_open(0);
 }
 
 /* Format a unix time as ISO 8601 UTC. */

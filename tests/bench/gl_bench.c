@@ -26,6 +26,7 @@
 #include "greylist_key.h"
 #include "greylist_record.h"
 #include "rglog.h"
+#include "store.h"
 
 static int64_t now_ns(void)
 {

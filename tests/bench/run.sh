@@ -356,3 +356,6 @@ bash "$BENCH_SRC/list.sh" || not ok "static list figures (tests/bench/list.sh)"
 
 # Greylisting: decisions/s (engine, Exim, postgrey side by side), store bytes per triplet, purge of 1M.
 bash "$BENCH_SRC/greylist.sh" || not ok "greylisting benchmark (tests/bench/greylist.sh)"
+
+# The shared store: greylist decisions/s on LMDB, Redis and postgrey; cached verdicts via Redis.
+bash "$BENCH_SRC/redis.sh" || not ok "shared store benchmark (tests/bench/redis.sh)"

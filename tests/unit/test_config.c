@@ -301,6 +301,43 @@ static void test_durations(void **state)
 	assert_int_equal(config_parse_duration(NULL, &v), -1);
 }
 
+/* Milliseconds (redis_timeout): "ms" joins the units; one parser for both. */
+static void test_durations_ms(void **state)
+{
+	static const struct { const char *v; unsigned want; } good[] = {
+		{ "250ms", 250 }, { "2s", 2000 }, { "1s500ms", 1500 }, { "1", 1000 }, { "1m", 60000 }, { "0ms", 0 },
+	};
+	static const char *const bad[] = { "ms", "5mss", "1.5s", "250 ms", "-1ms", "250MS", "5000000d" };
+	struct settings s;
+	char why[RG_ERRLEN];
+	unsigned v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		if (config_parse_duration_ms(good[i].v, &v) != 0)
+			fail_msg("\"%s\" refused", good[i].v);
+		assert_int_equal(v, good[i].want);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (config_parse_duration_ms(bad[i], &v) != -1)
+			fail_msg("\"%s\" accepted", bad[i]);
+	/* A key counted in seconds takes "ms" only for whole seconds. */
+	assert_int_equal(config_parse_duration("2000ms", &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(config_parse_duration("1500ms", &v), -1);
+	config_defaults(&s);
+	assert_int_equal(s.redis_timeout, 500);
+	assert_string_equal(s.redis_prefix, "rg:");
+	assert_string_equal(s.store_fallback, "local");
+	assert_int_equal(config_apply_options(&s, "redis_timeout=250ms store_fallback=none", why, sizeof why), RG_FOUND);
+	assert_int_equal(s.redis_timeout, 250);
+	assert_string_equal(s.store_fallback, "none");
+	assert_int_equal(config_apply_options(&s, "redis_timeout=1500", why, sizeof why), RG_CONFIG);
+	assert_non_null(strstr(why, "out of range"));
+	assert_int_equal(config_apply_options(&s, "store_fallback=maybe", why, sizeof why), RG_CONFIG);
+}
+
 static void test_booleans(void **state)
 {
 	static const char *const yes[] = { "yes", "YES", "true", "True", "on", "ON", "1" };
@@ -937,6 +974,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_keys_good, setup, teardown),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_durations_ms),
 		cmocka_unit_test_setup_teardown(test_booleans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_values_and_comments, setup, teardown),

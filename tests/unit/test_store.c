@@ -2,7 +2,10 @@
  * the same tests (round trips, prefix walks that may call the store, batched deletes,
  * oversized values, update, fork safety of the per-process handle, 50 processes losing
  * no update, info), run once per member with that member's settings; then what is
- * particular to LMDB (map growth and its ceiling, a damaged file set aside, check). */
+ * particular to LMDB (map growth and its ceiling, a damaged file set aside, check), and
+ * to Redis (against a real redis-server started here: prefix and TTL on every key, bad
+ * data, ROLE and several URIs, AUTH, a frozen and a restarted server, the script cache,
+ * and the fallback to the local store). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -36,8 +41,23 @@ static void lmdb_settings(struct settings *s, const char *d, unsigned mib)
 	s->store_map_size = mib;
 }
 
+static char rsrv[64];                   /* the conformance suite's redis-server folder */
+
+/* redis: the server started by main(); a prefix of each test's own (its folder's name),
+ * so that tests see none of each other's keys; the local fallback store in state_dir. */
+static void redis_member_settings(struct settings *s, const char *d, unsigned mib)
+{
+	(void)mib;
+	snprintf(s->store, sizeof s->store, "redis");
+	snprintf(s->state_dir, sizeof s->state_dir, "%s", d);
+	snprintf(s->redis_uri, sizeof s->redis_uri, "unix:%s/r.sock", rsrv);
+	snprintf(s->redis_prefix, sizeof s->redis_prefix, "%s:", strrchr(d, '/') + 1);
+	s->redis_timeout = 2000;
+}
+
 static const struct member members[] = {
 	{ "lmdb", lmdb_settings },
+	{ "redis", redis_member_settings },
 };
 
 static const struct member *M;          /* the member of the group running */
@@ -550,6 +570,424 @@ static void test_unknown_member(void **state)
 	assert_non_null(store_find("lmdb"));
 }
 
+/* ---------------------------------------------------------------- the redis member
+ *
+ * A real redis-server per test group (unix socket in the test folder, --save "",
+ * --appendonly no), started and stopped here. Checks what only a shared store has: the
+ * prefix and a TTL on every key, ROLE, AUTH, bad data as a miss, bounded waits on a
+ * frozen server, reconnection after a restart, and the fallback to the local store. */
+
+static char rdir[64];
+static pid_t rpid, rpid2;
+
+/* Start redis-server on sock (a replica of primary_sock's server when not NULL). */
+static pid_t redis_start(const char *sock, const char *extra1, const char *extra2)
+{
+	char cmd[512];
+	pid_t pid = fork();
+	int i;
+
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setsid();
+		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+		       "--save", "", "--appendonly", "no", "--dir", rdir,
+		       extra1 ? extra1 : "--loglevel", extra2 ? extra2 : "warning", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		snprintf(cmd, sizeof cmd, "redis-cli -s %s PING 2>/dev/null | grep -q PONG", sock);
+		if (system(cmd) == 0)
+			return pid;
+		usleep(20000);
+	}
+	fail_msg("redis-server did not start on %s", sock);
+	return -1;
+}
+
+static void redis_stop(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGCONT);
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+/* redis-cli output of a command on the main server, first line. */
+static void rcli(char *out, size_t size, const char *fmt, ...)
+{
+	char cmd[1024], args[900];
+	va_list ap;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof cmd, "redis-cli -s %s/r.sock %s 2>&1", rdir, args);
+	out[0] = '\0';
+	assert_non_null(p = popen(cmd, "r"));
+	if (fgets(out, (int)size, p) == NULL)
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	pclose(p);
+}
+
+static int redis_setup(void **state)
+{
+	char sock[128];
+
+	(void)state;
+	strcpy(rdir, "/tmp/rg-redis-XXXXXX");
+	if (mkdtemp(rdir) == NULL)
+		return -1;
+	snprintf(sock, sizeof sock, "%s/r.sock", rdir);
+	rpid = redis_start(sock, NULL, NULL);
+	return rpid > 0 ? 0 : -1;
+}
+
+static int redis_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	store_process_close();
+	redis_stop(&rpid);
+	redis_stop(&rpid2);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", rdir);
+	return system(cmd);
+}
+
+/* Settings for the redis member on the test server. */
+static void redis_settings(struct settings *s)
+{
+	config_defaults(s);
+	snprintf(s->state_dir, sizeof s->state_dir, "%s", rdir);
+	snprintf(s->store, sizeof s->store, "redis");
+	snprintf(s->redis_uri, sizeof s->redis_uri, "unix:%s/r.sock", rdir);
+	s->redis_timeout = 300;
+}
+
+static const struct store_ops *redis_ops(void)
+{
+	const struct store_ops *ops = store_find("redis");
+
+	assert_non_null(ops);
+	assert_true(ops->caps & STORE_CAP_SHARED);
+	assert_true(ops->caps & STORE_CAP_EXPIRY);
+	assert_false(ops->caps & STORE_CAP_ORDERED);
+	return ops;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every key has the prefix and a TTL close to the record's expiry. */
+static void test_redis_prefix_ttl(void **state)
+{
+	const struct store_ops *ops = redis_ops();
+	struct settings set;
+	struct store *s;
+	char err[RG_ERRLEN], out[256];
+
+	(void)state;
+	redis_settings(&set);
+	snprintf(set.redis_prefix, sizeof set.redis_prefix, "site1:");
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->put(s, "v:a@example.org", "1 pass", 6, util_now() + 3600, 0, err, sizeof err), RG_FOUND);
+	rcli(out, sizeof out, "GET site1:v:a@example.org");
+	assert_string_equal(out, "1 pass");
+	rcli(out, sizeof out, "TTL site1:v:a@example.org");
+	assert_in_range(atoi(out), 3590, 3600);
+	/* A write without an expiry still gets a TTL (no key lives for ever). */
+	assert_int_equal(ops->put(s, "v:b@example.org", "x", 1, 0, 0, err, sizeof err), RG_FOUND);
+	rcli(out, sizeof out, "TTL site1:v:b@example.org");
+	assert_true(atoi(out) > 0);
+	/* Glob characters in a prefix walk match only themselves. */
+	assert_int_equal(ops->put(s, "v:*x", "y", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
+	{
+		size_t n = 0;
+
+		assert_int_equal(ops->iterate(s, "v:*", count_cb, &n, 0, err, sizeof err), RG_FOUND);
+		assert_int_equal(n, 1);
+	}
+	assert_int_equal(ops->check(s, err, sizeof err), RG_FOUND);
+	rcli(out, sizeof out, "SET site1:v:forever x");
+	assert_int_equal(ops->check(s, err, sizeof err), RG_NOTFOUND);
+	assert_non_null(strstr(err, "without a TTL"));
+	ops->close(s);
+}
+
+/* Junk, a wrong type, an oversized value: misses or errors, never a crash. */
+static void test_redis_bad_data(void **state)
+{
+	const struct store_ops *ops = redis_ops();
+	struct settings set;
+	struct store *s;
+	char err[RG_ERRLEN], val[STORE_VAL_MAX], out[64];
+	size_t vlen;
+
+	(void)state;
+	redis_settings(&set);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	rcli(out, sizeof out, "RPUSH rg:v:list@example.org a b");
+	assert_int_equal(ops->get(s, "v:list@example.org", val, sizeof val, &vlen, 0, err, sizeof err), RG_NOTFOUND);
+	/* update over a key of another type replaces it with a record */
+	assert_int_equal(ops->update(s, "v:list@example.org", incr_fn, NULL, 0, err, sizeof err), RG_FOUND);
+	rcli(out, sizeof out, "TYPE rg:v:list@example.org");
+	assert_string_equal(out, "string");
+	rcli(out, sizeof out, "SET rg:v:big %s", "0123456789012345678901234567890123456789");
+	assert_int_equal(ops->get(s, "v:big", val, 8, &vlen, 0, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "bytes"));
+	assert_int_equal(ops->unreachable(s), 0);      /* bad data is not a server failure */
+	ops->close(s);
+}
+
+/* update from many processes at once: no update lost (WATCH/MULTI/EXEC with retry). */
+static void test_redis_update_concurrent(void **state)
+{
+	const struct store_ops *ops = redis_ops();
+	struct settings set;
+	struct store *s;
+	char err[RG_ERRLEN], val[64];
+	size_t vlen;
+	int i, status;
+
+	(void)state;
+	redis_settings(&set);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	pid_t kids[20];
+
+	for (i = 0; i < 20; i++) {
+		if ((kids[i] = fork()) == 0) {
+			int j, bad = 0;
+
+			/* The inherited connection is abandoned: the child makes its own. */
+			for (j = 0; j < 20; j++)
+				bad |= ops->update(s, "c:counter", incr_fn, NULL, 0, err, sizeof err) != RG_FOUND;
+			_exit(bad);
+		}
+	}
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(ops->get(s, "c:counter", val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
+	assert_int_equal(atoi(val), 400);
+	ops->close(s);
+}
+
+/* delete_if's script: EVALSHA, and EVAL when the server's script cache was emptied. */
+static void test_redis_delete_noscript(void **state)
+{
+	const struct store_ops *ops = redis_ops();
+	struct settings set;
+	struct store *s;
+	char err[RG_ERRLEN], key[32], out[64];
+	size_t deleted = 0, n = 0;
+	int i;
+
+	(void)state;
+	redis_settings(&set);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	for (i = 0; i < 1200; i++) {
+		snprintf(key, sizeof key, "x:%05d", i);
+		assert_int_equal(ops->put(s, key, "v", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
+	}
+	assert_int_equal(ops->delete_if(s, "x:", even_pred, NULL, &deleted, 0, err, sizeof err), RG_FOUND);
+	assert_int_equal(deleted, 600);
+	rcli(out, sizeof out, "SCRIPT FLUSH");
+	assert_int_equal(ops->delete_if(s, "x:", all_pred, NULL, &deleted, 0, err, sizeof err), RG_FOUND);
+	assert_int_equal(deleted, 600);
+	assert_int_equal(ops->iterate(s, "x:", count_cb, &n, 0, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 0);
+	ops->close(s);
+}
+
+/* A frozen server costs one redis_timeout, says unreachable; a restarted one is found again. */
+static void test_redis_frozen_and_restart(void **state)
+{
+	const struct store_ops *ops = redis_ops();
+	struct settings set;
+	struct store *s;
+	char err[RG_ERRLEN], val[64], sock[128];
+	size_t vlen;
+	int64_t t0, el;
+
+	(void)state;
+	redis_settings(&set);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->put(s, "v:k", "1", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
+	kill(rpid, SIGSTOP);
+	t0 = mono_ms();
+	assert_int_equal(ops->get(s, "v:k", val, sizeof val, &vlen, 0, err, sizeof err), RG_TEMPFAIL);
+	el = mono_ms() - t0;
+	assert_in_range(el, 250, 700);                  /* one redis_timeout (300 ms), not two */
+	assert_int_equal(ops->unreachable(s), 1);
+	/* The caller's deadline is a bound too. */
+	t0 = mono_ms();
+	assert_int_equal(ops->get(s, "v:k", val, sizeof val, &vlen, mono_ms() + 100, err, sizeof err), RG_TEMPFAIL);
+	assert_in_range(mono_ms() - t0, 50, 250);
+	kill(rpid, SIGCONT);
+	assert_int_equal(ops->get(s, "v:k", val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
+	/* Killed and restarted: the dead connection is remade once, without an error. */
+	redis_stop(&rpid);
+	snprintf(sock, sizeof sock, "%s/r.sock", rdir);
+	unlink(sock);
+	rpid = redis_start(sock, NULL, NULL);
+	assert_int_equal(ops->put(s, "v:k", "2", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->get(s, "v:k", val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
+	assert_string_equal(val, "2");
+	ops->close(s);
+}
+
+/* Several URIs: a replica first is skipped (ROLE), a dead one too; bad URIs are config errors. */
+static void test_redis_role_and_uris(void **state)
+{
+	const struct store_ops *ops = redis_ops();
+	struct settings set;
+	struct store *s;
+	struct store_info info;
+	char err[RG_ERRLEN], sock2[128], port[64], val[64];
+	size_t vlen;
+
+	(void)state;
+	snprintf(sock2, sizeof sock2, "%s/replica.sock", rdir);
+	/* A replica of nothing reachable still answers ROLE "slave". */
+	rpid2 = redis_start(sock2, "--replicaof", "127.0.0.1 1");
+	(void)port;
+	redis_settings(&set);
+	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s/none.sock unix:%s unix:%s/r.sock", rdir, sock2, rdir);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->info(s, &info, err, sizeof err), RG_FOUND);
+	assert_string_equal(info.role, "master");
+	assert_non_null(strstr(info.where, "/r.sock"));
+	assert_true(info.rtt_us >= 0);
+	assert_true(info.bytes > 0);
+	assert_int_equal(ops->put(s, "v:x", "1", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->get(s, "v:x", val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
+	ops->close(s);
+	/* Only replicas: no primary, a temporary failure that says so. */
+	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s", sock2);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "not a primary"));
+	snprintf(set.redis_uri, sizeof set.redis_uri, "redis://redis.example:6379/0");
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
+	assert_non_null(strstr(err, "IP address"));
+	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s/r.sock http://127.0.0.1/", rdir);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
+	assert_non_null(strstr(err, "http://127.0.0.1/"));
+	redis_stop(&rpid2);
+}
+
+/* AUTH: a password file readable by others is refused; "user password" logs in as an ACL user. */
+static void test_redis_auth(void **state)
+{
+	const struct store_ops *ops = redis_ops();
+	struct settings set;
+	struct store *s;
+	char err[RG_ERRLEN], out[64], pw[128];
+	FILE *f;
+
+	(void)state;
+	rcli(out, sizeof out, "ACL SETUSER gw on '>s3cret' '~rg:*' +@all");
+	rcli(out, sizeof out, "CONFIG SET requirepass adminpw");
+	redis_settings(&set);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);   /* NOAUTH at ROLE */
+	snprintf(pw, sizeof pw, "%s/pw", rdir);
+	assert_non_null(f = fopen(pw, "w"));
+	fputs("gw s3cret\n", f);
+	fclose(f);
+	chmod(pw, 0644);
+	snprintf(set.redis_password_file, sizeof set.redis_password_file, "%s", pw);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
+	assert_non_null(strstr(err, pw));
+	assert_non_null(strstr(err, "readable by others"));
+	chmod(pw, 0640);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->put(s, "v:auth", "1", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
+	ops->close(s);
+	assert_non_null(f = fopen(pw, "w"));
+	fputs("gw wrong\n", f);
+	fclose(f);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
+	assert_non_null(strstr(err, "AUTH refused"));
+	/* the plain password form */
+	assert_non_null(f = fopen(pw, "w"));
+	fputs("adminpw\n", f);
+	fclose(f);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	ops->close(s);
+}
+
+/* The fallback: an unreachable shared store is replaced by the local one for the hold-down,
+ * seen by other processes (the stamp), then the shared store is used again. */
+static void test_redis_fallback(void **state)
+{
+	const struct store_handle *h;
+	struct store_info info;
+	struct settings set;
+	char err[RG_ERRLEN], val[64], stamp[128];
+	size_t vlen;
+	int64_t t0;
+	struct stat st;
+	int status;
+	pid_t kid;
+
+	(void)state;
+	redis_settings(&set);
+	snprintf(stamp, sizeof stamp, "%s/store-fallback", rdir);
+	h = store_process(&set, err, sizeof err);
+	assert_non_null(h);
+	assert_string_equal(h->ops->name, "redis");
+	assert_int_equal(store_put(h, "v:f", "1", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
+	/* Frozen mid-way: the operation is answered by the local store, once redis_timeout late. */
+	kill(rpid, SIGSTOP);
+	t0 = mono_ms();
+	assert_int_equal(store_put(h, "v:f", "2", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
+	assert_in_range(mono_ms() - t0, 250, 1000);
+	assert_string_equal(h->ops->name, "lmdb");
+	assert_int_equal(stat(stamp, &st), 0);
+	assert_int_equal(store_info(h, &info, err, sizeof err), RG_FOUND);
+	assert_int_equal(info.fallback, 1);
+	/* Another process (a new SMTP connection) sees the hold-down and does not wait. */
+	if ((kid = fork()) == 0) {
+		const struct store_handle *c;
+		int64_t c0 = mono_ms();
+
+		c = store_process(&set, err, sizeof err);
+		_exit(c == NULL || strcmp(c->ops->name, "lmdb") != 0 || mono_ms() - c0 > 100 ? 1 : 0);
+	}
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* store_fallback = none: no store, at once (callers run uncached). */
+	store_process_close();
+	snprintf(set.store_fallback, sizeof set.store_fallback, "none");
+	t0 = mono_ms();
+	assert_null(store_process(&set, err, sizeof err));
+	assert_true(mono_ms() - t0 < 100);
+	assert_non_null(strstr(err, "none"));
+	snprintf(set.store_fallback, sizeof set.store_fallback, "local");
+	kill(rpid, SIGCONT);
+	/* After the hold-down the shared store is used again, and the stamp removed. */
+	unlink(stamp);                                  /* the hold-down's end, without waiting 10 s */
+	h = store_process(&set, err, sizeof err);
+	assert_non_null(h);
+	assert_string_equal(h->ops->name, "redis");
+	/* "1", or "2": a write that timed out may still be applied when the server wakes up. */
+	assert_int_equal(store_get(h, "v:f", val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
+	store_process_close();
+}
+
 int main(void)
 {
 	const struct CMUnitTest conformance[] = {
@@ -560,6 +998,16 @@ int main(void)
 		cmocka_unit_test(test_update_concurrent),
 		cmocka_unit_test(test_info),
 	};
+	const struct CMUnitTest redis[] = {
+		cmocka_unit_test_setup_teardown(test_redis_prefix_ttl, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_bad_data, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_update_concurrent, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_delete_noscript, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_frozen_and_restart, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_role_and_uris, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_auth, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_fallback, redis_setup, redis_teardown),
+	};
 	const struct CMUnitTest lmdb[] = {
 		cmocka_unit_test(test_lmdb_map_growth),
 		cmocka_unit_test(test_lmdb_map_ceiling),
@@ -569,11 +1017,26 @@ int main(void)
 	int failed = 0;
 	size_t i;
 
+	pid_t srv;
+	char sock[128];
+
+	/* The redis member's server for the conformance suite (each test: its own prefix). */
+	strcpy(rsrv, "/tmp/rg-redis-XXXXXX");
+	if (mkdtemp(rsrv) == NULL)
+		return 1;
+	strcpy(rdir, rsrv);
+	snprintf(sock, sizeof sock, "%s/r.sock", rsrv);
+	srv = redis_start(sock, NULL, NULL);
 	for (i = 0; i < sizeof members / sizeof members[0]; i++) {
 		M = &members[i];
 		failed += _cmocka_run_group_tests(M->name, conformance, sizeof conformance / sizeof conformance[0],
 						  setup, teardown);
 	}
+	redis_stop(&srv);
+	snprintf(sock, sizeof sock, "rm -rf %s", rsrv);
+	if (system(sock) != 0)
+		failed++;
+	failed += cmocka_run_group_tests_name("redis only", redis, NULL, NULL);
 	M = &members[0];
 	failed += cmocka_run_group_tests_name("lmdb only", lmdb, setup, teardown);
 	return failed != 0;
