@@ -58,6 +58,35 @@ static void test_yield_hostile(void **state)
 	assert_true(strlen(y.line) < YIELD_MAX);
 }
 
+/* The one tokenizer: quoted values with escapes, words without "=", bounds. */
+static void test_yield_next(void **state)
+{
+	const char *p = "result=fail junk message=\"<\\\"a b\\\"@x>: no \\\\ way\" detail=after  x=";
+	char k[YIELD_KEY_MAX], v[YIELD_MAX], small[4];
+
+	(void)state;
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(k, "result");
+	assert_string_equal(v, "fail");
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(k, "message");
+	assert_string_equal(v, "<\"a b\"@x>: no \\ way");
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(k, "detail");
+	assert_string_equal(v, "after");
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(k, "x");
+	assert_string_equal(v, "");
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 0);
+	p = "k=long";
+	assert_int_equal(yield_next(&p, k, sizeof k, small, sizeof small), -1);
+	p = "unterminated=\"abc";
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(v, "abc");
+	assert_int_equal(yield_get("a=\"x\\\"y z\" b=2", "b", v, sizeof v), 0);
+	assert_string_equal(v, "2");
+}
+
 static void test_verdict_codec(void **state)
 {
 	struct verdict v = { .pass = 1, .source = "callout", .created = 1000, .expires = 2000,
@@ -107,6 +136,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_yield_format),
 		cmocka_unit_test(test_yield_hostile),
+		cmocka_unit_test(test_yield_next),
 		cmocka_unit_test(test_verdict_codec),
 		cmocka_unit_test(test_verdict_strict),
 	};
