@@ -129,3 +129,38 @@ int yield_get(const char *line, const char *key, char *out, size_t size)
 			return util_strlcpy(out, v, size) < 0 ? -1 : 0;
 	return -1;
 }
+
+/* Split q in place into up to n words, quoted as yield values are. */
+int yield_words(char *q, char **w, int n, char **rest)
+{
+	int k = 0;
+
+	while (k < n) {
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '\0')
+			break;
+		if (*q == '"') {
+			char *o = ++q;
+
+			w[k++] = o;
+			for (; *q != '"'; q++) {
+				if (*q == '\0')
+					return -1;
+				if (*q == '\\' && q[1] != '\0')
+					q++;
+				*o++ = *q;
+			}
+			*o = '\0';
+			q++;
+		} else {
+			w[k++] = q;
+			while (*q && *q != ' ' && *q != '\t')
+				q++;
+			if (*q)
+				*q++ = '\0';
+		}
+	}
+	*rest = q;
+	return k;
+}

@@ -35,4 +35,9 @@ int yield_get(const char *line, const char *key, char *out, size_t size);
  * Words without "=" are skipped. */
 int yield_next(const char **pos, char *key, size_t keysize, char *val, size_t valsize);
 
+/* Split q in place into up to n blank-separated words (the lookup face's query); a word
+ * may be "double quoted" with \" and \\ escapes, as in a yield value. *rest points at
+ * what follows them. Returns the number of words, or -1 on an unterminated quote. */
+int yield_words(char *q, char **w, int n, char **rest);
+
 #endif

@@ -18,6 +18,7 @@ pkgs=(
 	openssh-server openssh-client openssl
 	chromium chromium-driver python3-selenium   # the admin web page in a real browser
 	dpkg-dev debhelper fakeroot lintian          # the Debian package
+	clang libclang-rt-14-dev                     # make fuzz: libFuzzer (tests/fuzz)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -87,6 +87,24 @@ static void test_yield_next(void **state)
 	assert_string_equal(v, "2");
 }
 
+/* The lookup face's query splitter: plain and quoted words, the rest, a bad quote. */
+static void test_yield_words(void **state)
+{
+	char q[128], *w[4], *rest;
+
+	(void)state;
+	strcpy(q, " recipient  \"a \\\"b\\\\@x.test\" config=/c x=1");
+	assert_int_equal(yield_words(q, w, 2, &rest), 2);
+	assert_string_equal(w[0], "recipient");
+	assert_string_equal(w[1], "a \"b\\@x.test");
+	assert_string_equal(rest, " config=/c x=1");
+	strcpy(q, "one");
+	assert_int_equal(yield_words(q, w, 2, &rest), 1);
+	assert_string_equal(rest, "");
+	strcpy(q, "f \"open");
+	assert_int_equal(yield_words(q, w, 2, &rest), -1);
+}
+
 static void test_verdict_codec(void **state)
 {
 	struct verdict v = { .pass = 1, .source = "callout", .created = 1000, .expires = 2000,
@@ -137,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_yield_format),
 		cmocka_unit_test(test_yield_hostile),
 		cmocka_unit_test(test_yield_next),
+		cmocka_unit_test(test_yield_words),
 		cmocka_unit_test(test_verdict_codec),
 		cmocka_unit_test(test_verdict_strict),
 	};
