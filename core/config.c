@@ -27,7 +27,7 @@
 
 #include "config.h"
 #include "linefile.h"
-#include "source_ldap.h"
+#include "ldap_filter.h"
 
 #define LINE_BYTES_MAX 4096
 /* One config file (each include counts apart): far above any real one. */
@@ -369,7 +369,7 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 			return config_fail(why, wl, "control byte in value \"%s\"", show);
 	switch (k->type) {
 	case T_LDAPFILTER:
-		if (n && source_ldap_template_check(v, why, wl) != RG_FOUND)
+		if (n && ldap_filter_check(v, why, wl) != RG_FOUND)
 			return RG_CONFIG;
 		/* fall through */
 	case T_STR:
