@@ -118,6 +118,7 @@ install-lookups: lookups
 # list.h; the smtp_* files of the callout split are included by the wildcard.)
 LOWER_TIER = core/rg.h core/util.c core/rglog.c core/rglog.h core/dynlib.c core/dynlib.h \
 	core/address.c core/address.h core/yield.c core/yield.h core/linefile.c core/linefile.h \
+	core/ipaddr.c core/ipaddr.h \
 	core/ldap_filter.c core/ldap_filter.h core/dynamic.c core/dynamic.h \
 	core/greylist_key.c core/greylist_key.h core/greylist_whitelist.c core/greylist_whitelist.h \
 	core/verdict.c core/verdict.h $(sort $(wildcard core/smtp*.c core/smtp*.h))

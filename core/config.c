@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "address.h"
 #include "config.h"
 #include "linefile.h"
 #include "ldap_filter.h"
@@ -187,28 +188,12 @@ static const struct key *config_find_key(const char *name)
 	return NULL;
 }
 
-/* 0 when d is a domain: letters, digits, hyphens; labels 1..63 bytes, total <= 255. */
+/* Whether d breaks the domain-name rule (address_domain_check: the one rule). */
 static int config_bad_domain(const char *d)
 {
-	size_t i, label = 0, n = strlen(d);
+	char why[RG_ERRLEN];
 
-	if (n == 0 || n > RG_DOMAIN_MAX)
-		return -1;
-	for (i = 0; i <= n; i++) {
-		char ch = d[i];
-
-		if (ch == '.' || ch == '\0') {
-			if (label == 0 || label > 63)
-				return -1;
-			label = 0;
-		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			   (ch >= '0' && ch <= '9') || ch == '-') {
-			label++;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
+	return address_domain_check(d, strlen(d), why, sizeof why) == RG_FOUND ? 0 : -1;
 }
 
 /* Decimal digits only, within unsigned range. */
@@ -764,10 +749,10 @@ void config_for_domain(const struct config *c, const char *domain, struct settin
 	best = bsearch(d, c->sec, c->nexact, sizeof *c->sec, config_cmp_name);
 	if (!best) {
 		for (i = c->nexact; i < c->nsec; i++) {
-			const char *suffix = c->sec[i].name + 1; /* ".example.org" */
+			const char *zone = c->sec[i].name + 2; /* "*.example.org": under example.org */
 
-			sl = strlen(suffix);
-			if (n > sl && sl > best_len && !strcmp(d + n - sl, suffix)) {
+			sl = strlen(zone);
+			if (sl > best_len && address_in_zone(d, n, zone, sl, 0)) {
 				best = &c->sec[i];
 				best_len = sl;
 			}
