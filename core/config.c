@@ -398,7 +398,9 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 	case T_SENDER:
 		return config_set_sender(field, k->size, v, why, wl);
 	case T_DOMAIN:
-		if (n && config_bad_domain(v))
+		/* Why stricter than the domain rule: this is a host name we send (HELO), and a
+		 * peer may refuse one with '_' (RFC 5321 Domain syntax has none). */
+		if (n && (config_bad_domain(v) || strchr(v, '_') != NULL))
 			return config_fail(why, wl, "bad domain \"%s\"", show);
 		memcpy(field, v, n + 1); /* <= 255 bytes: fits */
 		util_lower(field);
@@ -767,7 +769,7 @@ void config_for_domain(const struct config *c, const char *domain, struct settin
 }
 
 /* The next "key=value" pair of an options string: 1, 0 at the end, -1 with err set. */
-static int config_next_option(const char **pp, char *key, size_t ksz, char *val, size_t vsz,
+int config_next_option(const char **pp, char *key, size_t ksz, char *val, size_t vsz,
 			      char *err, size_t errlen)
 {
 	const char *s = *pp + strspn(*pp, WS), *end;
