@@ -636,7 +636,7 @@ static int config_parse_file(struct parser *p, const char *path, int depth, long
 	struct linefile lf;
 	char **files, *line, why[RG_ERRLEN];
 	size_t len, fi;
-	int rc, more;
+	int rc = RG_FOUND, more;
 
 	/* Through linefile: an include naming a FIFO or a device is refused, never read. */
 	if (linefile_open(&lf, path, CONFIG_FILE_BYTES_MAX, LINE_BYTES_MAX, why, sizeof why) != RG_FOUND)

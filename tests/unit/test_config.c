@@ -790,6 +790,11 @@ static void test_include_not_regular(void **state)
 	assert_string_equal(err, want);
 	unlink(fifo);
 
+	/* An empty include and an empty main file are fine. */
+	write_file("empty.conf", "");
+	config_free(load_ok("port = 25\ninclude = empty.conf\n"));
+	config_free(load_ok(""));
+
 	/* The main file itself, and a file over 16 MB (sparse: no disk used). */
 	assert_int_equal(config_load("/dev/null", &c, err, sizeof err), RG_CONFIG);
 	assert_string_equal(err, "/dev/null: not a regular file (a character device)");
