@@ -6,6 +6,7 @@
  * refusing what the destination would accept would be a false reject.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "address.h"
 
@@ -16,10 +17,39 @@ static int address_atext(unsigned char ch)
 	       strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL;
 }
 
+/* The one domain-name rule (address.h): letters, digits, '-', '_'; labels 1..63. */
+int address_domain_check(const char *in, size_t len, char *err, size_t errlen)
+{
+	size_t i, label = 0;
+
+	if (len == 0)
+		return util_snprintf(err, errlen, "empty domain"), RG_NOTFOUND;
+	if (len > RG_DOMAIN_MAX)
+		return util_snprintf(err, errlen, "domain longer than %d octets", RG_DOMAIN_MAX), RG_NOTFOUND;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)in[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return util_snprintf(err, errlen, "empty label in domain"), RG_NOTFOUND;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+		      ch == '_'))
+			return util_snprintf(err, errlen, "bad character 0x%02x in domain", ch), RG_NOTFOUND;
+		if (++label > 63)
+			return util_snprintf(err, errlen, "domain label longer than 63 octets"), RG_NOTFOUND;
+	}
+	if (label == 0)
+		return util_snprintf(err, errlen, "domain ends with a dot"), RG_NOTFOUND;
+	return RG_FOUND;
+}
+
 /* Validate a bare domain or an address literal into out (lower-cased). */
 int address_parse_domain(const char *in, char *out, size_t outsize, char *err, size_t errlen)
 {
-	size_t len = strlen(in), i, label = 0;
+	size_t len = strlen(in), i;
 
 	if (len == 0)
 		return util_snprintf(err, errlen, "empty domain"), RG_NOTFOUND;
@@ -35,29 +65,24 @@ int address_parse_domain(const char *in, char *out, size_t outsize, char *err, s
 			if (ch <= 0x20 || ch >= 0x7f || ch == '[' || ch == ']' || ch == '\\')
 				return util_snprintf(err, errlen, "bad character in address literal"), RG_NOTFOUND;
 		}
-	} else {
-		for (i = 0; i < len; i++) {
-			unsigned char ch = (unsigned char)in[i];
-
-			if (ch == '.') {
-				if (label == 0)
-					return util_snprintf(err, errlen, "empty label in domain"), RG_NOTFOUND;
-				label = 0;
-				continue;
-			}
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-				return util_snprintf(err, errlen, "bad character 0x%02x in domain", ch), RG_NOTFOUND;
-			if (++label > 63)
-				return util_snprintf(err, errlen, "domain label longer than 63 octets"), RG_NOTFOUND;
-		}
-		if (label == 0)
-			return util_snprintf(err, errlen, "domain ends with a dot"), RG_NOTFOUND;
+	} else if (address_domain_check(in, len, err, errlen) != RG_FOUND) {
+		return RG_NOTFOUND;
 	}
 	if (util_strlcpy(out, in, outsize) < 0)
 		return util_snprintf(err, errlen, "domain too long"), RG_NOTFOUND;
 	util_lower(out);
 	return RG_FOUND;
+}
+
+/* Whether domain (dl bytes) lies in zone (zl bytes), case-insensitively: under it
+ * (".zone" ends it), or equal to it when self is set. */
+int address_in_zone(const char *domain, size_t dl, const char *zone, size_t zl, int self)
+{
+	if (zl == 0)
+		return 0;
+	if (dl == zl)
+		return self && strncasecmp(domain, zone, zl) == 0;
+	return dl > zl && domain[dl - zl - 1] == '.' && strncasecmp(domain + dl - zl, zone, zl) == 0;
 }
 
 /* Check the local part (dot-atom or quoted string) of length n. */

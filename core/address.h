@@ -24,7 +24,17 @@ struct address {
  * accept it check for it first). */
 int address_parse(const char *in, struct address *out, char *err, size_t errlen);
 
-/* Validate a bare domain name (letters, digits, hyphens, dots; labels <= 63; <= 255). */
+/* Validate a bare domain name or an address literal ("[192.0.2.1]") into out, lower-cased.
+ * RG_FOUND, or RG_NOTFOUND with the reason in err. */
 int address_parse_domain(const char *in, char *out, size_t outsize, char *err, size_t errlen);
+
+/* The one domain-name rule, for addresses, config sections and lists alike: letters,
+ * digits, '-' and '_' (seen in real mail domains), labels of 1..63, at most 255 octets,
+ * no final dot. RG_FOUND, or RG_NOTFOUND with the reason in err. */
+int address_domain_check(const char *in, size_t len, char *err, size_t errlen);
+
+/* The one suffix matcher: whether domain (dl bytes) lies under zone (zl bytes) -- it ends
+ * with "." zone -- or, when self is set, equals it. Case-insensitive. */
+int address_in_zone(const char *domain, size_t dl, const char *zone, size_t zl, int self);
 
 #endif

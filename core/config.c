@@ -25,10 +25,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "address.h"
 #include "config.h"
-#include "source_ldap.h"
+#include "linefile.h"
+#include "ldap_filter.h"
 
 #define LINE_BYTES_MAX 4096
+/* One config file (each include counts apart): far above any real one. */
+#define CONFIG_FILE_BYTES_MAX (16u << 20)
 #define INCLUDE_DEPTH_MAX 8
 #define DURATION_MAX (10u * 365u * 86400u)
 #define ARENA_BLOCK_BYTES 16384
@@ -195,28 +199,12 @@ static const struct key *config_find_key(const char *name)
 	return NULL;
 }
 
-/* 0 when d is a domain: letters, digits, hyphens; labels 1..63 bytes, total <= 255. */
+/* Whether d breaks the domain-name rule (address_domain_check: the one rule). */
 static int config_bad_domain(const char *d)
 {
-	size_t i, label = 0, n = strlen(d);
+	char why[RG_ERRLEN];
 
-	if (n == 0 || n > RG_DOMAIN_MAX)
-		return -1;
-	for (i = 0; i <= n; i++) {
-		char ch = d[i];
-
-		if (ch == '.' || ch == '\0') {
-			if (label == 0 || label > 63)
-				return -1;
-			label = 0;
-		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			   (ch >= '0' && ch <= '9') || ch == '-') {
-			label++;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
+	return address_domain_check(d, strlen(d), why, sizeof why) == RG_FOUND ? 0 : -1;
 }
 
 /* Decimal digits only, within unsigned range. */
@@ -401,7 +389,7 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 			return config_fail(why, wl, "control byte in value \"%s\"", show);
 	switch (k->type) {
 	case T_LDAPFILTER:
-		if (n && source_ldap_template_check(v, why, wl) != RG_FOUND)
+		if (n && ldap_filter_check(v, why, wl) != RG_FOUND)
 			return RG_CONFIG;
 		/* fall through */
 	case T_STR:
@@ -448,7 +436,9 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 	case T_SENDER:
 		return config_set_sender(field, k->size, v, why, wl);
 	case T_DOMAIN:
-		if (n && config_bad_domain(v))
+		/* Why stricter than the domain rule: this is a host name we send (HELO), and a
+		 * peer may refuse one with '_' (RFC 5321 Domain syntax has none). */
+		if (n && (config_bad_domain(v) || strchr(v, '_') != NULL))
 			return config_fail(why, wl, "bad domain \"%s\"", show);
 		memcpy(field, v, n + 1); /* <= 255 bytes: fits */
 		util_lower(field);
@@ -530,7 +520,8 @@ static const char *config_unquote(const char *s, char *out, size_t size)
 	return s + 1;
 }
 
-static int config_parse_file(struct parser *p, const char *path, int depth, long cur);
+static int config_parse_file(struct parser *p, const char *path, int depth, long cur, size_t from_fi,
+			     unsigned from_line);
 
 /* Sort glob results bytewise, whatever the locale. */
 static int config_cmp_str(const void *a, const void *b)
@@ -562,7 +553,7 @@ static int config_include(struct parser *p, size_t fi, unsigned line, const char
 		qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, config_cmp_str);
 		for (i = 0; rc == RG_FOUND && i < g.gl_pathc; i++)
 			if ((n = strlen(g.gl_pathv[i])) && g.gl_pathv[i][n - 1] != '/') /* skip folders */
-				rc = config_parse_file(p, g.gl_pathv[i], depth + 1, cur);
+				rc = config_parse_file(p, g.gl_pathv[i], depth + 1, cur, fi, line);
 	}
 	globfree(&g);
 	return rc;
@@ -675,52 +666,36 @@ static int config_parse_line(struct parser *p, size_t fi, unsigned line, char *s
 	return RG_FOUND;
 }
 
-/* Read one file; cur is the part it starts in (-1 global, else a section index). */
-static int config_parse_file(struct parser *p, const char *path, int depth, long cur)
+/* Read one file; cur is the part it starts in (-1 global, else a section index);
+ * from_line > 0: the include line (of file from_fi) that names it. */
+static int config_parse_file(struct parser *p, const char *path, int depth, long cur, size_t from_fi,
+			     unsigned from_line)
 {
-	char line[LINE_BYTES_MAX + 2], **files;
-	unsigned lineno = 0;
+	struct linefile lf;
+	char **files, *line, why[RG_ERRLEN];
 	size_t len, fi;
-	int rc = RG_FOUND, ch, over;
-	FILE *f;
+	int rc = RG_FOUND, more;
 
-	if (!(f = fopen(path, "r")))
-		return config_fail(p->err, p->errlen, "%s: cannot open: %s", path, strerror(errno));
+	/* Through linefile: an include naming a FIFO or a device is refused, never read. */
+	if (linefile_open(&lf, path, CONFIG_FILE_BYTES_MAX, LINE_BYTES_MAX, why, sizeof why) != RG_FOUND)
+		return from_line ? config_fail_at(p, from_fi, from_line, "include: %s", why)
+				 : config_fail(p->err, p->errlen, "%s", why);
 	if (!(files = realloc(p->files, (p->nfiles + 1) * sizeof *files))) {
-		fclose(f);
+		linefile_close(&lf);
 		return config_fail(p->err, p->errlen, "%s: out of memory", path);
 	}
 	p->files = files;
 	if (!(files[p->nfiles] = strdup(path))) {
-		fclose(f);
+		linefile_close(&lf);
 		return config_fail(p->err, p->errlen, "%s: out of memory", path);
 	}
 	fi = p->nfiles++;
-	while (rc == RG_FOUND) {
-		len = 0;
-		over = 0;
-		while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
-			if (len < LINE_BYTES_MAX + 1) /* room for a CR */
-				line[len++] = (char)ch;
-			else
-				over = 1;
-		}
-		if (ch == EOF && len == 0)
+	while ((more = linefile_next(&lf, &line, &len, p->err, p->errlen)) > 0)
+		if ((rc = config_parse_line(p, fi, lf.line, line, len, depth, &cur)) != RG_FOUND)
 			break;
-		lineno++;
-		if (len && line[len - 1] == '\r')
-			len--;
-		line[len] = '\0';
-		if (over || len > LINE_BYTES_MAX)
-			rc = config_fail_at(p, fi, lineno, "line longer than %d bytes", LINE_BYTES_MAX);
-		else
-			rc = config_parse_line(p, fi, lineno, line, len, depth, &cur);
-		if (ch == EOF)
-			break;
-	}
-	if (rc == RG_FOUND && ferror(f))
-		rc = config_fail(p->err, p->errlen, "%s: read error: %s", path, strerror(errno));
-	fclose(f);
+	if (more < 0)
+		rc = RG_CONFIG;
+	linefile_close(&lf);
 	return rc;
 }
 
@@ -762,7 +737,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 	if (util_strlcpy(c->path, path, sizeof c->path))
 		rc = config_fail(err, errlen, "%.100s...: path too long", path);
 	else
-		rc = config_parse_file(&p, path, 0, -1);
+		rc = config_parse_file(&p, path, 0, -1, 0, 0);
 	if (rc == RG_FOUND && c->nsec) {
 		if ((sec = realloc(c->sec, c->nsec * sizeof *sec))) { /* give back the spare room */
 			c->sec = sec;
@@ -814,10 +789,10 @@ void config_for_domain(const struct config *c, const char *domain, struct settin
 	best = bsearch(d, c->sec, c->nexact, sizeof *c->sec, config_cmp_name);
 	if (!best) {
 		for (i = c->nexact; i < c->nsec; i++) {
-			const char *suffix = c->sec[i].name + 1; /* ".example.org" */
+			const char *zone = c->sec[i].name + 2; /* "*.example.org": under example.org */
 
-			sl = strlen(suffix);
-			if (n > sl && sl > best_len && !strcmp(d + n - sl, suffix)) {
+			sl = strlen(zone);
+			if (sl > best_len && address_in_zone(d, n, zone, sl, 0)) {
 				best = &c->sec[i];
 				best_len = sl;
 			}
@@ -832,7 +807,7 @@ void config_for_domain(const struct config *c, const char *domain, struct settin
 }
 
 /* The next "key=value" pair of an options string: 1, 0 at the end, -1 with err set. */
-static int config_next_option(const char **pp, char *key, size_t ksz, char *val, size_t vsz,
+int config_next_option(const char **pp, char *key, size_t ksz, char *val, size_t vsz,
 			      char *err, size_t errlen)
 {
 	const char *s = *pp + strspn(*pp, WS), *end;

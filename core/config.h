@@ -92,6 +92,13 @@ void config_for_domain(const struct config *c, const char *domain, struct settin
  * RG_FOUND, or RG_CONFIG naming the bad pair. */
 int config_apply_options(struct settings *s, const char *options, char *err, size_t errlen);
 
+#define CONFIG_OPTION_MAX 4096    /* bytes of one option value (= of a config line) */
+
+/* The one options tokenizer: the next "key=value" pair of an ACL options string at *pp
+ * (a value may be "double quoted", \" and \\ escaped). 1 read (*pp moves past it), 0 at
+ * the end, -1 malformed or too long for key/val (err says which option). */
+int config_next_option(const char **pp, char *key, size_t ksz, char *val, size_t vsz, char *err, size_t errlen);
+
 /* Extract "config=PATH" from options into path (empty if absent). RG_CONFIG on a bad value. */
 int config_option_path(const char *options, char *path, size_t size, char *err, size_t errlen);
 

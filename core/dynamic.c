@@ -4,13 +4,16 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "dynamic.h"
+#include "linefile.h"
 
 #define DYNAMIC_LABELS_MAX 64
 #define DYNAMIC_NUMS_MAX 64
@@ -213,10 +216,21 @@ int dynamic_builtin(const char *name, const unsigned char *addr, int family, cha
 
 /* ---------------------------------------------------------------- the patterns file */
 
+/* Why these bounds: the file is read in every Exim process that runs an FCrDNS check; a
+ * pattern (glibc's regcomp took over 4 GB for "a" and 25 "+") or a match (nested
+ * quantifiers backtrack exponentially) must never take the process's memory or time.
+ * PCRE2, which Exim itself uses, counts both. */
+#define DYNAMIC_FILE_BYTES_MAX (1u << 20)
+#define DYNAMIC_RULES_MAX 1000
+#define DYNAMIC_COMPILE_BYTES_MAX (256u << 10)   /* per pattern */
+#define DYNAMIC_MATCH_LIMIT 100000               /* backtracking steps per match */
+#define DYNAMIC_DEPTH_LIMIT 1000
+#define DYNAMIC_HEAP_LIMIT_KB 1024
+
 struct dynamic_rule {
 	int dynamic;          /* 1: "dynamic" line, 0: "static" line */
 	unsigned line;
-	regex_t re;
+	pcre2_code *re;
 };
 
 static struct {
@@ -228,27 +242,92 @@ static struct {
 	int loaded;
 } dynamic_file;
 
+/* Bytes handed out by dynamic_malloc for the pattern being compiled. */
+static size_t dynamic_compile_bytes;
+
+/* PCRE2's allocator while compiling: refuses past DYNAMIC_COMPILE_BYTES_MAX. */
+static void *dynamic_malloc(size_t n, void *data)
+{
+	size_t *p;
+
+	(void)data;
+	if (n > DYNAMIC_COMPILE_BYTES_MAX || dynamic_compile_bytes + n > DYNAMIC_COMPILE_BYTES_MAX)
+		return NULL;
+	if ((p = malloc(n + sizeof *p)) == NULL)
+		return NULL;
+	*p = n;
+	dynamic_compile_bytes += n;
+	return p + 1;
+}
+
+/* Its free. */
+static void dynamic_free(void *ptr, void *data)
+{
+	size_t *p = ptr;
+
+	(void)data;
+	if (p == NULL)
+		return;
+	p--;
+	dynamic_compile_bytes -= *p < dynamic_compile_bytes ? *p : dynamic_compile_bytes;
+	free(p);
+}
+
 /* Forget the loaded file. */
 void dynamic_reset(void)
 {
 	size_t i;
 
 	for (i = 0; i < dynamic_file.n; i++)
-		regfree(&dynamic_file.rules[i].re);
+		pcre2_code_free(dynamic_file.rules[i].re);
 	free(dynamic_file.rules);
 	memset(&dynamic_file, 0, sizeof dynamic_file);
 }
 
-/* Parse one line into the table; RG_CONFIG naming file:line. */
-static int dynamic_line(const char *path, unsigned ln, char *line, char *err, size_t errlen)
+/* Compile one pattern with bounded memory; NULL with msg set on error. */
+static pcre2_code *dynamic_compile(const char *rx, char *msg, size_t msglen)
 {
-	char *kw, *rest, *end;
-	struct dynamic_rule *r;
-	int rc;
+	pcre2_general_context *g;
+	pcre2_compile_context *cc;
+	pcre2_code *re = NULL;
+	PCRE2_SIZE off = 0;
+	int ec = 0;
 
+	g = pcre2_general_context_create(dynamic_malloc, dynamic_free, NULL);
+	cc = g ? pcre2_compile_context_create(g) : NULL;
+	if (cc == NULL) {
+		util_snprintf(msg, msglen, "out of memory");
+	} else {
+		pcre2_set_parens_nest_limit(cc, 50);
+		dynamic_compile_bytes = 0;
+		re = pcre2_compile((PCRE2_SPTR)rx, PCRE2_ZERO_TERMINATED, PCRE2_CASELESS | PCRE2_NO_AUTO_CAPTURE,
+				   &ec, &off, cc);
+		if (re == NULL) {
+			PCRE2_UCHAR text[120];
+
+			if (ec == PCRE2_ERROR_HEAPLIMIT || (pcre2_get_error_message(ec, text, sizeof text) < 0))
+				util_snprintf(msg, msglen, "too complex (over %u KB to compile)",
+					      DYNAMIC_COMPILE_BYTES_MAX >> 10);
+			else
+				util_snprintf(msg, msglen, "%s at offset %zu", (char *)text, (size_t)off);
+		}
+	}
+	pcre2_compile_context_free(cc);
+	pcre2_general_context_free(g);
+	return re;
+}
+
+/* Parse one line into the table; RG_CONFIG naming file:line. */
+static int dynamic_line(const char *path, unsigned ln, char *line, size_t len, char *err, size_t errlen)
+{
+	char *kw, *rest, *end, msg[160];
+	struct dynamic_rule *r;
+
+	if (memchr(line, '\0', len) != NULL)
+		return util_snprintf(err, errlen, "%s:%u: NUL byte in line", path, ln), RG_CONFIG;
 	kw = line + strspn(line, " \t");
 	end = kw + strlen(kw);
-	while (end > kw && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+	while (end > kw && (end[-1] == ' ' || end[-1] == '\t'))
 		*--end = '\0';
 	if (*kw == '\0' || *kw == '#')
 		return RG_FOUND;
@@ -262,22 +341,22 @@ static int dynamic_line(const char *path, unsigned ln, char *line, char *err, si
 		dynamic_file.builtin = strcmp(rest, "on") == 0;
 		return RG_FOUND;
 	}
-	if (strcmp(kw, "dynamic") != 0 && strcmp(kw, "static") != 0)
-		return util_snprintf(err, errlen, "%s:%u: unknown keyword \"%.40s\" (dynamic, static or builtin)",
-				     path, ln, kw), RG_CONFIG;
+	if (strcmp(kw, "dynamic") != 0 && strcmp(kw, "static") != 0) {
+		util_sanitise(msg, 41, kw, strlen(kw));
+		return util_snprintf(err, errlen, "%s:%u: unknown keyword \"%s\" (dynamic, static or builtin)",
+				     path, ln, msg), RG_CONFIG;
+	}
 	if (*rest == '\0')
 		return util_snprintf(err, errlen, "%s:%u: %s needs a regular expression", path, ln, kw), RG_CONFIG;
+	if (dynamic_file.n >= DYNAMIC_RULES_MAX)
+		return util_snprintf(err, errlen, "%s:%u: more than %d rules", path, ln, DYNAMIC_RULES_MAX), RG_CONFIG;
 	r = realloc(dynamic_file.rules, (dynamic_file.n + 1) * sizeof *r);
 	if (r == NULL)
 		return util_snprintf(err, errlen, "%s: out of memory", path), RG_TEMPFAIL;
 	dynamic_file.rules = r;
 	r += dynamic_file.n;
-	if ((rc = regcomp(&r->re, rest, REG_EXTENDED | REG_ICASE | REG_NOSUB)) != 0) {
-		char msg[128];
-
-		regerror(rc, &r->re, msg, sizeof msg);
+	if ((r->re = dynamic_compile(rest, msg, sizeof msg)) == NULL)
 		return util_snprintf(err, errlen, "%s:%u: bad regular expression: %s", path, ln, msg), RG_CONFIG;
-	}
 	r->dynamic = kw[0] == 'd';
 	r->line = ln;
 	dynamic_file.n++;
@@ -287,11 +366,11 @@ static int dynamic_line(const char *path, unsigned ln, char *line, char *err, si
 /* Load path (if not loaded, or changed on disk since). */
 static int dynamic_load(const char *path, char *err, size_t errlen)
 {
-	char line[DYNAMIC_LINE_MAX + 2];
+	struct linefile lf;
 	struct stat st;
-	unsigned ln = 0;
-	FILE *f;
-	int rc = RG_FOUND;
+	char why[RG_ERRLEN], *line;
+	size_t len;
+	int rc = RG_FOUND, more;
 
 	if (stat(path, &st) != 0)
 		return util_snprintf(err, errlen, "dynamic_patterns %.200s: %s", path, strerror(errno)), RG_CONFIG;
@@ -302,27 +381,12 @@ static int dynamic_load(const char *path, char *err, size_t errlen)
 	dynamic_reset();
 	if (util_strlcpy(dynamic_file.path, path, sizeof dynamic_file.path) < 0)
 		return util_snprintf(err, errlen, "dynamic_patterns: path too long"), RG_CONFIG;
-	if ((f = fopen(path, "r")) == NULL)
-		return util_snprintf(err, errlen, "dynamic_patterns %.200s: %s", path, strerror(errno)), RG_CONFIG;
+	if (linefile_open(&lf, path, DYNAMIC_FILE_BYTES_MAX, DYNAMIC_LINE_MAX, why, sizeof why) != RG_FOUND)
+		return util_snprintf(err, errlen, "dynamic_patterns %s", why), RG_CONFIG;
 	dynamic_file.builtin = 1;
-	while (rc == RG_FOUND && fgets(line, sizeof line, f) != NULL) {
-		size_t len = strlen(line);
-
-		ln++;
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (len > DYNAMIC_LINE_MAX) {
-			util_snprintf(err, errlen, "%s:%u: line too long", path, ln);
-			rc = RG_CONFIG;
-		}
-		if (rc == RG_FOUND)
-			rc = dynamic_line(path, ln, line, err, errlen);
-	}
-	if (rc == RG_FOUND && ferror(f)) {
-		util_snprintf(err, errlen, "dynamic_patterns %.200s: read error", path);
-		rc = RG_CONFIG;
-	}
-	fclose(f);
+	while (rc == RG_FOUND && (more = linefile_next(&lf, &line, &len, err, errlen)) != 0)
+		rc = more < 0 ? RG_CONFIG : dynamic_line(path, lf.line, line, len, err, errlen);
+	linefile_close(&lf);
 	if (rc != RG_FOUND) {
 		/* A bad file is never half-used: the check defers until it is fixed. */
 		dynamic_reset();
@@ -333,13 +397,33 @@ static int dynamic_load(const char *path, char *err, size_t errlen)
 	return RG_FOUND;
 }
 
+/* Match one rule within the step, depth and heap limits: 1 match, 0 none, -1 over a limit. */
+static int dynamic_match(const pcre2_code *re, const char *name)
+{
+	static pcre2_match_context *mc;
+	static pcre2_match_data *md;
+	int rc;
+
+	if (mc == NULL) {
+		if ((mc = pcre2_match_context_create(NULL)) == NULL)
+			return -1;
+		pcre2_set_match_limit(mc, DYNAMIC_MATCH_LIMIT);
+		pcre2_set_depth_limit(mc, DYNAMIC_DEPTH_LIMIT);
+		pcre2_set_heap_limit(mc, DYNAMIC_HEAP_LIMIT_KB);
+	}
+	if (md == NULL && (md = pcre2_match_data_create(1, NULL)) == NULL)
+		return -1;
+	rc = pcre2_match(re, (PCRE2_SPTR)name, PCRE2_ZERO_TERMINATED, 0, 0, md, mc);
+	return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+}
+
 /* The rule in force for name. */
 int dynamic_check(const char *name, const unsigned char *addr, int family, const char *path,
 		  char *why, size_t whylen, char *err, size_t errlen)
 {
 	char lname[256];
 	size_t i;
-	int rc;
+	int rc, m;
 
 	if (path == NULL || path[0] == '\0')
 		return dynamic_builtin(name, addr, family, why, whylen) ? RG_FOUND : RG_NOTFOUND;
@@ -348,12 +432,17 @@ int dynamic_check(const char *name, const unsigned char *addr, int family, const
 	if (util_strlcpy(lname, name, sizeof lname) < 0)
 		return RG_NOTFOUND;
 	util_lower(lname);
-	for (i = 0; i < dynamic_file.n; i++)
-		if (regexec(&dynamic_file.rules[i].re, lname, 0, NULL, 0) == 0) {
+	for (i = 0; i < dynamic_file.n; i++) {
+		if ((m = dynamic_match(dynamic_file.rules[i].re, lname)) < 0)
+			/* A match that runs over its limits decides nothing: the check defers. */
+			return util_snprintf(err, errlen, "%.100s:%u: regular expression over its match limits",
+					     path, dynamic_file.rules[i].line), RG_CONFIG;
+		if (m) {
 			if (why != NULL)
 				snprintf(why, whylen, "%.100s:%u", path, dynamic_file.rules[i].line);
 			return dynamic_file.rules[i].dynamic ? RG_FOUND : RG_NOTFOUND;
 		}
+	}
 	if (!dynamic_file.builtin)
 		return RG_NOTFOUND;
 	return dynamic_builtin(lname, addr, family, why, whylen) ? RG_FOUND : RG_NOTFOUND;

@@ -13,8 +13,10 @@
  *     dynamic REGEX      names matching REGEX are dynamic
  *     static  REGEX      names matching REGEX are not dynamic
  *     builtin off        no built-in rule: only the lines above decide
- * REGEX is a POSIX extended regular expression matched case-insensitively against the
- * lower-case name without its final dot. Lines are tried in order, the first match
+ * REGEX is a PCRE2 (Perl-compatible, as in Exim) regular expression matched
+ * case-insensitively against the lower-case name without its final dot. Compile memory
+ * (256 KB a pattern), match steps, the file's size (1 MB) and rules (1000) are bounded:
+ * a pattern over them is an error naming file:line, never a process out of memory. Lines are tried in order, the first match
  * decides; when none matches, the built-in rule does (unless "builtin off"). A bad line
  * is an error naming file:line, and the check defers until it is fixed.
  *

@@ -52,6 +52,10 @@ static const struct config *engine_config(const char *options, char *err, size_t
 		return NULL;
 	for (i = 0; i < ENGINE_CONFIGS - 1 && engine_cache[i].c != NULL; i++)
 		;
+	/* Why: the evicted config may be the last successful call's; if this call then fails
+	 * (bad options), engine_current must not point at freed memory. */
+	if (engine_current == engine_cache[i].c)
+		engine_current = NULL;
 	config_free(engine_cache[i].c);
 	memcpy(engine_cache[i].path, path, sizeof path);
 	engine_cache[i].c = c;
@@ -98,7 +102,7 @@ int engine_settings(const char *options, const char *domain, const struct settin
 	return RG_FOUND;
 }
 
-/* The config of the last successful engine_settings(). */
+/* The config of the last successful engine_settings() (NULL once it was evicted). */
 const struct config *engine_current_config(void)
 {
 	return engine_current;

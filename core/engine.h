@@ -16,7 +16,8 @@
 int engine_settings(const char *options, const char *domain, const struct settings **out,
 		    char *err, size_t errlen);
 
-/* The config of the last successful engine_settings() call (NULL before one): the list
+/* The config of the last successful engine_settings() call (NULL before one, or once a
+ * later call evicted it from the cache of loaded configs): the list
  * source asks it which domains a list file serves. Valid until the next call. */
 const struct config *engine_current_config(void);
 

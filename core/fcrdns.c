@@ -14,6 +14,7 @@
 #include "dynamic.h"
 #include "engine.h"
 #include "fcrdns.h"
+#include "ipaddr.h"
 #include "rglog.h"
 #include "store.h"
 
@@ -105,26 +106,17 @@ int fcrdns_record_decode(const char *buf, size_t len, struct fcrdns_record *r)
 	return 0;
 }
 
-/* Parse the client's address; an IPv4-mapped IPv6 address is its IPv4 address. */
+/* Parse the client's address (ipaddr: an IPv4-mapped IPv6 address is its IPv4 address). */
 static int fcrdns_parse_ip(const char *ip, struct fcrdns_client *c)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	struct ipaddr x;
 
 	memset(c, 0, sizeof *c);
-	if (strlen(ip) >= INET6_ADDRSTRLEN)
+	if (ipaddr_parse(ip, &x) < 0)
 		return -1;
-	if (inet_pton(AF_INET, ip, c->addr) == 1) {
-		c->family = AF_INET;
-	} else if (inet_pton(AF_INET6, ip, c->addr) == 1) {
-		c->family = AF_INET6;
-		if (memcmp(c->addr, mapped, 12) == 0) {
-			memmove(c->addr, c->addr + 12, 4);
-			c->family = AF_INET;
-		}
-	} else {
-		return -1;
-	}
-	return inet_ntop(c->family, c->addr, c->text, sizeof c->text) ? 0 : -1;
+	c->family = x.family;
+	memcpy(c->addr, x.a, sizeof c->addr);
+	return ipaddr_text(&x, c->text, sizeof c->text);
 }
 
 /* The DNS part: fill rec (outcome, name, TTL-bounded expiry). RG_FOUND when definite,

@@ -37,51 +37,36 @@ struct greylist_upd {
 	struct greylist_awl awl;
 };
 
-/* Split "hostname=NAME" (NAME possibly "quoted") out of options; the rest goes to rest. */
+/* Split "hostname=NAME" (NAME possibly "quoted") out of options; the rest goes to rest,
+ * each option as written. Through the one options tokenizer (config_next_option); from a
+ * malformed option on, the text goes to rest as it is, for engine_settings to name. */
 static int greylist_options(const char *options, char *rest, size_t restsize, char *host, size_t hostsize)
 {
 	const char *p = options ? options : "", *start;
-	size_t o = 0, h = 0;
+	char key[64], val[CONFIG_OPTION_MAX + 1], err[RG_ERRLEN];
+	size_t o = 0, n;
+	int r;
 
 	host[0] = rest[0] = '\0';
-	while (*p) {
-		int quoted = 0, is_host;
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0')
+	for (;;) {
+		start = p + strspn(p, " \t");
+		if ((r = config_next_option(&p, key, sizeof key, val, sizeof val, err, sizeof err)) == 0)
 			break;
-		start = p;
-		is_host = strncmp(p, "hostname=", 9) == 0;
-		while (*p && (quoted || (*p != ' ' && *p != '\t'))) {
-			if (*p == '"')
-				quoted = !quoted;
-			else if (*p == '\\' && quoted && p[1])
-				p++;
-			p++;
-		}
-		if (is_host) {
-			const char *v = start + 9;
-
-			for (h = 0; v < p; v++) {
-				if (*v == '"')
-					continue;
-				if (*v == '\\' && v + 1 < p)
-					v++;
-				if (h + 1 >= hostsize)
-					return -1;
-				host[h++] = *v;
-			}
-			host[h] = '\0';
+		if (r > 0 && strcmp(key, "hostname") == 0) {
+			if (util_strlcpy(host, val, hostsize) < 0)
+				return -1;
 			continue;
 		}
-		if (o + (size_t)(p - start) + 2 > restsize)
+		n = r > 0 ? (size_t)(p - start) : strlen(start);
+		if (o + n + 2 > restsize)
 			return -1;
 		if (o)
 			rest[o++] = ' ';
-		memcpy(rest + o, start, (size_t)(p - start));
-		o += (size_t)(p - start);
+		memcpy(rest + o, start, n);
+		o += n;
 		rest[o] = '\0';
+		if (r < 0)
+			break;
 	}
 	return 0;
 }

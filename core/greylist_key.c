@@ -10,30 +10,17 @@
 #include <string.h>
 
 #include "greylist_key.h"
+#include "ipaddr.h"
 
-/* An address as 16 bytes, IPv4 (and IPv4-mapped IPv6) as ::ffff:a.b.c.d; 4 or 6 in *fam. */
+/* Parse ip into 16 bytes (IPv4 mapped) and its family (4 or 6), through ipaddr. */
 static int greylist_key_parse(const char *ip, unsigned char addr[16], int *fam)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	char buf[INET6_ADDRSTRLEN + 1];
-	size_t n = strlen(ip);
+	struct ipaddr x;
 
-	/* Exim may give an IPv6 address in brackets; never a zone (fe80::1%eth0) here. */
-	if (n >= 2 && ip[0] == '[' && ip[n - 1] == ']') {
-		if (n - 2 >= sizeof buf)
-			return -1;
-		memcpy(buf, ip + 1, n - 2);
-		buf[n - 2] = '\0';
-		ip = buf;
-	}
-	if (inet_pton(AF_INET, ip, addr + 12) == 1) {
-		memcpy(addr, mapped, sizeof mapped);
-		*fam = 4;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, ip, addr) != 1)
+	if (ipaddr_parse(ip, &x) < 0)
 		return -1;
-	*fam = memcmp(addr, mapped, sizeof mapped) == 0 ? 4 : 6;
+	memcpy(addr, x.mapped, 16);
+	*fam = x.family == AF_INET ? 4 : 6;
 	return 0;
 }
 

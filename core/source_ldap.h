@@ -1,31 +1,14 @@
 /*
  * source_ldap.h - the "ldap" recipient source: a directory search, the last resort.
  *
- * The pure parts (RFC 4515 escaping, filter templates) are exported for the config
- * validator and the unit tests; the source itself is source_ldap_ops in the registry.
- *
- * Ownership: every function writes into caller buffers; nothing is allocated for the caller.
+ * The source itself is source_ldap_ops in the registry; the pure parts (RFC 4515
+ * escaping, filter templates) are in ldap_filter.h.
  */
 #ifndef RG_SOURCE_LDAP_H
 #define RG_SOURCE_LDAP_H
 
-#include "address.h"
+#include "source.h"
 
-/* Used when ldap_filter is empty: the address as a mailbox or as one of its aliases. */
-#define SOURCE_LDAP_DEFAULT_FILTER "(|(mail=%s)(mailLocalAddress=%s))"
-
-/* RFC 4515 value escaping of in[0..n-1] into out (NUL-terminated): '*', '(', ')', '\\',
- * NUL, control and 8-bit bytes become \XX. Returns the length, or -1 when out is too small. */
-int source_ldap_escape(char *out, size_t size, const char *in, size_t n);
-
-/* Check a filter template: only %s %u %d %% escapes, at least one of %s %u %d, balanced
- * parentheses (\28 \29 are values, not parentheses), no control bytes.
- * RG_FOUND, or RG_CONFIG with the problem in err. */
-int source_ldap_template_check(const char *tmpl, char *err, size_t errlen);
-
-/* Expand tmpl for addr (%s = local@domain, %u = local part as given, %d = domain), every
- * value escaped. RG_FOUND, or RG_CONFIG (bad template, or the result does not fit). */
-int source_ldap_filter_expand(char *out, size_t size, const char *tmpl, const struct address *addr,
-			      char *err, size_t errlen);
+extern const struct source_ops source_ldap_ops;
 
 #endif

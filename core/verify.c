@@ -189,7 +189,7 @@ static int verify_own_domain(const struct settings *s, const char *domain)
 	while (*p) {
 		n = strcspn(p, " ");
 		if (n > 2 && p[0] == '*' && p[1] == '.') {
-			if (dl > n - 1 && memcmp(domain + dl - (n - 1), p + 1, n - 1) == 0)
+			if (address_in_zone(domain, dl, p + 2, n - 2, 0))
 				return 1;
 		} else if (n == dl && memcmp(domain, p, n) == 0) {
 			return 1;

@@ -69,62 +69,98 @@ void yield_add_int(struct yield *y, const char *key, long long n)
 	yield_add(y, key, buf);
 }
 
+/* The next key=value pair at *pos (quoted values unescaped); 1 read, 0 at the end, -1 a
+ * key or value too long for its buffer. Words without "=" are skipped. */
+int yield_next(const char **pos, char *key, size_t keysize, char *val, size_t valsize)
+{
+	const char *p = *pos, *k;
+	size_t n;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0') {
+			*pos = p;
+			return 0;
+		}
+		k = p;
+		while (*p && *p != '=' && *p != ' ')
+			p++;
+		if (*p == '=')
+			break;
+	}
+	if ((size_t)(p - k) >= keysize)
+		return -1;
+	memcpy(key, k, (size_t)(p - k));
+	key[p - k] = '\0';
+	p++;
+	n = 0;
+	if (*p == '"') {
+		/* Quoted: \" and \\ stand for the byte after the backslash. */
+		for (p++; *p && *p != '"'; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (n + 1 >= valsize)
+				return -1;
+			val[n++] = *p;
+		}
+		if (*p)
+			p++;
+	} else {
+		for (; *p && *p != ' '; p++) {
+			if (n + 1 >= valsize)
+				return -1;
+			val[n++] = *p;
+		}
+	}
+	val[n] = '\0';
+	*pos = p;
+	return 1;
+}
+
 /* Value of key in line; 0 found, -1 not (or it did not fit). */
 int yield_get(const char *line, const char *key, char *out, size_t size)
 {
-	size_t klen = strlen(key);
+	char k[YIELD_KEY_MAX], v[YIELD_MAX];
 	const char *p = line;
 
-	while (*p) {
-		const char *k = p, *v, *end;
-		int match;
-
-		while (*p && *p != '=' && *p != ' ')
-			p++;
-		match = (size_t)(p - k) == klen && strncmp(k, key, klen) == 0;
-		if (*p != '=') {
-			while (*p == ' ')
-				p++;
-			continue;
-		}
-		p++;
-		if (*p == '"') {
-			size_t n = 0;
-
-			/* Quoted: unescape \" and \\ while copying (only when it is the key). */
-			for (p++; *p && *p != '"'; p++) {
-				if (*p == '\\' && p[1])
-					p++;
-				if (match) {
-					if (n + 1 >= size)
-						return -1;
-					out[n++] = *p;
-				}
-			}
-			if (*p)
-				p++;
-			if (match) {
-				out[n] = '\0';
-				return 0;
-			}
-			while (*p == ' ')
-				p++;
-			continue;
-		} else {
-			v = p;
-			while (*p && *p != ' ')
-				p++;
-			end = p;
-		}
-		if (match) {
-			if ((size_t)(end - v) >= size)
-				return -1;
-			memcpy(out, v, (size_t)(end - v));
-			out[end - v] = '\0';
-			return 0;
-		}
-		while (*p == ' ')
-			p++;
-	}
+	while (yield_next(&p, k, sizeof k, v, sizeof v) > 0)
+		if (strcmp(k, key) == 0)
+			return util_strlcpy(out, v, size) < 0 ? -1 : 0;
 	return -1;
+}
+
+/* Split q in place into up to n words, quoted as yield values are. */
+int yield_words(char *q, char **w, int n, char **rest)
+{
+	int k = 0;
+
+	while (k < n) {
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '\0')
+			break;
+		if (*q == '"') {
+			char *o = ++q;
+
+			w[k++] = o;
+			for (; *q != '"'; q++) {
+				if (*q == '\0')
+					return -1;
+				if (*q == '\\' && q[1] != '\0')
+					q++;
+				*o++ = *q;
+			}
+			*o = '\0';
+			q++;
+		} else {
+			w[k++] = q;
+			while (*q && *q != ' ' && *q != '\t')
+				q++;
+			if (*q)
+				*q++ = '\0';
+		}
+	}
+	*rest = q;
+	return k;
 }

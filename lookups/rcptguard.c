@@ -2,9 +2,10 @@
  * rcptguard.c - the Exim lookup driver "rcptguard", for Exims built with
  * LOOKUP_MODULE_DIR: ${lookup rcptguard{FUNCTION ARG... [OPTIONS]}{$value}{no}}.
  *
- * Thin on purpose: it splits the query, calls core/ and maps the yield to Exim's lookup
- * outcomes: pass/yes = OK (the value is the yield line), fail/no = FAIL, anything else
- * DEFER with the yield line as the error. It links the shared engine (librcptguard.so.0)
+ * Thin on purpose: it splits the query (yield_words), calls core/ and maps the outcome
+ * each *_run() returns to Exim's lookup outcomes: RG_FOUND (pass, yes, skip) = OK (the
+ * value is the yield line), RG_NOTFOUND (fail, no, greylisted) = FAIL, anything else DEFER
+ * with the yield line as the error. The yield text is never parsed back. It links the shared engine (librcptguard.so.0)
  * that the dlfunc module of the same build also links, so both faces loaded in one Exim
  * process share one engine: one LMDB environment, one set of callout connections.
  */
@@ -55,53 +56,14 @@ static void *rg_lookup_open(const uschar *filename, uschar **errmsg)
 	return &handle;
 }
 
-/*
- * Split q into up to n words (a word may be "double quoted" with \" and \\ escapes, as
- * quote_rcptguard makes it); *rest points at what follows them (the options). In place.
- * Returns the number of words, or -1 on an unterminated quote.
- */
-static int rg_lookup_words(char *q, char **w, int n, char **rest)
-{
-	int k = 0;
-
-	while (k < n) {
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (*q == '\0')
-			break;
-		if (*q == '"') {
-			char *o = ++q;
-
-			w[k++] = o;
-			for (; *q != '"'; q++) {
-				if (*q == '\0')
-					return -1;
-				if (*q == '\\' && q[1] != '\0')
-					q++;
-				*o++ = *q;
-			}
-			*o = '\0';
-			q++;
-		} else {
-			w[k++] = q;
-			while (*q && *q != ' ' && *q != '\t')
-				q++;
-			if (*q)
-				*q++ = '\0';
-		}
-	}
-	*rest = q;
-	return k;
-}
-
 /* Answer a query. */
 static int rg_lookup_find(void *handle, const uschar *filename, const uschar *query, int length,
 			  uschar **result, uschar **errmsg, uint *do_cache, const uschar *opts)
 {
-	char q[RG_LOOKUP_QUERY_MAX], options[RG_LOOKUP_QUERY_MAX + 256], res[16] = "";
+	char q[RG_LOOKUP_QUERY_MAX], options[RG_LOOKUP_QUERY_MAX + 256];
 	char *w[RG_LOOKUP_WORDS], *rest;
 	struct yield y;
-	int n;
+	int n, rc;
 
 	(void)handle;
 	(void)filename;
@@ -112,7 +74,7 @@ static int rg_lookup_find(void *handle, const uschar *filename, const uschar *qu
 	}
 	memcpy(q, query, (size_t)length);
 	q[length] = '\0';
-	n = rg_lookup_words(q, w, 2, &rest);
+	n = yield_words(q, w, 2, &rest);
 	if (n < 2) {
 		*errmsg = string_copy((const uschar *)"rcptguard: query needs FUNCTION ARGUMENT");
 		return DEFER;
@@ -123,33 +85,24 @@ static int rg_lookup_find(void *handle, const uschar *filename, const uschar *qu
 		return DEFER;
 	}
 	if (strcmp(w[0], "recipient") == 0) {
-		verify_run_recipient(w[1], options, &y);
+		rc = verify_run_recipient(w[1], options, &y);
 	} else if (strcmp(w[0], "sender") == 0) {
-		verify_run_sender(w[1], options, &y);
+		/* skip (a sender that is not ours to check) is RG_FOUND: the mail goes on. */
+		rc = verify_run_sender(w[1], options, &y);
 	} else if (strcmp(w[0], "catchall") == 0) {
-		verify_run_catchall(w[1], options, &y);
+		rc = verify_run_catchall(w[1], options, &y);
 	} else if (strcmp(w[0], "fcrdns") == 0) {
-		fcrdns_run(w[1], options, &y);
+		rc = fcrdns_run(w[1], options, &y);
 	} else if (strcmp(w[0], "greylist") == 0) {
 		/* greylist IP SENDER RECIPIENT: found = may pass; not found = greylisted (defer
 		 * the recipient); DEFER = could not decide. Never cached: each attempt counts. */
 		*do_cache = 0;
-		if (rg_lookup_words(rest, w + 2, 2, &rest) != 2 ||
+		if (yield_words(rest, w + 2, 2, &rest) != 2 ||
 		    util_snprintf(options, sizeof options, "%s %s", rest, opts ? (const char *)opts : "") < 0) {
 			*errmsg = string_copy((const uschar *)"rcptguard: query needs greylist IP SENDER RECIPIENT");
 			return DEFER;
 		}
-		greylist_run(w[1], w[2], w[3], options, &y);
-		yield_get(y.line, "result", res, sizeof res);
-		if (strcmp(res, "pass") == 0) {
-			*result = string_copy((const uschar *)y.line);
-			return OK;
-		}
-		yield_get(y.line, "reason", res, sizeof res);
-		if (strcmp(res, "new") == 0 || strcmp(res, "early") == 0)
-			return FAIL;
-		*errmsg = string_copy((const uschar *)y.line);
-		return DEFER;
+		rc = greylist_run(w[1], w[2], w[3], options, &y);
 	} else if (strcmp(w[0], "quit") == 0) {
 		/* End of the SMTP session (acl_smtp_quit / notquit): QUIT callout connections,
 		 * as the dlfunc "quit" does; Exim's _exit() runs no clean-up of modules. */
@@ -161,13 +114,11 @@ static int rg_lookup_find(void *handle, const uschar *filename, const uschar *qu
 		*errmsg = string_sprintf("rcptguard: unknown or unavailable function \"%.40s\"", w[0]);
 		return DEFER;
 	}
-	yield_get(y.line, "result", res, sizeof res);
-	/* skip (a sender that is not ours to check) lets the mail on, as a pass does. */
-	if (strcmp(res, "pass") == 0 || strcmp(res, "yes") == 0 || strcmp(res, "skip") == 0) {
+	if (rc == RG_FOUND) {
 		*result = string_copy((const uschar *)y.line);
 		return OK;
 	}
-	if (strcmp(res, "fail") == 0 || strcmp(res, "no") == 0)
+	if (rc == RG_NOTFOUND)
 		return FAIL;
 	/* Nothing to stop here: Exim never caches a DEFER, so a temporary failure is asked
 	 * again. */

@@ -18,10 +18,11 @@ pkgs=(
 	openssh-server openssh-client openssl
 	chromium chromium-driver python3-selenium   # the admin web page in a real browser
 	dpkg-dev debhelper fakeroot lintian          # the Debian package
+	clang libclang-rt-14-dev                     # make fuzz: libFuzzer (tests/fuzz)
 )
 missing=()
 for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	grep -q "install ok installed" <<<"$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
@@ -38,7 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 		-o DPkg::Lock::Timeout=600 "${missing[@]}"
 fi
 # The daemon-light package has no ${dlfunc}: the module cannot load there.
-if ! exim4 -bV 2>/dev/null | grep -q Expand_dlfunc; then
+if ! grep -q Expand_dlfunc <<<"$(exim4 -bV 2>/dev/null)"; then
 	echo "deps: this Exim lacks Expand_dlfunc; install exim4-daemon-heavy" >&2
 	exit 1
 fi

@@ -6,13 +6,15 @@
 # 1. every build/tests/test_* (cmocka), counting "[  PASSED  ] N test(s)." and
 #    "[  FAILED  ] N test(s)." lines;
 # 2. unless RG_UNIT_ONLY=1, every tests/integration/t_*.sh (real Exims, swaks), counting
-#    "ok" / "not ok" lines.
+#    "ok" / "not ok" lines;
+# 3. unless RG_UNIT_ONLY=1, every libFuzzer target (tests/fuzz/fuzz_*.c, built by
+#    "make fuzz-build") for a few seconds on its checked-in corpus: one pass/fail per target.
 # A binary or script that crashes, times out or reports nothing counts as one failure.
 # Full output of each: build/test-logs/NAME.log. RG_VERBOSE=1 prints it all.
 # The last line is always "tests: N passed, N failed, N skipped"; when checks were skipped,
 # the line before it names each one and why. The exit status is 0 only when nothing failed.
 #
-# Environment: RG_UNIT_ONLY=1, RG_VERBOSE=1, RG_TEST_TIMEOUT (seconds per file, default 300),
+# Environment: RG_UNIT_ONLY=1, RG_VERBOSE=1, FUZZ_CHECK_SECONDS (default 5), RG_TEST_TIMEOUT (seconds per file, default 300),
 # RG_KEEP=1 (keep each script's test folder), RG_BUILD (build folder, default build/).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -146,6 +148,33 @@ if [ "$unit_only" != 1 ]; then
 		passed=$((passed + p))
 		failed=$((failed + fl))
 		report integration "$name" "$p" "$fl" "$secs" "$log" "$note"
+	done
+fi
+
+# ---- 3. fuzz targets, briefly, on their checked-in corpora
+if [ "$unit_only" != 1 ]; then
+	for t in tests/fuzz/fuzz_*.c; do
+		[ -f "$t" ] || continue
+		name=$(basename "$t" .c)
+		selected "$name" "$@" || continue
+		log=$logs/$name.log
+		t0=$(date +%s)
+		# A target that does not build fails here: a check never skips silently.
+		if make --no-print-directory -s fuzz-build "FUZZ_BIN=build/fuzz/$name" >"$log" 2>&1; then
+			bash tests/fuzz/run.sh --check "$name" >>"$log" 2>&1
+		fi
+		p=$(grep -c '^ok ' "$log")
+		fl=$(grep -c '^not ok ' "$log")
+		note=$(sed -n 's/^\(not \)\{0,1\}ok [0-9]* - [^:]*: //p' "$log" | tail -n 1)
+		if [ "$p" -eq 0 ] && [ "$fl" -eq 0 ]; then
+			fl=1
+			note="did not build or run"
+			crashed+=("$name")
+		fi
+		secs=$(( $(date +%s) - t0 ))
+		passed=$((passed + p))
+		failed=$((failed + fl))
+		report fuzz "$name" "$p" "$fl" "$secs" "$log" "$note"
 	done
 fi
 

@@ -85,6 +85,7 @@ void ctl_json_str(const char *s)
 /* Print a yield line as is, or as a JSON object. */
 void ctl_print_yield(const char *line)
 {
+	char key[YIELD_KEY_MAX], val[YIELD_MAX];
 	const char *p = line;
 	int first = 1;
 
@@ -93,32 +94,13 @@ void ctl_print_yield(const char *line)
 		return;
 	}
 	putchar('{');
-	while (*p) {
-		char key[64], val[YIELD_MAX];
-		size_t n = strcspn(p, "=");
-
-		if (p[n] != '=' || n >= sizeof key)
-			break;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		if (yield_get(p, key, val, sizeof val) < 0)
-			break;
+	/* The one tokenizer (yield_next): a value with an escaped quote loses no later key. */
+	while (yield_next(&p, key, sizeof key, val, sizeof val) > 0) {
 		printf("%s", first ? "" : ",");
 		first = 0;
 		ctl_json_str(key);
 		putchar(':');
 		ctl_json_str(val);
-		/* Skip to the next pair. */
-		p += n + 1;
-		if (*p == '"') {
-			const char *q = strchr(p + 1, '"');
-
-			p = q ? q + 1 : p + strlen(p);
-		} else {
-			p += strcspn(p, " ");
-		}
-		while (*p == ' ')
-			p++;
 	}
 	puts("}");
 }

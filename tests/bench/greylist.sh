@@ -135,7 +135,7 @@ t1=$(tb_now_ms)
 touch "$TB/stop"
 wait "$LPID"
 DUR=$(cat "$TB/during.out")
-[ $prc -eq 0 ] && printf '%s' "$PU" | grep -q "^purged $FILL triplet" && ok "purge removed the $FILL expired triplets" ||
+[ $prc -eq 0 ] && grep -q "^purged $FILL triplet" <<<"$PU" && ok "purge removed the $FILL expired triplets" ||
 	{ not ok "purge removed the $FILL expired triplets"; diag "$PU"; }
 [ "$(kv bad "$DUR")" = 0 ] && ok "every lookup during the purge answered pass" || { not ok "lookups during purge"; diag "$DUR"; }
 LEFT=$("$RG_CTL" -c "$TB/fill.conf" --json stats | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["triplets_passing"], d["triplets_expired"])')

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char path[] = "/tmp/rg-fuzz-conf-XXXXXX", err[RG_ERRLEN], opts[2048];
+	char path[64] = "/tmp/rg-fuzz-conf-XXXXXX", err[RG_ERRLEN], opts[2048];
 	static struct settings s;
 	struct config *c;
 	int fd;
@@ -21,6 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		opts[size] = '\0';
 		config_defaults(&s);
 		config_apply_options(&s, opts, err, sizeof err);
+		config_option_path(opts, path, sizeof path, err, sizeof err);
+		strcpy(path, "/tmp/rg-fuzz-conf-XXXXXX");
 	}
 	fd = mkstemp(path);
 	if (fd < 0)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "source_ldap.h"
+#include "ldap_filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,18 +33,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(in, data, size);
 	in[size] = '\0';
-	if (source_ldap_escape(out, sizeof out, (const char *)data, size) >= 0)
+	if (ldap_filter_escape(out, sizeof out, (const char *)data, size) >= 0)
 		check_value(out);
 	/* As a template: checked and expanded without crashing. */
 	memset(&a, 0, sizeof a);
 	strcpy(a.local, "x*)(");
 	strcpy(a.domain, "d.test");
 	strcpy(a.full, "x*)(@d.test");
-	if (source_ldap_template_check(in, err, sizeof err) == RG_FOUND)
-		source_ldap_filter_expand(out, sizeof out, in, &a, err, sizeof err);
+	if (ldap_filter_check(in, err, sizeof err) == RG_FOUND)
+		ldap_filter_expand(out, sizeof out, in, &a, err, sizeof err);
 	/* As an address: substituted, it is one value between "(mail=" and ")". */
 	if (address_parse(in, &a, err, sizeof err) == RG_FOUND &&
-	    source_ldap_filter_expand(out, sizeof out, "(mail=%s)", &a, err, sizeof err) == RG_FOUND) {
+	    ldap_filter_expand(out, sizeof out, "(mail=%s)", &a, err, sizeof err) == RG_FOUND) {
 		size_t n = strlen(out);
 
 		if (n < 7 || strncmp(out, "(mail=", 6) != 0 || out[n - 1] != ')')

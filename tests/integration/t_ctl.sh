@@ -33,6 +33,13 @@ else
 	not ok "check --json: a JSON object with result=pass"
 	diag "$TB_OUT"
 fi
+# A value with an escaped quote (the address itself) loses no later key in --json.
+plain=$(tb_ctl check '"a b"@example.org' 2>&1)
+json=$(tb_ctl --json check '"a b"@example.org' 2>&1)
+want=$(grep -oE '(^| )[a-z_]+=' <<<"$plain" | tr -d ' =' | sort | tr '\n' ' ')
+seen=$(python3 -c 'import json,sys; print(" ".join(sorted(json.loads(sys.stdin.read()))))' <<<"$json" 2>&1)
+assert_eq "${want% }" "$seen" "check --json of '\"a b\"@example.org': every key of the yield line (${want% })"
+assert_match 'detail' "$seen" "check --json: the detail after the quoted address is kept"
 assert_status 64 "check without an address: usage error 64" -- tb_ctl check
 
 # ---- catchall

@@ -186,6 +186,22 @@ tb_mark
 assert_eq "451 Cannot check the reverse DNS of your IP address now, please try again later" "$(banner 127.0.2.1)" \
 	"a broken patterns file: 451 with the deferral text, never 5xx"
 assert_match "reason=config .*$TB/dynamic\.patterns:1: bad regular expression" "$(log_of 127.0.2.1)" "log: the error names file:line"
+# Pathological patterns (glibc's regcomp took over 4 GB for "a" and 25 "+"; nested
+# quantifiers backtrack exponentially): refused or stopped at PCRE2's limits, the Exim
+# process answers at once with the deferral, the log names file:line.
+printf 'static ^nothing$\ndynamic a+++++++++++++++++++++++++\n' >"$TB/dynamic.patterns"
+tb_mark
+assert_eq "451 Cannot check the reverse DNS of your IP address now, please try again later" "$(banner 127.0.2.1)" \
+	"a pattern of 'a' and 25 '+': 451 at once, the session answers"
+assert_match "reason=config .*$TB/dynamic\.patterns:2: bad regular expression: quantifier does not follow a repeatable item" \
+	"$(log_of 127.0.2.1)" "log: the refused pattern names file:line and why"
+printf 'static ^nothing$\ndynamic ^([a-z.]+)+\\d\n' >"$TB/dynamic.patterns"
+tb_mark
+assert_eq "451 Cannot check the reverse DNS of your IP address now, please try again later" "$(banner 127.0.2.1)" \
+	"nested quantifiers: the match stops at its limit, 451"
+assert_match "reason=config .*$TB/dynamic\.patterns:2: regular expression over its match limits" "$(log_of 127.0.2.1)" \
+	"log: the runaway match names file:line"
+assert_eq 0 "$(tb_front_log | grep -c 'SIGSEGV\|SIGKILL\|Out of memory')" "no Exim process died on the patterns"
 
 # ---- RCPT ACL placement: authenticated clients and exempt relays are spared
 conf_forward

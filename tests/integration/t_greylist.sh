@@ -183,7 +183,7 @@ if ip netns add "$NS" 2>/dev/null; then
 	setsid ip netns exec "$NS" "$TB_EXIM" -C "$TB/front/exim6.conf" -bdf -oX 2525 </dev/null >"$TB/front/exim6.out" 2>&1 &
 	tb_track $!
 	for i in $(seq 1 50); do
-		ip netns exec "$NS" ss -Hltn 'sport = :2525' | grep -q . && break
+		grep -q . <<<"$(ip netns exec "$NS" ss -Hltn 'sport = :2525')" && break
 		sleep 0.1
 	done
 	reply6() {

@@ -251,7 +251,7 @@ sed -e "s|$TB/lookup/|$ctl/|g" \
 sed "s|^\.include .*rcptguard-rcpt-lookup\.conf$|.include $ctl/rcpt.conf|" -i "$ctl/exim.conf"
 sed 's|\${quote_rcptguard:\${quote_local_part:\$local_part}@\$domain}|$local_part@$domain|' \
 	"$TB_SNIPPETS/rcptguard-rcpt-lookup.conf" >"$ctl/rcpt.conf"
-grep -v '^#' "$ctl/rcpt.conf" | grep -q 'quote_rcptguard:' && bail "control: could not take quote_rcptguard out of the snippet"
+grep -v '^#' "$ctl/rcpt.conf" | grep -c 'quote_rcptguard:' >/dev/null && bail "control: could not take quote_rcptguard out of the snippet"
 chmod 0644 "$ctl/exim.conf" "$ctl/rcpt.conf"
 # (-bh writes log lines, the panic log's too, to stderr as "LOG: ...".)
 printf 'EHLO c.test\r\nMAIL FROM:<s@c.test>\r\nRCPT TO:<user1@example.org>\r\nQUIT\r\n' |

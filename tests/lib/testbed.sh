@@ -163,7 +163,7 @@ assert_ne() {
 
 # assert_match REGEX TEXT DESC: some line of TEXT matches the extended REGEX.
 assert_match() {
-	if printf '%s\n' "$2" | grep -qE -- "$1"; then
+	if grep -qE -- "$1" <<<"$2"; then
 		ok "$3"
 		return 0
 	fi
@@ -175,7 +175,7 @@ assert_match() {
 
 # assert_no_match REGEX TEXT DESC: no line of TEXT matches REGEX.
 assert_no_match() {
-	if ! printf '%s\n' "$2" | grep -qE -- "$1"; then
+	if ! grep -qE -- "$1" <<<"$2"; then
 		ok "$3"
 		return 0
 	fi
@@ -230,7 +230,7 @@ assert_status() {
 assert_log() {
 	local seen
 	seen=$(tb_front_log)
-	if printf '%s\n' "$seen" | grep -qE -- "$1"; then
+	if grep -qE -- "$1" <<<"$seen"; then
 		ok "$2"
 		return 0
 	fi

@@ -152,12 +152,48 @@ static void test_file(void **state)
 	dynamic_reset();
 }
 
+/* Patterns that would eat memory or time are refused or bounded, naming file:line; the
+ * check defers (RG_CONFIG), the process lives on. */
+static void test_pathological(void **state)
+{
+	char why[160], err[RG_ERRLEN], text[200], name[64];
+	unsigned char a[16];
+	const char *p;
+
+	(void)state;
+	parse_ip("84.1.2.3", a);
+	/* "a" and 25 "+": glibc's regcomp took over 4 GB for it. */
+	snprintf(text, sizeof text, "static ok\ndynamic a%s\n", "+++++++++++++++++++++++++");
+	p = patterns(text);
+	assert_int_equal(dynamic_check("x", a, AF_INET, p, why, sizeof why, err, sizeof err), RG_CONFIG);
+	assert_non_null(strstr(err, ".patterns:2: bad regular expression: "));
+	/* A pattern that needs more than its compile budget. */
+	p = patterns("dynamic ((((a{1000}){100}){100}){100})\n");
+	assert_int_equal(dynamic_check("x", a, AF_INET, p, why, sizeof why, err, sizeof err), RG_CONFIG);
+	assert_non_null(strstr(err, ".patterns:1: bad regular expression: "));
+	/* Nested quantifiers: exponential backtracking stops at the match limit. */
+	p = patterns("static ^mx\\.\ndynamic ^(a+)+$\n");
+	memset(name, 'a', 40);
+	strcpy(name + 40, "b.example");
+	assert_int_equal(dynamic_check(name, a, AF_INET, p, why, sizeof why, err, sizeof err), RG_CONFIG);
+	assert_non_null(strstr(err, ".patterns:2: regular expression over its match limits"));
+	/* The same file still answers names that the first line decides. */
+	assert_int_equal(dynamic_check("mx.example", a, AF_INET, p, why, sizeof why, err, sizeof err), RG_NOTFOUND);
+	/* PCRE2 syntax, case-insensitive. */
+	p = patterns("dynamic ^\\d+-\\d+\\.POOL\\.\n");
+	assert_int_equal(dynamic_check("12-34.pool.example", a, AF_INET, p, why, sizeof why, err, sizeof err),
+			 RG_FOUND);
+	unlink(p);
+	dynamic_reset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_builtin_cases),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_pathological),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

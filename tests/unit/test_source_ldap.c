@@ -18,7 +18,7 @@
 #include "config.h"
 #include "rglog.h"
 #include "source.h"
-#include "source_ldap.h"
+#include "ldap_filter.h"
 
 static char logged[2048];
 
@@ -33,7 +33,7 @@ static const char *esc(const char *in, size_t n)
 {
 	static char out[256];
 
-	assert_true(source_ldap_escape(out, sizeof out, in, n) >= 0);
+	assert_true(ldap_filter_escape(out, sizeof out, in, n) >= 0);
 	return out;
 }
 
@@ -51,10 +51,10 @@ static void test_escape(void **state)
 	assert_string_equal(esc("tab\tdel\x7f", 8), "tab\\09del\\7f");
 	assert_string_equal(esc("", 0), "");
 	/* Truncation is an error, never a cut filter value. */
-	assert_int_equal(source_ldap_escape(small, sizeof small, "abcdefg", 7), 7);
-	assert_int_equal(source_ldap_escape(small, sizeof small, "abcdefgh", 8), -1);
-	assert_int_equal(source_ldap_escape(small, sizeof small, "abcde*", 6), -1);
-	assert_int_equal(source_ldap_escape(small, 0, "", 0), -1);
+	assert_int_equal(ldap_filter_escape(small, sizeof small, "abcdefg", 7), 7);
+	assert_int_equal(ldap_filter_escape(small, sizeof small, "abcdefgh", 8), -1);
+	assert_int_equal(ldap_filter_escape(small, sizeof small, "abcde*", 6), -1);
+	assert_int_equal(ldap_filter_escape(small, 0, "", 0), -1);
 }
 
 /* Expand tmpl for address in; returns the RG_ code, the filter in out. */
@@ -64,7 +64,7 @@ static int expand(const char *tmpl, const char *in, char *out, size_t size)
 	char err[RG_ERRLEN];
 
 	assert_int_equal(address_parse(in, &a, err, sizeof err), RG_FOUND);
-	return source_ldap_filter_expand(out, size, tmpl, &a, err, sizeof err);
+	return ldap_filter_expand(out, size, tmpl, &a, err, sizeof err);
 }
 
 static void test_expand(void **state)
@@ -83,7 +83,7 @@ static void test_expand(void **state)
 	assert_string_equal(f, "(mail=\"a\\29\\28|\\28mail=\\2a\"@ex.test)");
 	assert_int_equal(expand("(uid=%u)", "\"x\\\\y\"@ex.test", f, sizeof f), RG_FOUND);
 	assert_string_equal(f, "(uid=\"x\\5c\\5cy\")");
-	assert_int_equal(expand(SOURCE_LDAP_DEFAULT_FILTER, "a@b.test", f, sizeof f), RG_FOUND);
+	assert_int_equal(expand(LDAP_FILTER_DEFAULT, "a@b.test", f, sizeof f), RG_FOUND);
 	assert_string_equal(f, "(|(mail=a@b.test)(mailLocalAddress=a@b.test))");
 	/* Too small a buffer: a configuration error, not a cut filter. */
 	assert_int_equal(expand("(mail=%s)", "a*@b.test", f, 14), RG_CONFIG);
@@ -98,7 +98,7 @@ static void check(const char *tmpl, int rc, const char *want)
 {
 	char err[RG_ERRLEN] = "";
 
-	assert_int_equal(source_ldap_template_check(tmpl, err, sizeof err), rc);
+	assert_int_equal(ldap_filter_check(tmpl, err, sizeof err), rc);
 	if (want != NULL && strstr(err, want) == NULL)
 		fail_msg("template %s: error \"%s\" lacks \"%s\"", tmpl, err, want);
 }

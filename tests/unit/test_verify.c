@@ -326,6 +326,39 @@ static void test_sender(void **state)
 	assert_string_equal(check_sender("bad@@example.org", "own_domains=example.org", &y), "fail");
 }
 
+/* fork() with a live callout connection: the child abandons the inherited one (it dials
+ * its own, and its shutdown sends no QUIT on the parent's), the parent goes on using it. */
+static void test_fork_live_callout(void **state)
+{
+	struct yield y;
+	pid_t pid;
+	int status, before;
+
+	(void)state;
+	sim_start("ok");
+	before = sim_connections();
+	assert_string_equal(check("good31@example.org", &y), "pass");
+	assert_source(&y, "callout");
+	assert_int_equal(sim_connections(), before + 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ok = strcmp(check("good32@example.org", &y), "pass") == 0 && strstr(y.line, "source=callout");
+
+		verify_shutdown();
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(sim_connections(), before + 2);           /* the child dialled its own */
+	assert_string_equal(check("good33@example.org", &y), "pass");
+	assert_source(&y, "callout");
+	assert_string_equal(check("nobody33@example.org", &y), "fail");
+	/* The parent's connection survived the child: no new one. */
+	assert_int_equal(sim_connections(), before + 2);
+	sim_stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_mail_refused),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_sender),
+		cmocka_unit_test(test_fork_live_callout),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -58,6 +58,53 @@ static void test_yield_hostile(void **state)
 	assert_true(strlen(y.line) < YIELD_MAX);
 }
 
+/* The one tokenizer: quoted values with escapes, words without "=", bounds. */
+static void test_yield_next(void **state)
+{
+	const char *p = "result=fail junk message=\"<\\\"a b\\\"@x>: no \\\\ way\" detail=after  x=";
+	char k[YIELD_KEY_MAX], v[YIELD_MAX], small[4];
+
+	(void)state;
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(k, "result");
+	assert_string_equal(v, "fail");
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(k, "message");
+	assert_string_equal(v, "<\"a b\"@x>: no \\ way");
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(k, "detail");
+	assert_string_equal(v, "after");
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(k, "x");
+	assert_string_equal(v, "");
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 0);
+	p = "k=long";
+	assert_int_equal(yield_next(&p, k, sizeof k, small, sizeof small), -1);
+	p = "unterminated=\"abc";
+	assert_int_equal(yield_next(&p, k, sizeof k, v, sizeof v), 1);
+	assert_string_equal(v, "abc");
+	assert_int_equal(yield_get("a=\"x\\\"y z\" b=2", "b", v, sizeof v), 0);
+	assert_string_equal(v, "2");
+}
+
+/* The lookup face's query splitter: plain and quoted words, the rest, a bad quote. */
+static void test_yield_words(void **state)
+{
+	char q[128], *w[4], *rest;
+
+	(void)state;
+	strcpy(q, " recipient  \"a \\\"b\\\\@x.test\" config=/c x=1");
+	assert_int_equal(yield_words(q, w, 2, &rest), 2);
+	assert_string_equal(w[0], "recipient");
+	assert_string_equal(w[1], "a \"b\\@x.test");
+	assert_string_equal(rest, " config=/c x=1");
+	strcpy(q, "one");
+	assert_int_equal(yield_words(q, w, 2, &rest), 1);
+	assert_string_equal(rest, "");
+	strcpy(q, "f \"open");
+	assert_int_equal(yield_words(q, w, 2, &rest), -1);
+}
+
 static void test_verdict_codec(void **state)
 {
 	struct verdict v = { .pass = 1, .source = "callout", .created = 1000, .expires = 2000,
@@ -107,6 +154,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_yield_format),
 		cmocka_unit_test(test_yield_hostile),
+		cmocka_unit_test(test_yield_next),
+		cmocka_unit_test(test_yield_words),
 		cmocka_unit_test(test_verdict_codec),
 		cmocka_unit_test(test_verdict_strict),
 	};
