@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "stats.h"
 #include "store.h"
 
 extern const struct store_ops store_lmdb_ops;
@@ -39,6 +40,7 @@ const struct store_handle *store_process(const char *state_dir, unsigned map_mib
 	}
 	store_cur.h.ops = store_registry[0];
 	if (store_cur.h.ops->open(state_dir, map_mib, &store_cur.h.s, err, errlen) != RG_FOUND) {
+		stats_count(state_dir, STATS_STORE_ERROR, "open", NULL);
 		memset(&store_cur, 0, sizeof store_cur);
 		return NULL;
 	}
