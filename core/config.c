@@ -87,6 +87,11 @@ static const struct key keys[] = {
 	STR(greylist_whitelist, T_STR, ""),
 	ENUM(greylist_on_error, "pass", "pass|defer"),
 	NUM(store_map_size, T_UINT, 1, 1048576, "64"),
+	{ "admin_listen", T_ASCII, F(admin_listen), 0, 0, 1, "", NULL },
+	{ "admin_tls_cert", T_STR, F(admin_tls_cert), 0, 0, 1, "", NULL },
+	{ "admin_tls_key", T_STR, F(admin_tls_key), 0, 0, 1, "", NULL },
+	{ "admin_tokens", T_STR, F(admin_tokens), 0, 0, 1, "", NULL },
+	{ "admin_metrics_from", T_ASCII, F(admin_metrics_from), 0, 0, 1, "", NULL },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 #define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */
