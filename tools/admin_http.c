@@ -523,13 +523,13 @@ int admin_serve(void)
 				      ((struct sockaddr_in *)&l[i].sa)->sin_port);
 
 		d[i] = MHD_start_daemon(flags, port, NULL, NULL, http_handler, NULL,
+					MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
 					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&l[i].sa,
 					MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
 					MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
 					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT,
 					MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
 					MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
-					MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
 					tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 					MHD_OPTION_HTTPS_MEM_KEY, key,
 					MHD_OPTION_END);
