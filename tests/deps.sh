@@ -14,6 +14,7 @@ pkgs=(
 	libpcre2-dev libdb-dev              # dynamic patterns; Exim source builds (lookup face)
 	exim4-daemon-heavy exim4-dev        # Exim with Expand_dlfunc; local_scan.h
 	swaks python3 curl                  # SMTP and HTTP clients
+	jq                                  # JSON in the admin tests
 	procps iproute2 psmisc util-linux coreutils xz-utils
 	slapd ldap-utils nsd postgrey
 	openssh-server openssh-client openssl

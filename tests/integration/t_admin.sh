@@ -10,6 +10,11 @@
 . "$(dirname "$0")/../lib/testbed.sh"
 . "$(dirname "$0")/../lib/admin.sh"
 
+# cached KEY: "RESULT SOURCE" of a cache record (an address), nothing when absent.
+cached() {
+	tb_ctl --json cache list | jq -r --arg k "$1" '.[] | select(.key == $k) | "\(.result) \(.source)"'
+}
+
 LISTS=$TB/lists
 mkdir -p "$LISTS"
 chown "$TB_EXIM_USER:$TB_EXIM_USER" "$LISTS"
@@ -45,12 +50,12 @@ adm "${CUST%?}x" GET /api/v1/domains
 assert_eq 401 "$ADM_STATUS" "a token differing in its last character: 401"
 adm "$CUST" GET /api/v1/domains
 assert_eq 200 "$ADM_STATUS" "customer token: GET /api/v1/domains 200"
-assert_eq "example.org,only.test" "$(adm_json '",".join(d["domain"] for d in j["domains"])')" \
+assert_eq "example.org,only.test" "$(adm_json '[.domains[].domain] | join(",")')" \
 	"the customer sees its own domains only"
-assert_eq "127.0.0.1:$BE_USERS callout" "$(adm_json 'j["domains"][0]["hosts"] + " " + ",".join(j["domains"][0]["sources"])')" \
+assert_eq "127.0.0.1:$BE_USERS callout" "$(adm_json '.domains[0].hosts + " " + (.domains[0].sources | join(","))')" \
 	"each domain with its destination and sources"
 adm "$ADM_OP" GET /api/v1/domains
-assert_eq "example.org,only.test,users.test" "$(adm_json '",".join(sorted(d["domain"] for d in j["domains"]))')" \
+assert_eq "example.org,only.test,users.test" "$(adm_json '[.domains[].domain] | sort | join(",")')" \
 	"the operator sees every domain"
 
 # ---- a flush through the API makes the next RCPT call out again
@@ -65,7 +70,7 @@ assert_connections "$BE_USERS" 0 "user1@example.org again: from the cache, no ca
 adm "$CUST" DELETE /api/v1/domains/users.test/cache
 assert_eq 403 "$ADM_STATUS" "customer token on another customer's domain: 403"
 assert_match '"error":"token cust1 may not act on users.test"' "$ADM_BODY" "403 says why"
-assert_match '^pass callout' "$(tb_cache_record user1@users.test)" "after the 403, users.test's verdict is still cached"
+assert_match '^pass callout' "$(cached user1@users.test)" "after the 403, users.test's verdict is still cached"
 adm "$CUST" GET /api/v1/domains/users.test/cache
 assert_eq 403 "$ADM_STATUS" "customer token cannot read another domain's cache: 403"
 adm "$CUST" GET /api/v1/domains/users.test/list
@@ -74,26 +79,26 @@ assert_eq 403 "$ADM_STATUS" "customer token cannot read another domain's list: 4
 adm "$CUST" GET /api/v1/domains/example.org/cache
 assert_eq 200 "$ADM_STATUS" "GET cache: 200"
 assert_eq "nobody@example.org:fail user1@example.org:pass" \
-	"$(adm_json '" ".join(sorted(r["key"] + ":" + r["result"] for r in j["records"] if r["type"] == "verdict"))')" \
+	"$(adm_json '[.records[] | select(.type == "verdict") | .key + ":" + .result] | sort | join(" ")')" \
 	"GET cache lists the domain's verdicts"
 adm "$CUST" GET "/api/v1/domains/example.org/cache?address=user1@example.org"
-assert_eq "user1@example.org" "$(adm_json '" ".join(r["key"] for r in j["records"])')" "GET cache ?address= filters"
+assert_eq "user1@example.org" "$(adm_json '[.records[].key] | join(" ")')" "GET cache ?address= filters"
 
 adm "$CUST" DELETE "/api/v1/domains/example.org/cache?negative=1"
 assert_eq 200 "$ADM_STATUS" "DELETE cache ?negative=1: 200"
-assert_eq "" "$(tb_cache_record nobody@example.org)" "?negative=1: the negative verdict is gone"
-assert_match '^pass callout' "$(tb_cache_record user1@example.org)" "?negative=1: the positive verdict stays"
+assert_eq "" "$(cached nobody@example.org)" "?negative=1: the negative verdict is gone"
+assert_match '^pass callout' "$(cached user1@example.org)" "?negative=1: the positive verdict stays"
 adm "$CUST" DELETE "/api/v1/domains/example.org/cache?address=user1@example.org"
-assert_eq 1 "$(adm_json 'j["flushed"]')" "DELETE cache ?address=: one record flushed"
-assert_eq "" "$(tb_cache_record user1@example.org)" "?address=: that verdict is gone"
+assert_eq 1 "$(adm_json .flushed)" "DELETE cache ?address=: one record flushed"
+assert_eq "" "$(cached user1@example.org)" "?address=: that verdict is gone"
 tb_mark
 assert_match '^250 ' "$(tb_rcpt_reply user1@example.org)" "user1@example.org after the flush: accepted"
 assert_connections "$BE_USERS" 1 "after the API flush, the next RCPT called out again"
 adm "$CUST" DELETE /api/v1/domains/example.org/cache
 assert_eq 200 "$ADM_STATUS" "DELETE cache (all): 200"
-assert_num "$(adm_json 'j["flushed"]')" -ge 1 "DELETE cache (all) flushed the records"
-assert_eq 0 "$(tb_cache_count verdict example.org)" "no verdict of example.org left"
-assert_match '^pass callout' "$(tb_cache_record user1@users.test)" "users.test's verdict untouched by example.org's flush"
+assert_num "$(adm_json .flushed)" -ge 1 "DELETE cache (all) flushed the records"
+assert_eq 0 "$(tb_ctl --json cache list example.org | jq '[.[] | select(.type == "verdict")] | length')" "no verdict of example.org left"
+assert_match '^pass callout' "$(cached user1@users.test)" "users.test's verdict untouched by example.org's flush"
 assert_match 'change by token cust1 from 127\.0\.0\.1: cache flush example\.org: ' "$(cat "$ADM_LOG")" \
 	"the flush is logged with the token's name"
 
@@ -101,7 +106,7 @@ assert_match 'change by token cust1 from 127\.0\.0\.1: cache flush example\.org:
 adm "$CUST" PUT /api/v1/domains/only.test/list --data-binary $'# mailboxes\nuser1@only.test\nalice@only.test\n' \
 	-H 'Content-Type: text/plain'
 assert_eq 200 "$ADM_STATUS" "PUT list: 200"
-assert_eq "True 2 in_force" "$(adm_json '"%s %s %s" % (j["list"]["in_force"], j["list"]["entries"], j["list"]["state"])')" \
+assert_eq "true 2 in_force" "$(adm_json '"\(.list.in_force) \(.list.entries) \(.list.state)"')" \
 	"PUT list: the version in force has 2 entries"
 tb_mark
 tb_rcpts alice@only.test bob@only.test >/dev/null
@@ -112,45 +117,39 @@ cp "$LISTS/only.test.list" "$TB/list.before"
 adm "$CUST" PUT /api/v1/domains/only.test/list \
 	--data-binary $'user1@only.test\nnot an address\nalice@only.test\nmallory@example.org\nbob@only.test\n'
 assert_eq 422 "$ADM_STATUS" "a bad list: 422"
-assert_eq "2 4" "$(adm_json '" ".join(str(p["line"]) for p in j["problems"])')" "422 names lines 2 and 4"
-assert_match 'example\.org' "$(adm_json 'j["problems"][1]["message"]')" "line 4's problem names the foreign domain"
+assert_eq "2 4" "$(adm_json '[.problems[].line | tostring] | join(" ")')" "422 names lines 2 and 4"
+assert_match 'example\.org' "$(adm_json '.problems[1].message')" "line 4's problem names the foreign domain"
 assert_status 0 "the list file is unchanged after the refusal" -- cmp "$TB/list.before" "$LISTS/only.test.list"
 tb_rcpts alice@only.test bob@only.test >/dev/null
 assert_match '^250 ' "$(tb_reply_of alice@only.test)" "after the refusal, the list in force still answers (alice)"
 assert_match '^550 ' "$(tb_reply_of bob@only.test)" "bob still refused"
 adm "$CUST" GET /api/v1/domains/only.test/list
-assert_eq "True 2" "$(adm_json '"%s %s" % (j["list"]["in_force"], j["list"]["entries"])')" "GET list: 2 entries in force"
+assert_eq "true 2" "$(adm_json '"\(.list.in_force) \(.list.entries)"')" "GET list: 2 entries in force"
 
 # A list of 1,000,000 lines (as large as scp customers send), then the shrink guard.
-python3 -c '
-import sys
-w = sys.stdout.write
-for i in range(1000000):
-    w("user%d@only.test\n" % i)
-' >"$TB/big.list"
+seq 0 999999 | awk '{ print "user" $1 "@only.test" }' >"$TB/big.list"
 adm "$CUST" PUT /api/v1/domains/only.test/list --data-binary @"$TB/big.list"
 assert_eq 200 "$ADM_STATUS" "a list of 1,000,000 lines: 200"
-assert_eq 1000000 "$(adm_json 'j["list"]["entries"]')" "1,000,000 entries in force"
+assert_eq 1000000 "$(adm_json .list.entries)" "1,000,000 entries in force"
 assert_match '^250 ' "$(tb_rcpt_reply user999999@only.test)" "the last line of the big list answers"
 adm "$CUST" PUT /api/v1/domains/only.test/list --data-binary $'user1@only.test\nalice@only.test\n'
 assert_eq 409 "$ADM_STATUS" "a list dropping most entries: 409 (held by the shrink guard)"
-assert_eq held "$(adm_json 'j["list"]["state"]')" "409: state held"
+assert_eq held "$(adm_json .list.state)" "409: state held"
 assert_match '^250 ' "$(tb_rcpt_reply user5000@only.test)" "while held, the big list stays in force"
 adm "$CUST" POST /api/v1/domains/only.test/list/accept
 assert_eq 200 "$ADM_STATUS" "POST list/accept: 200"
-assert_eq "True 2" "$(adm_json '"%s %s" % (j["list"]["in_force"], j["list"]["entries"])')" "accepted: 2 entries in force"
+assert_eq "true 2" "$(adm_json '"\(.list.in_force) \(.list.entries)"')" "accepted: 2 entries in force"
 assert_match '^550 ' "$(tb_rcpt_reply user5000@only.test)" "after accept, the new list answers"
 
 # ---- probe: the same steps and verdict as the CLI's
+PROBE_JQ='"\(.usable)|" + ([.steps[] | "\(.step)=\(.ok)"] | join(";"))'
+PASS_JQ='[.counters[] | select(.metric == "rcptguard_verdicts_total" and .labels == {"source": "callout", "result": "pass"}) | .value][0]'
 adm "$CUST" POST /api/v1/domains/example.org/probe --data '{"rcpt": "user1@example.org"}'
 assert_eq 200 "$ADM_STATUS" "POST probe: 200"
-api=$(adm_json '"%s|%s" % (j["usable"], ";".join("%s=%s" % (s["step"], s["ok"]) for s in j["steps"]))')
-cli=$(tb_ctl --json probe example.org --rcpt user1@example.org | python3 -c '
-import json, sys
-j = json.load(sys.stdin)
-print("%s|%s" % (j["usable"], ";".join("%s=%s" % (s["step"], s["ok"]) for s in j["steps"])))')
+api=$(adm_json "$PROBE_JQ")
+cli=$(tb_ctl --json probe example.org --rcpt user1@example.org | jq -r "$PROBE_JQ")
 assert_eq "$cli" "$api" "probe: the API's steps and verdict match rcptguardctl probe"
-assert_match '^True\|' "$api" "probe of a well-behaved destination: usable"
+assert_match '^true\|' "$api" "probe of a well-behaved destination: usable"
 adm "$CUST" POST /api/v1/domains/example.org/probe --data '{}'
 assert_eq 429 "$ADM_STATUS" "a second probe at once: 429 (rate-limited per domain)"
 assert_match '^Retry-After: ' "$ADM_HEADERS" "429 says when to retry"
@@ -172,12 +171,9 @@ st=$(curl -s -m 10 -o "$TB/m.txt" -w '%{http_code}' --interface 127.0.0.9 "$ADM_
 assert_eq 200 "$st" "/metrics without a token from admin_metrics_from (127.0.0.9): 200"
 assert_match '^# TYPE rcptguard_verdicts_total counter$' "$(cat "$TB/m.txt")" "/metrics is Prometheus text"
 adm "$ADM_OP" GET /api/v1/stats
-assert_eq "$after" "$(adm_json '[c["value"] for c in j["counters"] if c["metric"] == "rcptguard_verdicts_total" and c["labels"] == {"source": "callout", "result": "pass"}][0]')" \
+assert_eq "$after" "$(adm_json "$PASS_JQ")" \
 	"/api/v1/stats gives the same counter"
-ctl_v=$(tb_ctl --json stats | python3 -c '
-import json, sys
-j = json.load(sys.stdin)
-print([c["value"] for c in j["counters"] if c["metric"] == "rcptguard_verdicts_total" and c["labels"] == {"source": "callout", "result": "pass"}][0], j["triplets_waiting"])')
+ctl_v=$(tb_ctl --json stats | jq -r "($PASS_JQ | tostring) + \" \" + (.triplets_waiting | tostring)")
 assert_eq "$after 0" "$ctl_v" "rcptguardctl stats --json: the same counter, greylist figures kept"
 
 # ---- greylist (operator only)
@@ -186,12 +182,12 @@ assert_eq 403 "$ADM_STATUS" "customer token on /api/v1/greylist: 403"
 adm "$CUST" GET /api/v1/stats
 assert_eq 403 "$ADM_STATUS" "customer token on /api/v1/stats: 403"
 adm "$ADM_OP" POST /api/v1/greylist --data '{"ip": "127.0.3.0/24"}'
-assert_eq "200 1" "$ADM_STATUS $(adm_json 'j["allowed"]')" "POST greylist {ip: CIDR}: one network released"
+assert_eq "200 1" "$ADM_STATUS $(adm_json .allowed)" "POST greylist {ip: CIDR}: one network released"
 adm "$ADM_OP" GET /api/v1/greylist
-assert_match 'awl 127\.0\.3\.0/24 manual' "$(adm_json '"\n".join("%s %s %s" % (r["type"], r["network"], r.get("kind", "")) for r in j["records"])')" \
+assert_match 'awl 127\.0\.3\.0/24 manual' "$(adm_json '.records[] | "\(.type) \(.network) \(.kind // "")"')" \
 	"GET greylist shows the released network"
 adm "$ADM_OP" DELETE /api/v1/greylist --data '{"ip": "127.0.3.0/24"}'
-assert_eq "200 1" "$ADM_STATUS $(adm_json 'j["removed"]')" "DELETE greylist: the network forgotten"
+assert_eq "200 1" "$ADM_STATUS $(adm_json .removed)" "DELETE greylist: the network forgotten"
 assert_match 'change by token ops from 127\.0\.0\.1: greylist allow 127\.0\.3\.0/24' "$(cat "$ADM_LOG")" \
 	"greylist changes are logged with the token's name"
 
@@ -215,7 +211,7 @@ adm "$CUST" PUT /api/v1/domains/only.test/list -H 'Transfer-Encoding: chunked' -
 assert_eq 413 "$ADM_STATUS" "a 100 MB upload (chunked, no length): 413"
 assert_status 0 "after the 413s, the list file is unchanged" -- cmp "$TB/list.before" "$LISTS/only.test.list"
 adm "$CUST" GET /api/v1/domains/only.test/list
-assert_eq "200 2" "$ADM_STATUS $(adm_json 'j["list"]["entries"]')" "after the 413s, the daemon answers and the list in force stays"
+assert_eq "200 2" "$ADM_STATUS $(adm_json .list.entries)" "after the 413s, the daemon answers and the list in force stays"
 rm -f "$TB/huge" "$TB/big.list"
 
 # ---- path tricks in DOMAIN: refused, nothing changed
@@ -231,7 +227,7 @@ for p in '/api/v1/domains/users.test%2fcache' '/api/v1/domains/example.org%00use
 		diag "status $ADM_STATUS: $ADM_BODY"
 	fi
 done
-assert_match '^pass callout' "$(tb_cache_record user1@users.test)" "after the path tricks, users.test's cache is untouched"
+assert_match '^pass callout' "$(cached user1@users.test)" "after the path tricks, users.test's cache is untouched"
 
 # ---- header injection: nothing the client sends reaches a response header or a log line raw
 adm "$CUST" GET '/api/v1/domains/example.org/cache?address=a%0d%0aX-Injected:%201@example.org'
@@ -338,14 +334,9 @@ assert_match 'admin_tls_cert and admin_tls_key are required' "$TB_OUT" "it says 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TB/admin.key" -out "$TB/admin.pem" -days 2 \
 	-subj /CN=localhost >/dev/null 2>&1
 read -r TLS_PORT <<<"$(tb_free_ports 1)"
-sed -e "s/^admin_listen = .*/admin_listen = 127.0.0.1:$TLS_PORT/" "$TB/rcptguard.conf" >"$TB/tls.conf"
-printf 'admin_tls_cert = %s\nadmin_tls_key = %s\n' "$TB/admin.pem" "$TB/admin.key" >>"$TB/tls.conf.keys"
-python3 - "$TB/tls.conf" "$TB/tls.conf.keys" <<'PY'
-import sys
-conf, keys = open(sys.argv[1]).read(), open(sys.argv[2]).read()
-i = conf.find("\n[domain")
-open(sys.argv[1], "w").write(conf[:i] + "\n" + keys + conf[i:])
-PY
+awk -v c="$TB/admin.pem" -v k="$TB/admin.key" \
+	'/^\[domain/ && !done { print "admin_tls_cert = " c; print "admin_tls_key = " k; done = 1 } { print }' \
+	"$TB/rcptguard.conf" | sed -e "s/^admin_listen = .*/admin_listen = 127.0.0.1:$TLS_PORT/" >"$TB/tls.conf"
 setsid "$RG_ADMIN" -c "$TB/tls.conf" serve </dev/null >"$TB/tls.log" 2>&1 &
 tb_track $!
 tb_wait_listen $! 5 "$TLS_PORT" || diag "$(cat "$TB/tls.log")"
