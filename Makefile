@@ -1,6 +1,6 @@
 # rcptguard - recipient verification, FCrDNS and greylisting for Exim gateways.
 #
-#   make                 build/rcptguard.so (Exim dlfunc module) and build/rcptguardctl
+#   make                 build/rcptguard.so (Exim dlfunc module), build/rcptguardctl, build/rcptguard-admin
 #   make test            unit tests (cmocka) and integration tests (real Exim, swaks)
 #   make bench           figures, side by side with Exim's own callout cache
 #   make demo            a front Exim with rcptguard before a back-end Exim, each check shown
