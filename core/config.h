@@ -35,6 +35,9 @@ struct settings {
 	char list[RG_PATH_MAX];                        /* static list file */
 	unsigned list_settle;                          /* 10s */
 	unsigned list_max_shrink;                      /* percent, 50; 0 = no guard */
+	unsigned list_max_size;                        /* MiB, 256: a larger list file is refused */
+	unsigned list_max_lines;                       /* 10000000: a longer list file is refused */
+	int list_end_marker;                           /* no; yes: the file must end with "# end" */
 	char ldap_uri[CONFIG_LIST_MAX];
 	char ldap_base[CONFIG_LIST_MAX];
 	char ldap_filter[CONFIG_LIST_MAX];

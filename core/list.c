@@ -17,12 +17,16 @@
 #include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "list.h"
@@ -52,9 +56,13 @@ struct list_proc {
 	int have_failed;                /* failed: a version this process could not compile */
 	struct list_version failed;
 	int64_t failed_at;
+	char failed_why[RG_ERRLEN];
 };
 
 #define LIST_RETRY 60                   /* seconds before a process retries a failed compile */
+#define LIST_DEFAULT_MAX_MIB 256        /* bounds of a file checked for no domain (list check) */
+#define LIST_DEFAULT_MAX_LINES 10000000
+#define LIST_COMPILE_SECONDS 600        /* a detached compile is killed after this */
 
 static struct list_proc list_procs[LIST_SLOTS];
 static uint64_t list_uses;
@@ -271,6 +279,211 @@ static void list_state_remove(const char *base)
 		unlink(file);
 }
 
+/* ---------------------------------------------------------------- reading a source */
+
+/* Which domains a list file may hold: the asking domain when its settings name the file,
+ * and every domain whose settings name it, cached per domain in an open-addressing table
+ * (why a table: a shared file may serve thousands of domains, each judged once). */
+struct list_dom {
+	char *name;
+	int allowed;
+};
+
+struct list_allow {
+	const struct list_ctx *x;
+	const char *path;
+	struct list_dom *dom;
+	size_t ndom, domcap;
+	struct settings *tmp;
+};
+
+/* list_parse_allowed_fn over a struct list_allow. */
+static int list_allowed(void *arg, const char *domain)
+{
+	struct list_allow *al = arg;
+	const struct list_ctx *x = al->x;
+	size_t i, mask;
+
+	/* The asking domain's settings may name the file through per-call options. */
+	if (x->domain && strcmp(domain, x->domain) == 0 && strcmp(x->s->list, al->path) == 0)
+		return 1;
+	if (x->c == NULL)
+		return 0;
+	if (al->ndom * 2 >= al->domcap) {
+		size_t cap = al->domcap ? al->domcap * 2 : 64;
+		struct list_dom *d = calloc(cap, sizeof *d);
+
+		if (d == NULL)
+			return -1;
+		for (i = 0; i < al->domcap; i++) {
+			size_t j;
+
+			if (al->dom[i].name == NULL)
+				continue;
+			for (j = list_fnv1a(al->dom[i].name) & (cap - 1); d[j].name; j = (j + 1) & (cap - 1))
+				;
+			d[j] = al->dom[i];
+		}
+		free(al->dom);
+		al->dom = d;
+		al->domcap = cap;
+	}
+	mask = al->domcap - 1;
+	for (i = list_fnv1a(domain) & mask; al->dom[i].name; i = (i + 1) & mask)
+		if (strcmp(al->dom[i].name, domain) == 0)
+			return al->dom[i].allowed;
+	if (al->tmp == NULL && (al->tmp = malloc(sizeof *al->tmp)) == NULL)
+		return -1;
+	if ((al->dom[i].name = strdup(domain)) == NULL)
+		return -1;
+	config_for_domain(x->c, domain, al->tmp);
+	al->dom[i].allowed = strcmp(al->tmp->list, al->path) == 0;
+	al->ndom++;
+	return al->dom[i].allowed;
+}
+
+/* Free an allow table. */
+static void list_allow_free(struct list_allow *al)
+{
+	size_t i;
+
+	for (i = 0; i < al->domcap; i++)
+		free(al->dom[i].name);
+	free(al->dom);
+	free(al->tmp);
+}
+
+/* Set up lp and al to read path for x: its domains, bounds and end marker (x->s NULL: any
+ * domain, the default bounds, no marker). */
+static void list_parse_setup(struct list_parse *lp, struct list_allow *al, const struct list_ctx *x,
+			     const char *path)
+{
+	memset(lp, 0, sizeof *lp);
+	memset(al, 0, sizeof *al);
+	al->x = x;
+	al->path = path;
+	lp->path = path;
+	lp->max_bytes = (uint64_t)(x->s ? x->s->list_max_size : LIST_DEFAULT_MAX_MIB) << 20;
+	lp->max_lines = x->s ? x->s->list_max_lines : LIST_DEFAULT_MAX_LINES;
+	if (x->s) {
+		lp->allowed = list_allowed;
+		lp->allowed_arg = al;
+		lp->end_marker = x->s->list_end_marker;
+	}
+}
+
+/* Whether the remembered refusal of domain no longer applies (its settings now name path). */
+static int list_domain_now_allowed(const struct list_ctx *x, const char *path, const char *domain)
+{
+	struct list_allow al = { .x = x, .path = path };
+	int r = list_allowed(&al, domain) == 1;
+
+	list_allow_free(&al);
+	return r;
+}
+
+/* Open path read-only without blocking (a FIFO must not hang open()), as it is: fd, or -1
+ * with the errno in *e. */
+static int list_open_plain(const char *path, int *e)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	*e = fd < 0 ? errno : 0;
+	return fd;
+}
+
+/* Open path as uid/gid in a child (fd passed back over a socket pair): what root's CLI
+ * reads for a list is what Exim's user could read, no more. fd, or -1 with *e. */
+static int list_open_as(const char *path, uid_t uid, gid_t gid, int *e)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], byte = 0;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	struct cmsghdr *cm;
+	int sv[2], fd = -1, code, st;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return *e = errno, -1;
+	if ((pid = fork()) < 0) {
+		*e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			code = errno, fd = -1;
+		else
+			fd = list_open_plain(path, &code);
+		byte = (char)(code & 0x7f);
+		memset(cbuf, 0, sizeof cbuf);
+		if (fd >= 0) {
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+		} else {
+			mh.msg_control = NULL;
+			mh.msg_controllen = 0;
+		}
+		_exit(sendmsg(sv[1], &mh, 0) == 1 ? 0 : 1);
+	}
+	close(sv[1]);
+	*e = EIO;
+	if (recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC) == 1) {
+		*e = byte;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(cm), sizeof fd), *e = 0;
+	}
+	close(sv[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return fd;
+}
+
+/*
+ * Open x's list source path for reading: not blocking, as state_dir's owner when run as
+ * root, only a regular file of at most list_max_size. fd and its stat in *sb; -1 with err
+ * when it cannot be read now (a system error), -2 with err when it is no list at all (a
+ * refusal: a FIFO, a device, a directory, too large).
+ */
+static int list_source_open(const struct list_ctx *x, const char *path, struct stat *sb, char *err, size_t errlen)
+{
+	uint64_t max = (uint64_t)(x->s ? x->s->list_max_size : LIST_DEFAULT_MAX_MIB) << 20;
+	struct stat d;
+	int fd, e = 0;
+
+	/* Why: a root CLI following a customer's link to /etc/shadow must get "Permission
+	 * denied", as Exim (state_dir's owner) would. */
+	if (geteuid() == 0 && x->s && stat(x->s->state_dir, &d) == 0 && d.st_uid != 0)
+		fd = list_open_as(path, d.st_uid, d.st_gid, &e);
+	else
+		fd = list_open_plain(path, &e);
+	if (fd < 0)
+		return util_snprintf(err, errlen, "%.150s: %s", path, strerror(e)), -1;
+	if (fstat(fd, sb) < 0) {
+		e = errno;
+		close(fd);
+		return util_snprintf(err, errlen, "%.150s: %s", path, strerror(e)), -1;
+	}
+	if (!S_ISREG(sb->st_mode)) {
+		close(fd);
+		return util_snprintf(err, errlen, "%.150s: not a regular file (a list must be a plain file)", path), -2;
+	}
+	if ((uint64_t)sb->st_size > max) {
+		close(fd);
+		return util_snprintf(err, errlen, "%.150s: larger than list_max_size = %" PRIu64 " MiB", path,
+				     max >> 20), -2;
+	}
+	/* A regular file never blocks; the flag is cleared for plain stdio reads. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
 /* Read f into lp; without problems, its keys sorted into *v (*n of them; caller frees), an
  * empty list being a problem. 0 (problems counted in lp), -1 with err. */
 static int list_read(struct list_parse *lp, FILE *f, char ***v, size_t *n, char *err, size_t errlen)
@@ -288,24 +501,54 @@ static int list_read(struct list_parse *lp, FILE *f, char ***v, size_t *n, char 
 	return 0;
 }
 
+/* list_parse_problem_fn of list_check: the message to the caller's list_problem_fn. */
+struct list_check_cb {
+	list_problem_fn *fn;
+	void *arg;
+};
+
+static void list_check_problem(void *arg, unsigned long line, const char *what, const char *msg)
+{
+	struct list_check_cb *cb = arg;
+
+	(void)line;
+	(void)what;
+	cb->fn(cb->arg, msg);
+}
+
 /* Validate path for x (the CLI's list check). */
 int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
 	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
 {
-	struct list_parse lp = { .x = x, .path = path, .fn = fn, .arg = arg, .max = max_problems ? max_problems : 1 };
+	struct list_check_cb cb = { fn, arg };
+	struct list_parse lp;
+	struct list_allow al;
+	struct stat sb;
 	char **v = NULL;
 	size_t n = 0;
 	FILE *f;
-	int rc;
+	int rc, fd;
 
-	lp.any_domain = x->s == NULL;
 	*entries = 0;
-	if ((f = fopen(path, "re")) == NULL)
-		return util_snprintf(err, errlen, "%.200s: %s", path, strerror(errno)), RG_TEMPFAIL;
+	list_parse_setup(&lp, &al, x, path);
+	lp.fn = fn ? list_check_problem : NULL;
+	lp.arg = &cb;
+	lp.max = max_problems ? max_problems : 1;
+	if ((fd = list_source_open(x, path, &sb, err, errlen)) == -2) {
+		if (fn)
+			fn(arg, err);
+		return RG_NOTFOUND;
+	}
+	if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
+		if (fd >= 0)
+			util_snprintf(err, errlen, "%.150s: %s", path, strerror(errno)), close(fd);
+		return RG_TEMPFAIL;
+	}
 	rc = list_read(&lp, f, &v, &n, err, errlen);
 	fclose(f);
 	free(v);
 	list_parse_free(&lp);
+	list_allow_free(&al);
 	*entries = n;
 	if (rc < 0)
 		return RG_TEMPFAIL;
@@ -383,7 +626,8 @@ static uint64_t list_dropped(struct list_proc *p, char **v, size_t n)
 static int list_compile(const struct list_ctx *x, struct list_proc *p, const struct list_version *ver,
 			struct list_state *st, char *err, size_t errlen)
 {
-	struct list_parse lp = { .x = x, .path = x->s->list };
+	struct list_parse lp;
+	struct list_allow al;
 	struct list_version after;
 	struct list_meta m;
 	struct stat sb;
@@ -394,10 +638,18 @@ static int list_compile(const struct list_ctx *x, struct list_proc *p, const str
 	FILE *f;
 
 	memset(st, 0, sizeof *st);
-	if ((fd = open(x->s->list, O_RDONLY | O_CLOEXEC)) < 0)
-		return util_snprintf(err, errlen, "%.150s: %s", x->s->list, strerror(errno)), -1;
-	if (fstat(fd, &sb) < 0 || (list_version_of(&sb, &after), !list_version_eq(&after, ver)) ||
-	    (f = fdopen(fd, "r")) == NULL) {
+	list_parse_setup(&lp, &al, x, x->s->list);
+	if ((fd = list_source_open(x, x->s->list, &sb, err, errlen)) == -2) {
+		/* Not a list at all (a FIFO, /dev/zero, too large): judged, so that nobody retries. */
+		st->src = *ver;
+		st->at = util_now();
+		st->fate = LIST_REFUSED;
+		util_strlcpy(st->reason, err, sizeof st->reason);
+		return 1;
+	}
+	if (fd < 0)
+		return -1;
+	if ((list_version_of(&sb, &after), !list_version_eq(&after, ver)) || (f = fdopen(fd, "r")) == NULL) {
 		close(fd);
 		return util_snprintf(err, errlen, "%.150s changed while opened", x->s->list), -1;
 	}
@@ -447,6 +699,7 @@ static int list_compile(const struct list_ctx *x, struct list_proc *p, const str
 out:
 	free(v);
 	list_parse_free(&lp);
+	list_allow_free(&al);
 	return rc;
 }
 
@@ -490,16 +743,9 @@ static struct list_proc *list_proc_get(const struct list_ctx *x, char *err, size
 /* Whether a remembered refusal/hold no longer applies (the config changed since). */
 static int list_bad_outdated(const struct list_ctx *x, const struct list_state *b)
 {
-	struct list_parse lp = { .x = x, .path = x->s->list };
-	int r = 0;
-
 	if (b->fate == LIST_HELD)
 		return b->max_shrink != x->s->list_max_shrink;
-	if (b->domain[0]) {
-		r = list_parse_allowed(&lp, b->domain) == 1;
-		list_parse_free(&lp);
-	}
-	return r;
+	return b->domain[0] && list_domain_now_allowed(x, x->s->list, b->domain);
 }
 
 /* Take base.lock (LOCK_EX, plus how: LOCK_NB or 0). The lock's fd; -2 busy; -1 error (err). */
@@ -520,8 +766,10 @@ static int list_lock(const struct list_ctx *x, const struct list_proc *p, int ho
 		return util_snprintf(err, errlen, "%.200s: %s", lock, strerror(errno)), -1;
 	list_chown(x->s, fd);
 	if (flock(fd, LOCK_EX | how) < 0) {
+		int e = errno;          /* close() may change errno */
+
 		close(fd);
-		return errno == EWOULDBLOCK ? -2 : (util_snprintf(err, errlen, "%.200s: %s", lock, strerror(errno)), -1);
+		return e == EWOULDBLOCK ? -2 : (util_snprintf(err, errlen, "%.200s: %s", lock, strerror(e)), -1);
 	}
 	return fd;
 }
@@ -535,16 +783,109 @@ static void list_failed(struct list_proc *p, const struct list_version *v, const
 	p->have_failed = 1;
 	p->failed = *v;
 	p->failed_at = util_now();
+	util_strlcpy(p->failed_why, err, sizeof p->failed_why);
+}
+
+/* With the lock held: map the newest index, else take the recorded judgement of version
+ * *v, else compile it and record the outcome. The src state it leaves (enum
+ * list_src_state): in force, refused, held, or pending after a system failure (err). */
+static int list_judge(const struct list_ctx *x, struct list_proc *p, const struct list_version *v,
+		      char *err, size_t errlen)
+{
+	struct list_state st;
+	int rc;
+
+	/* Someone may have finished while we looked: check again under the lock. */
+	list_open_index(p, x->s->list);
+	if (p->fd >= 0 && list_version_eq(v, &p->meta.src))
+		return LIST_SRC_IN_FORCE;
+	if (list_state_read(p->base, &st) == 0 && list_version_eq(v, &st.src) && !list_bad_outdated(x, &st)) {
+		p->bad = st;
+		p->have_bad = 1;
+		return st.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
+	}
+	if ((rc = list_compile(x, p, v, &st, err, errlen)) == 0) {
+		list_state_remove(p->base);
+		p->have_bad = 0;
+		list_open_index(p, x->s->list);
+		return LIST_SRC_IN_FORCE;
+	}
+	if (rc < 0)
+		return LIST_SRC_PENDING;
+	if (list_state_write(x->s, p->base, &st) < 0)
+		rglog(RGLOG_ERROR, "rcptguard: list %.200s: cannot record its state in %.200s", x->s->list,
+		      x->s->state_dir);
+	p->bad = st;
+	p->have_bad = 1;
+	/* Logged once per version: only the compiling process judges it. */
+	rglog(RGLOG_ERROR, "rcptguard: list %.200s %s: %s; %s", x->s->list,
+	      st.fate == LIST_HELD ? "held" : "refused", st.reason,
+	      st.fate == LIST_HELD ? "rcptguardctl list accept DOMAIN puts it in force" :
+	      "the version in force stays in force");
+	return st.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
+}
+
+/* Close every inherited descriptor that is not a regular file (the SMTP connection,
+ * callout and LDAP sockets, pipes); stdin/out/err become /dev/null. Log files stay. */
+static void list_detach_fds(void)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	struct stat sb;
+	int fd, null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++)
+		if (fd != null && fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode))
+			close(fd);
+	if (null > 2)
+		close(null);
+}
+
+/*
+ * Compile version *v in a detached grandchild that holds the lock (inherited): the RCPT that
+ * noticed the change answers at once from the index in force, and the lock tells every
+ * other process that a compile runs. 0 started, -1 (err) when it could not fork.
+ */
+static int list_spawn(const struct list_ctx *x, struct list_proc *p, const struct list_version *v,
+		      char *err, size_t errlen)
+{
+	char why[RG_ERRLEN] = "";
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) < 0)
+		return util_snprintf(err, errlen, "fork: %s", strerror(errno)), -1;
+	if (pid == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		list_detach_fds();
+		/* Why a time bound: the file is bounded in bytes and lines, but its disk may hang. */
+		alarm(LIST_COMPILE_SECONDS);
+		if (list_judge(x, p, v, why, sizeof why) == LIST_SRC_PENDING)
+			rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now (the version in force stays): %s",
+			      x->s->list, why);
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return 0;
 }
 
 /* The source changed (or is new to this process): map the newest index, compile the file
- * when it is ready and nobody else is compiling. Fills *status for list_status(). */
+ * when it is ready and nobody else is compiling (in a detached child on the SMTP path).
+ * Fills *status for list_status(). */
 static void list_update(const struct list_ctx *x, struct list_proc *p, const struct list_version *v,
 			int *status)
 {
 	char err[RG_ERRLEN] = "";
-	struct list_state st;
-	int fd, rc;
+	int fd;
 
 	list_open_index(p, x->s->list);
 	if (p->fd >= 0 && list_version_eq(v, &p->meta.src)) {
@@ -574,34 +915,19 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 		list_failed(p, v, x->s->list, err);
 		return;
 	}
-	/* Someone may have finished while we looked: check again under the lock. */
-	list_open_index(p, x->s->list);
-	if (p->fd >= 0 && list_version_eq(v, &p->meta.src)) {
-		*status = LIST_SRC_IN_FORCE;
-	} else if (list_state_read(p->base, &st) == 0 && list_version_eq(v, &st.src) && !list_bad_outdated(x, &st)) {
-		p->bad = st;
-		p->have_bad = 1;
-		*status = st.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
-	} else if ((rc = list_compile(x, p, v, &st, err, sizeof err)) == 0) {
-		list_state_remove(p->base);
-		p->have_bad = 0;
-		list_open_index(p, x->s->list);
-		*status = LIST_SRC_IN_FORCE;
-	} else if (rc > 0) {
-		if (list_state_write(x->s, p->base, &st) < 0)
-			rglog(RGLOG_ERROR, "rcptguard: list %.200s: cannot record its state in %.200s", x->s->list,
-			      x->s->state_dir);
-		p->bad = st;
-		p->have_bad = 1;
-		*status = st.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
-		/* Logged once per version: only the compiling process judges it. */
-		rglog(RGLOG_ERROR, "rcptguard: list %.200s %s: %s; %s", x->s->list,
-		      st.fate == LIST_HELD ? "held" : "refused", st.reason,
-		      st.fate == LIST_HELD ? "rcptguardctl list accept DOMAIN puts it in force" :
-		      "the version in force stays in force");
-	} else {
-		list_failed(p, v, x->s->list, err);
+	if (x->detach) {
+		/* Why remember it as tried: this process spawns one compile per version and
+		 * LIST_RETRY; the child's outcome shows in the index or the state file. */
+		if (list_spawn(x, p, v, err, sizeof err) < 0)
+			list_failed(p, v, x->s->list, err);
+		else
+			p->have_failed = 1, p->failed = *v, p->failed_at = util_now(), p->failed_why[0] = '\0';
+		/* Only this copy is closed: the child's keeps the lock until it is done. */
+		close(fd);
+		return;
 	}
+	if ((*status = list_judge(x, p, v, err, sizeof err)) == LIST_SRC_PENDING)
+		list_failed(p, v, x->s->list, err);
 	flock(fd, LOCK_UN);
 	close(fd);
 }
@@ -637,6 +963,8 @@ static void list_refresh(const struct list_ctx *x, struct list_proc *p, const st
 			out->ready_at = v.mtime_ns / 1000000000 + 1 + x->s->list_settle;
 		if ((status == LIST_SRC_REFUSED || status == LIST_SRC_HELD) && p->have_bad)
 			out->state = p->bad;
+		if (status == LIST_SRC_PENDING && p->have_failed && list_version_eq(&v, &p->failed))
+			util_strlcpy(out->detail, p->failed_why, sizeof out->detail);
 	}
 }
 
@@ -737,6 +1065,162 @@ int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, s
 out:
 	close(lk);
 	return rc;
+}
+
+/* ---------------------------------------------------------------- upload (web API) */
+
+struct list_upload_cb {
+	list_line_problem_fn *fn;
+	void *arg;
+};
+
+/* list_parse_problem_fn of list_upload: the line and what is wrong. */
+static void list_upload_problem(void *arg, unsigned long line, const char *what, const char *msg)
+{
+	struct list_upload_cb *cb = arg;
+
+	(void)msg;
+	if (cb->fn)
+		cb->fn(cb->arg, line > UINT_MAX ? UINT_MAX : (unsigned)line, what);
+}
+
+/* Validate data[0..len) as x's list; RG_FOUND, RG_NOTFOUND (problems to cb), RG_TEMPFAIL. */
+static int list_upload_check(const struct list_ctx *x, const char *data, size_t len, struct list_upload_cb *cb,
+			     char *err, size_t errlen)
+{
+	struct list_parse lp;
+	struct list_allow al;
+	char **v = NULL;
+	size_t n = 0;
+	FILE *f;
+	int rc;
+
+	list_parse_setup(&lp, &al, x, x->s->list);
+	lp.fn = list_upload_problem;
+	lp.arg = cb;
+	lp.max = UINT_MAX;
+	if (len > lp.max_bytes) {
+		list_parse_problem(&lp, 0, "larger than list_max_size = %u MiB", x->s->list_max_size);
+		rc = 0;
+	} else if (len == 0) {
+		list_parse_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");
+		rc = 0;
+	} else if ((f = fmemopen((void *)data, len, "r")) == NULL) {
+		util_snprintf(err, errlen, "fmemopen: %s", strerror(errno));
+		rc = -1;
+	} else {
+		rc = list_read(&lp, f, &v, &n, err, errlen);
+		fclose(f);
+	}
+	free(v);
+	list_parse_free(&lp);
+	list_allow_free(&al);
+	if (rc < 0)
+		return RG_TEMPFAIL;
+	if (lp.problems)
+		util_snprintf(err, errlen, "%lu problem(s)", lp.problems);
+	return lp.problems ? RG_NOTFOUND : RG_FOUND;
+}
+
+/* Write data to a temp file beside path (owned and moded like the file it replaces), fsync,
+ * rename over path, fsync the directory: readers see the old file or the whole new one. */
+static int list_upload_install(const struct settings *s, const char *path, const char *data, size_t len,
+			       char *err, size_t errlen)
+{
+	char tmp[RG_PATH_MAX + 32], dir[RG_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat old, d;
+	size_t off = 0;
+	int fd, dfd, have_old, e = 0;
+
+	if (slash == NULL)
+		util_strlcpy(dir, ".", sizeof dir);
+	else if (util_snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path) < 0)
+		return util_snprintf(err, errlen, "list path too long"), -1;
+	if (util_snprintf(tmp, sizeof tmp, "%s/.%s.upload.XXXXXX", dir, slash ? slash + 1 : path) < 0)
+		return util_snprintf(err, errlen, "list path too long"), -1;
+	have_old = stat(path, &old) == 0 && S_ISREG(old.st_mode);
+	/* Why O_EXCL (mkostemp): a name prepared by someone else is never written through. */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		return util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno)), -1;
+	if (geteuid() == 0) {
+		/* Why: root (the web API) must leave a file its customer and Exim can use. */
+		if (have_old)
+			e = fchown(fd, old.st_uid, old.st_gid);
+		else if (stat(dir, &d) == 0 && stat(s->state_dir, &old) == 0)
+			e = fchown(fd, d.st_uid, old.st_gid);
+	}
+	if (e == 0)
+		e = fchmod(fd, have_old ? old.st_mode & 0666 : 0640);
+	while (e == 0 && off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			e = -1;
+		else
+			off += (size_t)w;
+	}
+	if (e == 0)
+		e = fsync(fd);
+	if (e != 0)
+		util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
+	if (close(fd) < 0 && e == 0)
+		e = -1, util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
+	if (e == 0 && rename(tmp, path) < 0)
+		e = -1, util_snprintf(err, errlen, "%.150s: %s", path, strerror(errno));
+	if (e != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+/* Validate, install and compile an uploaded list at once. */
+int list_upload(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn, void *arg,
+		struct list_status *out, char *err, size_t errlen)
+{
+	struct list_upload_cb cb = { fn, arg };
+	struct list_version v;
+	struct list_proc *p;
+	struct stat sb;
+	int rc, lk, status;
+
+	memset(out, 0, sizeof *out);
+	if (x->s == NULL || x->s->list[0] == '\0')
+		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
+	if ((rc = list_upload_check(x, data, len, &cb, err, errlen)) != RG_FOUND)
+		return rc;
+	if ((p = list_proc_get(x, err, errlen)) == NULL)
+		return RG_TEMPFAIL;
+	/* Why the lock first: no compile of the old file may finish after ours. */
+	if ((lk = list_lock(x, p, 0, err, errlen)) < 0)
+		return RG_TEMPFAIL;
+	if (list_upload_install(x->s, x->s->list, data, len, err, errlen) < 0 || stat(x->s->list, &sb) < 0) {
+		if (err[0] == '\0')
+			util_snprintf(err, errlen, "%.150s: %s", x->s->list, strerror(errno));
+		close(lk);
+		return RG_TEMPFAIL;
+	}
+	list_version_of(&sb, &v);
+	status = list_judge(x, p, &v, err, errlen);
+	flock(lk, LOCK_UN);
+	close(lk);
+	if (status == LIST_SRC_PENDING)
+		return RG_TEMPFAIL;
+	if (status == LIST_SRC_REFUSED && fn)
+		fn(arg, 0, p->bad.reason);
+	if (list_status(x, out, err, errlen) != RG_FOUND)
+		return RG_TEMPFAIL;
+	out->src_state = status;
+	if (status == LIST_SRC_REFUSED)
+		return util_snprintf(err, errlen, "%.200s", p->bad.reason), RG_NOTFOUND;
+	return RG_FOUND;
 }
 
 /* Release every mapping of this process. */

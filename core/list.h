@@ -5,11 +5,18 @@
  *
  * A version of the file takes effect only when it is ready and valid: ready = its
  * metadata changed after its last data write (renamed into place, or its times set by
- * scp -p / touch), or it has not been written for list_settle; valid = every line an
- * address (or blank, or a '#' comment) of a domain whose settings name this file, and at
- * least one address. A version that drops more than list_max_shrink percent of the
- * entries in force is held until list_accept(). Until then, and whenever a version is
- * refused, the index in force stays in force.
+ * scp -p / touch), or it has not been written for list_settle; valid = a regular file of
+ * at most list_max_size MiB and list_max_lines lines, every line an address (or blank,
+ * or a '#' comment) of a domain whose settings name this file, at least one address, and
+ * with list_end_marker = yes a last line "# end". A version that drops more than
+ * list_max_shrink percent of the entries in force is held until list_accept(). Until
+ * then, and whenever a version is refused, the index in force stays in force.
+ *
+ * Where it is compiled: never inside an SMTP RCPT. A lookup from Exim (x->detach) answers
+ * from the index in force and leaves the compile to a detached child it does not wait
+ * for; the CLI and the web API compile in their own process. Run as root, the source is
+ * opened with the privileges of state_dir's owner (Exim's user): root never reads for a
+ * customer what Exim could not.
  *
  * Files, for a list file PATH (H = 16 hex digits of a hash of PATH):
  *   lists/H.cdb        the index in force (keys: lower-cased addresses; one metadata record)
@@ -60,6 +67,7 @@ struct list_ctx {
 	const struct config *c;
 	const struct settings *s;
 	const char *domain;
+	int detach;                     /* on the SMTP path: compile in a detached child */
 };
 
 /* What list_status() reports about s->list. */
@@ -79,11 +87,14 @@ struct list_status {
 	struct list_version src;        /* when the file exists */
 	int64_t ready_at;               /* settling: unix time it becomes ready */
 	struct list_state state;        /* refused / held */
-	char detail[RG_ERRLEN];         /* missing: the stat error */
+	char detail[RG_ERRLEN];         /* missing: the stat error; pending: why it was not compiled */
 };
 
 /* One problem of a file being checked ("file:line: problem"). */
 typedef void list_problem_fn(void *arg, const char *problem);
+
+/* One problem of an uploaded list: its line (0: the whole file) and what is wrong. */
+typedef void list_line_problem_fn(void *arg, unsigned line, const char *message);
 
 /* Readiness of a version at unix time now: its metadata changed after its last data write,
  * or it has not been written for settle seconds. */
@@ -108,6 +119,15 @@ int list_status(const struct list_ctx *x, struct list_status *out, char *err, si
 /* Put the held version of x->s->list in force (it must still be the file's content).
  * RG_FOUND with what was done in msg, RG_NOTFOUND when nothing is held, RG_TEMPFAIL. */
 int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, size_t errlen);
+
+/* Install data[0..len) as x->s->list (the web API's upload): the same validation as an scp
+ * upload, then a settle-free atomic install (temp file beside the list, fsync, rename) and
+ * a compile at once. RG_FOUND installed (out->src_state LIST_SRC_IN_FORCE, or
+ * LIST_SRC_HELD when the shrink guard holds it), RG_NOTFOUND refused (every problem to fn
+ * with its line; file and list in force unchanged), RG_CONFIG no list for the domain,
+ * RG_TEMPFAIL I/O (err). */
+int list_upload(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn, void *arg,
+		struct list_status *out, char *err, size_t errlen);
 
 /* Release this process's mappings. */
 void list_reset(void);

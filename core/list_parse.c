@@ -1,7 +1,10 @@
 /*
  * list_parse.c - reading a static list file: one address per line, blank lines and '#'
- * comments, each address valid (core/address.h) and of a domain whose settings name the
- * file. Problems are reported as "file:line: what", with the offending text sanitised.
+ * comments, each address valid (core/address.h) and of a domain the caller allows, the
+ * file bounded in bytes and lines, optionally closed by an end marker.
+ *
+ * Problems are reported as "file:line: what" and never quote the line: a list may be a
+ * link to a secret file (issue 13, defect 5), and the line number identifies the problem.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -24,54 +27,7 @@ void list_parse_problem(struct list_parse *lp, unsigned long line, const char *f
 	if (lp->problems++ == 0)
 		memcpy(lp->first, msg, sizeof msg);
 	if (lp->fn && lp->problems <= lp->max)
-		lp->fn(lp->arg, msg);
-}
-
-/* Whether domain's settings name this file, cached per domain in an open-addressing table
- * (why a table: a shared file may serve thousands of domains, each judged once). */
-int list_parse_allowed(struct list_parse *lp, const char *domain)
-{
-	const struct list_ctx *x = lp->x;
-	size_t i, mask;
-
-	if (lp->any_domain)
-		return 1;
-	/* The asking domain's settings may name the file through per-call options. */
-	if (x->domain && strcmp(domain, x->domain) == 0 && strcmp(x->s->list, lp->path) == 0)
-		return 1;
-	if (x->c == NULL)
-		return 0;
-	if (lp->ndom * 2 >= lp->domcap) {
-		size_t cap = lp->domcap ? lp->domcap * 2 : 64;
-		struct list_dom *d = calloc(cap, sizeof *d);
-
-		if (d == NULL)
-			return -1;
-		for (i = 0; i < lp->domcap; i++) {
-			size_t j;
-
-			if (lp->dom[i].name == NULL)
-				continue;
-			for (j = list_fnv1a(lp->dom[i].name) & (cap - 1); d[j].name; j = (j + 1) & (cap - 1))
-				;
-			d[j] = lp->dom[i];
-		}
-		free(lp->dom);
-		lp->dom = d;
-		lp->domcap = cap;
-	}
-	mask = lp->domcap - 1;
-	for (i = list_fnv1a(domain) & mask; lp->dom[i].name; i = (i + 1) & mask)
-		if (strcmp(lp->dom[i].name, domain) == 0)
-			return lp->dom[i].allowed;
-	if (lp->tmp == NULL && (lp->tmp = malloc(sizeof *lp->tmp)) == NULL)
-		return -1;
-	if ((lp->dom[i].name = strdup(domain)) == NULL)
-		return -1;
-	config_for_domain(x->c, domain, lp->tmp);
-	lp->dom[i].allowed = strcmp(lp->tmp->list, lp->path) == 0;
-	lp->ndom++;
-	return lp->dom[i].allowed;
+		lp->fn(lp->arg, line, what, msg);
 }
 
 /* Append a key. */
@@ -106,24 +62,24 @@ static int list_parse_add_key(struct list_parse *lp, const char *key)
 /* Free a parse's memory. */
 void list_parse_free(struct list_parse *lp)
 {
-	size_t i;
-
-	for (i = 0; i < lp->domcap; i++)
-		free(lp->dom[i].name);
-	free(lp->dom);
 	free(lp->buf);
 	free(lp->off);
-	free(lp->tmp);
+	lp->buf = NULL;
+	lp->off = NULL;
+	lp->used = lp->cap = lp->n = lp->ncap = 0;
 }
 
-/* Read one line of f into buf (size bytes; the rest of a longer line is read, not kept).
- * Its whole length, or -1 at end of file or on a read error. */
-static long list_parse_getline(FILE *f, char *buf, size_t size)
+/* Read one line of f into buf (size bytes; the rest of a longer line is read, not kept),
+ * reading no more than *budget bytes (0: unbounded), which it lowers. The line's whole
+ * length, -1 at end of file or on a read error, -2 when the budget ran out. */
+static long list_parse_getline(FILE *f, char *buf, size_t size, uint64_t *budget)
 {
 	size_t len = 0;
 	int ch;
 
 	while ((ch = getc_unlocked(f)) != EOF) {
+		if (*budget && --*budget == 0)
+			return -2;
 		if (len < size - 1)
 			buf[len] = (char)ch;
 		len++;
@@ -138,15 +94,21 @@ static long list_parse_getline(FILE *f, char *buf, size_t size)
 int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 {
 	/* Why a fixed buffer: a file without newlines must not be read whole into memory. */
-	char line[LIST_LINE_MAX + 2], why[RG_ERRLEN], shown[64];
+	char line[LIST_LINE_MAX + 2], why[RG_ERRLEN];
+	/* Why one more byte than allowed: reading it is how "larger than" is seen. */
+	uint64_t budget = lp->max_bytes ? lp->max_bytes + 1 : 0;
 	unsigned long no = 0;
 	long len;
-	int rc = 0, allowed;
+	int rc = 0, allowed, ended = 0;
 
-	while ((len = list_parse_getline(f, line, sizeof line)) >= 0) {
+	while ((len = list_parse_getline(f, line, sizeof line, &budget)) >= 0) {
 		char *s = line, *e;
 		struct address a;
 
+		if (lp->max_lines && no == lp->max_lines) {
+			list_parse_problem(lp, 0, "more than list_max_lines = %lu lines", lp->max_lines);
+			return 0;
+		}
 		no++;
 		if (len > LIST_LINE_MAX) {
 			list_parse_problem(lp, no, "line longer than %d bytes", LIST_LINE_MAX);
@@ -161,19 +123,21 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 		while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
 			*--e = '\0';
 		s += strspn(s, " \t");
-		if (*s == '\0' || *s == '#')
+		if (*s == '\0')
 			continue;
-		util_sanitise(shown, sizeof shown, s, strlen(s));
+		ended = strcmp(s, LIST_END_MARKER) == 0;
+		if (*s == '#')
+			continue;
 		if (address_parse(s, &a, why, sizeof why) == RG_NOTFOUND) {
-			list_parse_problem(lp, no, "\"%s\": %.80s", shown, why);
+			list_parse_problem(lp, no, "not an address: %.80s", why);
 			goto next;
 		}
 		if (a.domain[0] == '\0') {
 			/* A UTF-8 address: well-formed, but nothing can ask for it. */
-			list_parse_problem(lp, no, "\"%s\": UTF-8 addresses cannot be verified; remove the line", shown);
+			list_parse_problem(lp, no, "UTF-8 addresses cannot be verified; remove the line");
 			goto next;
 		}
-		if ((allowed = list_parse_allowed(lp, a.domain)) < 0) {
+		if ((allowed = lp->allowed ? lp->allowed(lp->allowed_arg, a.domain) : 1) < 0) {
 			util_snprintf(err, errlen, "out of memory");
 			rc = -1;
 			break;
@@ -181,7 +145,7 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 		if (!allowed) {
 			if (lp->problems == 0)
 				util_strlcpy(lp->first_domain, a.domain, sizeof lp->first_domain);
-			list_parse_problem(lp, no, "\"%s\": domain %.80s is not configured for this file", shown, a.domain);
+			list_parse_problem(lp, no, "domain %.80s is not configured for this file", a.domain);
 			goto next;
 		}
 		util_lower(a.full);
@@ -193,13 +157,22 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 		continue;
 next:
 		if (lp->max == 0)
-			break;
+			return 0;
+	}
+	if (len == -2) {
+		list_parse_problem(lp, 0, "larger than list_max_size = %llu bytes", (unsigned long long)lp->max_bytes);
+		return 0;
 	}
 	/* Why: a read that stopped short of the end would compile part of the file as whole. */
-	if (rc == 0 && len < 0 && (ferror(f) || !feof(f))) {
+	if (rc == 0 && (ferror(f) || !feof(f))) {
 		util_snprintf(err, errlen, "%.150s: read error: %s", lp->path, strerror(errno));
-		rc = -1;
+		return -1;
 	}
+	/* Why: scp writes in place; a copy cut at a line end parses as a shorter list. The
+	 * marker says the customer's file is whole. */
+	if (rc == 0 && lp->end_marker && !ended)
+		list_parse_problem(lp, 0, "no \"" LIST_END_MARKER "\" line at the end (list_end_marker = yes): "
+				   "an incomplete upload?");
 	return rc;
 }
 

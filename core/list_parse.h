@@ -1,8 +1,9 @@
 /*
- * list_parse.h - reading a static list file: lines, comments, addresses, the domains the
- * file may hold (internal to list.c; see list.h for the format).
+ * list_parse.h - reading a static list file: lines, comments, addresses, bounds, and the
+ * end marker (lower tier: it knows nothing of the config; which domains a file may hold
+ * is the caller's callback). See list.h for the format.
  *
- * Ownership: a struct list_parse owns its keys and domain cache until list_parse_free().
+ * Ownership: a struct list_parse owns its keys until list_parse_free().
  */
 #ifndef RG_LIST_PARSE_H
 #define RG_LIST_PARSE_H
@@ -10,31 +11,33 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "list.h"
+#include "rg.h"
 
 #define LIST_LINE_MAX 1024
+#define LIST_END_MARKER "# end"
 
-struct list_dom {                       /* a domain already judged, for the file's lines */
-	char *name;
-	int allowed;
-};
+/* Whether the file may hold addresses of domain: 1 yes, 0 no, -1 out of memory. */
+typedef int list_parse_allowed_fn(void *arg, const char *domain);
+
+/* One problem: its line (0: the whole file), what is wrong, and "file:line: what". */
+typedef void list_parse_problem_fn(void *arg, unsigned long line, const char *what, const char *msg);
 
 struct list_parse {
-	const struct list_ctx *x;
-	const char *path;
-	int any_domain;                 /* no domain restriction (list check of a loose file) */
-	list_problem_fn *fn;
+	const char *path;               /* named in problems */
+	list_parse_allowed_fn *allowed; /* NULL: any domain */
+	void *allowed_arg;
+	list_parse_problem_fn *fn;      /* may be NULL */
 	void *arg;
 	unsigned max;                   /* problems passed to fn; 0: stop at the first */
+	int end_marker;                 /* the last non-blank line must be LIST_END_MARKER */
+	uint64_t max_bytes;             /* 0: unbounded */
+	unsigned long max_lines;        /* 0: unbounded */
 	unsigned long problems;
 	char first[RG_ERRLEN];          /* the first problem */
 	char first_domain[RG_DOMAIN_MAX + 1]; /* its domain, when it is "not configured" */
 	char *buf;                      /* keys, NUL-terminated, back to back */
 	size_t used, cap;
 	size_t *off, n, ncap;
-	struct list_dom *dom;
-	size_t ndom, domcap;
-	struct settings *tmp;
 };
 
 /* FNV-1a 64 of a string (index file names, the domain cache). */
@@ -51,9 +54,6 @@ static inline uint64_t list_fnv1a(const char *str)
 /* Record a problem at line ("file:line: what"); the first is kept in lp->first. */
 void list_parse_problem(struct list_parse *lp, unsigned long line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-
-/* Whether domain's settings name lp->path: 1 yes, 0 no, -1 out of memory. */
-int list_parse_allowed(struct list_parse *lp, const char *domain);
 
 /* Read every line of f (keys kept while no problem was found); 0, or -1 with err. */
 int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen);

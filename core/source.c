@@ -26,3 +26,22 @@ const struct source_ops *source_find(const char *name)
 			return source_registry[i];
 	return NULL;
 }
+
+/* Give every member the config in force. */
+void source_configure(const struct config *c)
+{
+	size_t i;
+
+	for (i = 0; source_registry[i] != NULL; i++)
+		if (source_registry[i]->configure)
+			source_registry[i]->configure(c);
+}
+
+/* Ask the member that gave cv whether it still stands. */
+int source_revalidate(const struct address *addr, const struct settings *s, const struct verdict *cv)
+{
+	const struct source_ops *src = source_find(cv->source);
+
+	return src != NULL && src->revalidate != NULL && config_has_source(s, src->name) &&
+	       src->revalidate(addr, s, cv) == 1;
+}

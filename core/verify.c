@@ -117,28 +117,6 @@ static void verify_yield_defer(struct yield *y, const char *role, const char *sh
 	yield_add(y, "detail", detail);
 }
 
-/*
- * Whether a cached verdict that came from the static list is contradicted by the list in
- * force now. Why: the customer's new list is authoritative at once: a mailbox just added
- * must not be refused from the cache for negative_ttl (nor a removed one pass for
- * positive_ttl). The verdict is then void and the chain runs again in its order (a
- * source before the list may answer now). Asking the list costs a stat and an index
- * lookup, no more than the cache did.
- */
-static int verify_list_changed(const struct address *a, const struct settings *s, int64_t deadline,
-			       const struct verdict *cv)
-{
-	const struct source_ops *list = source_find("list");
-	struct source_answer ans;
-	char err[RG_ERRLEN];
-	int rc;
-
-	if (list == NULL || strcmp(cv->source, "list") != 0 || !config_has_source(s, "list"))
-		return 0;
-	rc = list->lookup(a, s, deadline, &ans, err, sizeof err);
-	return (rc == RG_FOUND || rc == RG_NOTFOUND) && (rc == RG_FOUND) != (cv->pass != 0);
-}
-
 /* Run the sources of s for a; returns the RG_ outcome and fills y. */
 static int verify_chain(const struct verify_ctx *cx, const struct address *a, const struct settings *s,
 			struct yield *y)
@@ -155,7 +133,9 @@ static int verify_chain(const struct verify_ctx *cx, const struct address *a, co
 	if (st == NULL)
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
 	have_cached = verify_cached(st, a, &cv) == 0;
-	if (have_cached && util_now() < cv.expires && verify_list_changed(a, s, deadline, &cv))
+	/* The member that gave a live verdict may void it (a list changed since). */
+	source_configure(engine_current_config());
+	if (have_cached && util_now() < cv.expires && source_revalidate(a, s, &cv))
 		have_cached = 0;          /* void: never a stale pass either */
 	if (have_cached && util_now() < cv.expires) {
 		verify_yield_verdict(y, cx->role, a, cv.pass, "cache", cv.text);

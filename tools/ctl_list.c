@@ -109,7 +109,7 @@ static int ctl_list_check(int argc, char **argv)
 {
 	const char *names[64];
 	struct settings s;
-	struct list_ctx x = { NULL, NULL, "" };
+	struct list_ctx x = { NULL, NULL, "", 0 };
 	struct ctl_problems pr = { 1 };
 	const struct config *c;
 	char err[RG_ERRLEN] = "";
@@ -169,7 +169,7 @@ static const char *const ctl_list_states[] = {
 static int ctl_list_show(const struct config *c, const char *path, const char **names, size_t n, int first)
 {
 	struct settings s;
-	struct list_ctx x = { c, &s, names[0] };
+	struct list_ctx x = { c, &s, names[0], 0 };
 	struct list_status ls;
 	char err[RG_ERRLEN] = "", t1[32], t2[32];
 	size_t i;
@@ -203,7 +203,7 @@ static int ctl_list_show(const struct config *c, const char *path, const char **
 			printf(",\"since\":%" PRId64 ",\"reason\":", ls.state.at);
 			ctl_json_str(ls.state.reason);
 		}
-		if (ls.src_state == LIST_SRC_MISSING) {
+		if (ls.src_state == LIST_SRC_MISSING || (ls.src_state == LIST_SRC_PENDING && ls.detail[0])) {
 			printf(",\"reason\":");
 			ctl_json_str(ls.detail);
 		}
@@ -227,7 +227,10 @@ static int ctl_list_show(const struct config *c, const char *path, const char **
 			       ctl_time(ls.src.mtime_ns / 1000000000, t1, sizeof t1), ctl_time(ls.ready_at, t2, sizeof t2));
 			break;
 		case LIST_SRC_PENDING:
-			printf("  file    : changed, being compiled by another process\n");
+			if (ls.detail[0])
+				printf("  file    : changed, NOT COMPILED (retried later): %s\n", ls.detail);
+			else
+				printf("  file    : changed, being compiled by another process\n");
 			break;
 		case LIST_SRC_REFUSED:
 			printf("  file    : REFUSED since %s: %s\n", ctl_time(ls.state.at, t1, sizeof t1), ls.state.reason);
@@ -349,7 +352,7 @@ static int ctl_list_accept(int argc, char **argv)
 {
 	const struct config *c;
 	struct settings s;
-	struct list_ctx x = { NULL, &s, "" };
+	struct list_ctx x = { NULL, &s, "", 0 };
 	char err[RG_ERRLEN] = "", msg[RG_ERRLEN] = "";
 	int rc;
 

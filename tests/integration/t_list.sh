@@ -5,6 +5,8 @@
 # into place at once; a writer paused half-way through a line, a truncated file, a
 # malformed line and another domain's addresses never replace the list in force; the
 # shrink guard holds a list that drops most entries until "rcptguardctl list accept".
+# The RCPT never compiles: it answers from the version in force (451 when none) and a
+# detached child compiles; the new version is in force a moment later.
 . "$(dirname "$0")/../lib/testbed.sh"
 . "$(dirname "$0")/../lib/sshd.sh"
 
@@ -34,6 +36,18 @@ tb_front
 upload_renamed() {
 	sshd_scp "$1" "$LISTS/$2.upload" && sshd_ssh "mv $LISTS/$2.upload $LISTS/$2"
 }
+# judged FILE ADDRESS: one RCPT to ADDRESS (answered from the version in force; it starts
+# the detached compile), then wait up to 10 s for the front's log (since the last mark)
+# to say how FILE was judged. Status 1 when it never says.
+judged() {
+	local file=$1 addr=$2 i
+	tb_rcpt_reply "$addr" >/dev/null
+	for i in $(seq 100); do
+		tb_front_log | grep -qE "rcptguard: list $file(: new version in force| refused| held)" && return 0
+		sleep 0.1
+	done
+	return 1
+}
 # flush DOMAIN: forget cached verdicts, so that the list answers again.
 flush() { tb_ctl cache flush "$1" >/dev/null; }
 # status_state DOMAIN: the file's state from list status --json.
@@ -44,9 +58,13 @@ status_state() {
 # ---------------------------------------------------------------- callout down -> list answers
 
 printf '# example.org mailboxes\nalice@example.org\nBob@Example.org\n' >"$TB/ex1"
+tb_mark
 upload_renamed "$TB/ex1" example.org.list
 assert_eq 0 $? "scp (SFTP protocol) upload + ssh mv succeed"
-tb_mark
+r=$(tb_rcpt_reply alice@example.org)
+assert_match '^451 ' "$r" "first RCPT after a new list: no version in force yet, 451 (the compile runs detached)"
+assert_log 'detail="list: no valid version of .*example\.org\.list in force yet"' "log: the deferral says no version is in force yet"
+for _ in $(seq 100); do tb_front_log | grep -q 'example\.org\.list: new version in force' && break; sleep 0.1; done
 tb_rcpts alice@example.org BOB@example.org nobody@example.org >/dev/null
 assert_match '^250 ' "$(tb_reply_of alice@example.org)" "callout down: listed alice@example.org gets 250"
 assert_match '^250 ' "$(tb_reply_of BOB@example.org)" "callout down: BOB@example.org matches Bob@Example.org (case-insensitive)"
@@ -80,10 +98,14 @@ assert_log 'verify_recipient <ghost@only\.test> result=fail source=list ' "log: 
 # scp -p (SFTP) sets the file's times after its last write: finished, counts at once.
 printf 'alice@only.test\nbob@only.test\ndave@only.test\nerin@only.test\n' >"$TB/only2"
 touch -d '2 hours ago' "$TB/only2"
+tb_front_mark
 sshd_scp -p "$TB/only2" "$LISTS/only.test.list"
 flush only.test
+judged "$LISTS/only\.test\.list" erin@only.test
+assert_eq 0 $? "scp -p in place (times set after the data): compiled at once, without list_settle"
+flush only.test
 r=$(tb_rcpt_reply erin@only.test)
-assert_match '^250 ' "$r" "scp -p in place (times set after the data): counts at once"
+assert_match '^250 ' "$r" "scp -p in place: erin 250"
 
 # A writer that stops half-way through a line, for longer than lookups take.
 python3 - "$LISTS/only.test.list" "$TB/writer" <<'PY' &
@@ -107,6 +129,8 @@ assert_eq settling "$(status_state only.test)" "writer paused mid-line: list sta
 touch "$TB/writer.go"
 wait "$writer"
 sleep 3.2   # list_settle (2s), and a second for the whole-second clock
+tb_front_mark
+judged "$LISTS/only\.test\.list" ghost@only.test
 flush only.test
 tb_rcpts carol@only.test dave@only.test >/dev/null
 assert_match '^250 ' "$(tb_reply_of carol@only.test)" "writer finished and settled: carol 250"
@@ -118,9 +142,11 @@ printf 'alice@only.test\nbob@only.test\nerin@only.test\ncarol@only.te' >"$TB/tru
 sshd_scp "$TB/trunc" "$LISTS/only.test.list"
 sleep 3.2   # list_settle (2s), and a second for the whole-second clock
 flush only.test
+judged "$LISTS/only\.test\.list" carol@only.test
+flush only.test
 r=$(tb_rcpt_reply carol@only.test)
 assert_match '^250 ' "$r" "truncated file: refused, carol still 250 from the version in force"
-assert_log "rcptguard: list $LISTS/only\.test\.list refused: $LISTS/only\.test\.list:4: \"carol@only\.te\": domain only\.te is not configured" \
+assert_log "rcptguard: list $LISTS/only\.test\.list refused: $LISTS/only\.test\.list:4: domain only\.te is not configured" \
 	"log: truncated file refused, naming file:4"
 assert_status 1 "list status exits 1 when a file is refused" -- tb_ctl list status only.test
 assert_match "REFUSED since .*only\.test\.list:4: " "$TB_OUT" "list status names the refusal and file:line"
@@ -133,8 +159,11 @@ tb_front_mark
 printf 'alice@only.test\nbob@only.test\nfrank at only.test\n' >"$TB/bad"
 upload_renamed "$TB/bad" only.test.list
 flush only.test
+judged "$LISTS/only\.test\.list" carol@only.test
+flush only.test
 assert_match '^250 ' "$(tb_rcpt_reply carol@only.test)" "malformed line: refused, the version in force answers"
-assert_log "only\.test\.list:3: \"frank at only\.test\": " "log: malformed line refused, naming file:3"
+assert_log "only\.test\.list:3: not an address: " "log: malformed line refused, naming file:3"
+assert_eq 0 "$(tb_front_log | grep -c 'frank')" "log: the refused line's text is not echoed"
 assert_status 1 "list check on the malformed file exits 1" -- tb_ctl list check "$LISTS/only.test.list"
 assert_match "only\.test\.list:3: " "$TB_OUT" "list check prints the problem with file:line"
 
@@ -143,14 +172,18 @@ tb_front_mark
 printf 'alice@example.org\nbob@example.org\n' >"$TB/wrong"
 upload_renamed "$TB/wrong" only.test.list
 flush only.test
+judged "$LISTS/only\.test\.list" carol@only.test
+flush only.test
 assert_match '^250 ' "$(tb_rcpt_reply carol@only.test)" "another domain's file: refused, the version in force answers"
-assert_log "only\.test\.list:1: \"alice@example\.org\": domain example\.org is not configured for this file" \
+assert_log "only\.test\.list:1: domain example\.org is not configured for this file" \
 	"log: another domain's addresses refused, naming file:1"
 
 # The shrink guard: a list that drops 3 of the 4 entries is held until accepted.
 tb_front_mark
 printf 'alice@only.test\n' >"$TB/small"
 upload_renamed "$TB/small" only.test.list
+flush only.test
+judged "$LISTS/only\.test\.list" carol@only.test
 flush only.test
 assert_match '^250 ' "$(tb_rcpt_reply carol@only.test)" "list dropping 75%: held, carol (dropped) still 250"
 assert_log 'only\.test\.list held: drops 3 of the 4 entries in force' "log: the held list and why"
