@@ -6,13 +6,9 @@
  * and the token's scope before anything is read or changed: a customer token on another
  * domain gets 403 and nothing happens. Every change is logged with the token's name.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "address.h"
 #include "admin.h"
@@ -138,13 +134,10 @@ static json_t *dom_info(const char *domain)
 	json_object_set_new(j, "sources", src);
 	if (domain[0] != '*') {
 		const struct store_handle *st;
-		struct list_ctx x;
 		struct settings copy = *s;
+		struct list_ctx x = { .c = engine_current_config(), .s = &copy, .domain = domain };
 
 		memset(&ls, 0, sizeof ls);
-		x.c = engine_current_config();
-		x.s = &copy;
-		x.domain = domain;
 		if (copy.list[0] && list_status(&x, &ls, err, sizeof err) != RG_FOUND) {
 			ls.src_state = LIST_SRC_MISSING;
 			util_strlcpy(ls.detail, err, sizeof ls.detail);
@@ -298,81 +291,13 @@ static void dom_cache(struct admin_req *q, const char *domain, struct admin_repl
 	admin_reply_json(r, 200, json_pack("{s:s,s:o,s:b}", "domain", domain, "records", f.arr, "truncated", f.truncated));
 }
 
-struct dom_problems {
-	json_t *arr;
-	const char *tmp;                /* the upload's temporary path, cut from messages */
-};
-
-/* list_check callback: "PATH:LINE: message" -> {line, message}. */
-static void dom_problem(void *arg, const char *problem)
+/* list_upload callback: one problem as {line, message} (at most DOM_PROBLEMS_MAX). */
+static void dom_problem(void *arg, unsigned line, const char *message)
 {
-	struct dom_problems *p = arg;
-	size_t tl = strlen(p->tmp);
-	const char *m = problem;
-	unsigned long line = 0;
-	char *end;
+	json_t *arr = arg;
 
-	if (strncmp(m, p->tmp, tl) == 0 && m[tl] == ':') {
-		line = strtoul(m + tl + 1, &end, 10);
-		m = *end == ':' ? end + 1 : m + tl + 1;
-		while (*m == ' ')
-			m++;
-	}
-	if (json_array_size(p->arr) < DOM_PROBLEMS_MAX)
-		json_array_append_new(p->arr, json_pack("{s:I,s:s}", "line", (json_int_t)line, "message", m));
-}
-
-/*
- * Install an uploaded list the way an scp upload ends: the bytes go to a temporary file
- * beside the list (same file system), are checked as that domain's list, and only a valid
- * version is renamed over the list (atomic: Exim sees the old file or the new one, whole);
- * the compile then runs at once and the shrink guard may hold it. A refused upload leaves
- * the file and the list in force as they were.
- */
-static int dom_list_install(const struct list_ctx *x, const char *data, size_t len, struct dom_problems *p,
-			    struct list_status *out, char *err, size_t errlen)
-{
-	char tmp[RG_PATH_MAX + 32];
-	struct settings check = *x->s;
-	struct list_ctx cx = { x->c, &check, x->domain };
-	struct stat sb;
-	uint64_t entries;
-	size_t off = 0;
-	ssize_t w;
-	int fd, rc;
-
-	if (x->s->list[0] == '\0')
-		return util_snprintf(err, errlen, "no list is configured for %s", x->domain), RG_CONFIG;
-	if (util_snprintf(tmp, sizeof tmp, "%s.upload.%ld", x->s->list, (long)getpid()) < 0)
-		return util_snprintf(err, errlen, "list path too long"), RG_CONFIG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return util_snprintf(err, errlen, "%s: %s", tmp, strerror(errno)), RG_TEMPFAIL;
-	/* Keep the owner of the list in force (Exim's user must read it). */
-	if (stat(x->s->list, &sb) == 0 && fchown(fd, sb.st_uid, sb.st_gid) != 0)
-		sb.st_uid = 0;
-	while (off < len && (w = write(fd, data + off, len - off)) > 0)
-		off += (size_t)w;
-	if (off != len || fsync(fd) != 0) {
-		util_snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return RG_TEMPFAIL;
-	}
-	close(fd);
-	p->tmp = tmp;
-	util_strlcpy(check.list, tmp, sizeof check.list);
-	rc = list_check(&cx, tmp, dom_problem, p, DOM_PROBLEMS_MAX, &entries, err, errlen);
-	if (rc != RG_FOUND) {
-		unlink(tmp);
-		return rc;
-	}
-	if (rename(tmp, x->s->list) != 0) {
-		util_snprintf(err, errlen, "%s: %s", x->s->list, strerror(errno));
-		unlink(tmp);
-		return RG_TEMPFAIL;
-	}
-	return list_status(x, out, err, errlen);
+	if (json_array_size(arr) < DOM_PROBLEMS_MAX)
+		json_array_append_new(arr, json_pack("{s:i,s:s}", "line", (int)line, "message", message));
 }
 
 /* GET|PUT /api/v1/domains/D/list, POST .../list/accept */
@@ -381,8 +306,8 @@ static void dom_list(struct admin_req *q, const char *domain, int accept, struct
 	const struct settings *s;
 	struct settings copy;
 	struct list_status ls;
-	struct list_ctx x;
-	struct dom_problems p = { 0 };
+	struct list_ctx x = { 0 };
+	json_t *problems;
 	char err[RG_ERRLEN], msg[RG_ERRLEN];
 	int rc;
 
@@ -418,26 +343,19 @@ static void dom_list(struct admin_req *q, const char *domain, int accept, struct
 		r->allow = "GET, PUT";
 		return admin_reply_error(r, 405, "method not allowed");
 	}
-	p.arr = json_array();
-	rc = dom_list_install(&x, q->body ? q->body : "", q->len, &p, &ls, err, sizeof err);
+	problems = json_array();
+	rc = list_upload(&x, q->body ? q->body : "", q->len, dom_problem, problems, &ls, err, sizeof err);
 	if (rc == RG_NOTFOUND) {
-		admin_audit(q, "list upload %s refused: %zu problem(s)", domain, json_array_size(p.arr));
+		admin_audit(q, "list upload %s refused: %zu problem(s)", domain, json_array_size(problems));
 		return admin_reply_json(r, 422, json_pack("{s:s,s:s,s:o}", "domain", domain, "error",
-							  "the list was refused; the list in force is unchanged", "problems", p.arr));
+							  "the list was refused; the list in force is unchanged", "problems",
+							  problems));
 	}
-	json_decref(p.arr);
+	json_decref(problems);
 	if (rc == RG_CONFIG)
 		return admin_reply_error(r, 404, "%s", err);
 	if (rc != RG_FOUND)
 		return admin_reply_error(r, 503, "%s", err);
-	if (ls.src_state == LIST_SRC_REFUSED) {
-		admin_audit(q, "list upload %s refused: %s", domain, ls.state.reason);
-		p.arr = json_array();
-		p.tmp = copy.list;
-		dom_problem(&p, ls.state.reason);
-		return admin_reply_json(r, 422, json_pack("{s:s,s:s,s:o}", "domain", domain, "error",
-							  "the list was refused; the list in force is unchanged", "problems", p.arr));
-	}
 	admin_audit(q, "list upload %s: %zu bytes, %s", domain, q->len,
 		    ls.src_state == LIST_SRC_HELD ? "held by the shrink guard" : "in force");
 	admin_reply_json(r, ls.src_state == LIST_SRC_HELD ? 409 : 200,
