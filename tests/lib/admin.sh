@@ -13,6 +13,7 @@ RG_ADMIN=$TB_BUILD/rcptguard-admin
 ADM_LOG=$TB/admin.log
 ADM_TOKENS=$TB/admin-tokens
 ADM_PID=
+ADM_CONF=${ADM_CONF:-$TB/rcptguard.conf}     # the config the daemon and the token verbs read
 # Chosen here, not in adm_conf_lines: that one runs inside $(...) in a tb_conf heredoc.
 read -r ADM_PORT <<<"$(tb_free_ports 1)"
 
@@ -28,7 +29,7 @@ EOF
 # adm_token SCOPE NAME: print a new token; the file stays readable by the daemon's user only.
 adm_token() {
 	local t
-	t=$("$RG_ADMIN" -c "$TB/rcptguard.conf" token add "$1" "$2" 2>>"$TB/admin-token.err") || return 1
+	t=$("$RG_ADMIN" -c "$ADM_CONF" token add "$1" "$2" 2>>"$TB/admin-token.err") || return 1
 	chown "root:$TB_EXIM_USER" "$ADM_TOKENS"
 	chmod 0640 "$ADM_TOKENS"
 	printf '%s\n' "$t"
@@ -41,7 +42,7 @@ adm_start() {
 	: >"$ADM_LOG"
 	chown "$TB_EXIM_USER" "$ADM_LOG"
 	setsid setpriv --reuid "$TB_EXIM_USER" --regid "$TB_EXIM_USER" --init-groups \
-		"$RG_ADMIN" -c "$TB/rcptguard.conf" serve </dev/null >>"$ADM_LOG" 2>&1 &
+		"$RG_ADMIN" -c "$ADM_CONF" serve </dev/null >>"$ADM_LOG" 2>&1 &
 	ADM_PID=$!
 	tb_track "$ADM_PID"
 	if ! tb_wait_listen "$ADM_PID" 5 "$ADM_PORT"; then
