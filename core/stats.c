@@ -192,7 +192,9 @@ void stats_reset(void)
 /* The counters of state_dir, mapped on first use. */
 static uint64_t *stats_slots(const char *state_dir)
 {
-	if (state_dir == NULL || state_dir[0] == '\0')
+	if (state_dir == NULL)
+		return stats_map.slots;
+	if (state_dir[0] == '\0')
 		return NULL;
 	if (strcmp(stats_map.dir, state_dir) == 0)
 		return stats_map.slots;

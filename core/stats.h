@@ -29,7 +29,8 @@ enum stats_family {
 };
 
 /* Count one event of family f with label values a and b (NULL when the family has fewer
- * labels; an unknown value counts as "other"). Never fails visibly: statistics must not
+ * labels; an unknown value counts as "other"). state_dir NULL: the file this process
+ * already counts into (none yet: not counted). Never fails visibly: statistics must not
  * cost mail. */
 void stats_count(const char *state_dir, enum stats_family f, const char *a, const char *b);
 
