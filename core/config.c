@@ -95,6 +95,8 @@ static const struct key keys[] = {
 	{ "admin_tls_key", T_STR, F(admin_tls_key), 0, 0, 1, "", NULL },
 	{ "admin_tokens", T_STR, F(admin_tokens), 0, 0, 1, "", NULL },
 	{ "admin_metrics_from", T_ASCII, F(admin_metrics_from), 0, 0, 1, "", NULL },
+	{ "store", T_ENUM, F(store), 0, 0, 1, "lmdb", "lmdb|redis" },
+	{ "store_map_max", T_UINT, F(store_map_max), 1, 1048576, 1, "4096", NULL },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 #define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */

@@ -66,6 +66,8 @@ struct settings {
 	char admin_tls_key[RG_PATH_MAX];
 	char admin_tokens[RG_PATH_MAX];                /* "SHA256HEX SCOPE NAME" lines */
 	char admin_metrics_from[CONFIG_LIST_MAX];      /* CIDRs that may GET /metrics without a token */
+	char store[CONFIG_NAME_MAX];                   /* store member: "lmdb" | "redis" (global only) */
+	unsigned store_map_max;                        /* MiB, ceiling of LMDB map growth: 4096 (global only) */
 };
 
 struct config;

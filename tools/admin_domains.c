@@ -17,6 +17,7 @@
 #include "probe.h"
 #include "store.h"
 #include "verdict.h"
+#include "verdict_admin.h"
 
 #define DOM_CACHE_MAX 10000             /* records one GET returns */
 #define DOM_PROBLEMS_MAX 1000           /* problems one refused upload reports */
@@ -63,7 +64,7 @@ static const struct store_handle *dom_store(const struct settings *s, struct adm
 	const struct store_handle *st;
 	char err[RG_ERRLEN];
 
-	if ((st = store_process(s->state_dir, s->store_map_size, err, sizeof err)) == NULL)
+	if ((st = store_process(s, err, sizeof err)) == NULL)
 		admin_reply_error(r, 503, "store unavailable: %s", err);
 	return st;
 }
@@ -109,7 +110,7 @@ static json_t *dom_catchall_json(const struct store_handle *st, const char *doma
 	size_t vlen;
 
 	if (st == NULL || verdict_key_catchall(key, sizeof key, domain) < 0 ||
-	    st->ops->get(st->s, key, val, sizeof val, &vlen, err, sizeof err) != RG_FOUND ||
+	    store_get(st, key, val, sizeof val, &vlen, 0, err, sizeof err) != RG_FOUND ||
 	    verdict_decode(val, vlen, 1, &v) < 0 || v.expires <= util_now())
 		return json_pack("{s:s}", "result", "unknown");
 	return json_pack("{s:s,s:I,s:I,s:s}", "result", v.pass ? "yes" : "no", "checked", (json_int_t)v.created,
@@ -143,7 +144,7 @@ static json_t *dom_info(const char *domain)
 			util_strlcpy(ls.detail, err, sizeof ls.detail);
 		}
 		json_object_set_new(j, "list", dom_list_json(&copy, domain, &ls));
-		st = store_process(copy.state_dir, copy.store_map_size, err, sizeof err);
+		st = store_process(&copy, err, sizeof err);
 		json_object_set_new(j, "catchall", dom_catchall_json(st, domain));
 	}
 	return j;
@@ -181,76 +182,37 @@ static void dom_list_domains(struct admin_req *q, struct admin_reply *r)
 }
 
 struct dom_cache {
-	const char *domain;
-	char address[RG_ADDRESS_MAX + 1];       /* "" = all */
-	int negative_only;
 	json_t *arr;
-	size_t n;
 	int truncated;
 };
 
-/* Whether a record (key after its "v:"/"c:") belongs to the selection. */
-static int dom_cache_selected(const struct dom_cache *f, const char *key, size_t klen, int catchall, int pass)
-{
-	size_t dl = strlen(f->domain);
-
-	if (f->negative_only && pass)
-		return 0;
-	if (f->address[0])
-		return !catchall && strlen(f->address) == klen && memcmp(f->address, key, klen) == 0;
-	if (catchall)
-		return dl == klen && memcmp(f->domain, key, klen) == 0;
-	return klen > dl + 1 && key[klen - dl - 1] == '@' && memcmp(key + klen - dl, f->domain, dl) == 0;
-}
-
-/* iterate callback: collect a record. */
-static int dom_cache_one(const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+/* verdict_admin_list callback: collect a record. */
+static int dom_cache_one(const char *name, int catchall, const struct verdict *v, void *arg)
 {
 	struct dom_cache *f = arg;
-	int catchall = key[0] == 'c';
-	char name[STORE_KEY_MAX + 1];
-	struct verdict v;
 
-	if (klen < 2 || klen - 2 >= sizeof name || verdict_decode(val, vlen, catchall, &v) < 0 ||
-	    !dom_cache_selected(f, key + 2, klen - 2, catchall, v.pass))
-		return 0;
-	if (f->n >= DOM_CACHE_MAX) {
+	if (json_array_size(f->arr) >= DOM_CACHE_MAX) {
 		f->truncated = 1;
 		return 1;
 	}
-	memcpy(name, key + 2, klen - 2);
-	name[klen - 2] = '\0';
 	json_array_append_new(f->arr, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "type", catchall ? "catchall" : "verdict",
 						"key", name, "result",
-						catchall ? (v.pass ? "yes" : "no") : (v.pass ? "pass" : "fail"),
-						"source", v.source, "created", (json_int_t)v.created, "expires",
-						(json_int_t)v.expires, "text", v.text));
-	f->n++;
+						catchall ? (v->pass ? "yes" : "no") : (v->pass ? "pass" : "fail"),
+						"source", v->source, "created", (json_int_t)v->created, "expires",
+						(json_int_t)v->expires, "text", v->text));
 	return 0;
-}
-
-/* delete_if predicate. */
-static int dom_cache_flush_one(const char *key, size_t klen, const char *val, size_t vlen, void *arg)
-{
-	struct dom_cache *f = arg;
-	int catchall = key[0] == 'c';
-	struct verdict v;
-
-	if (klen < 2 || verdict_decode(val, vlen, catchall, &v) < 0)
-		return 0;
-	return dom_cache_selected(f, key + 2, klen - 2, catchall, v.pass);
 }
 
 /* GET|DELETE /api/v1/domains/D/cache */
 static void dom_cache(struct admin_req *q, const char *domain, struct admin_reply *r)
 {
-	struct dom_cache f = { .domain = domain };
+	struct dom_cache f = { 0 };
 	const char *addr = admin_query(q, "address"), *neg = admin_query(q, "negative");
+	char address[RG_ADDRESS_MAX + 1] = "", err[RG_ERRLEN];
 	const struct store_handle *st;
 	const struct settings *s;
-	char err[RG_ERRLEN];
-	size_t n, total = 0;
-	int del = strcmp(q->method, "DELETE") == 0, i;
+	int del = strcmp(q->method, "DELETE") == 0, negative_only;
+	size_t n = 0;
 
 	if (!del && strcmp(q->method, "GET") != 0) {
 		r->allow = "GET, DELETE";
@@ -258,7 +220,7 @@ static void dom_cache(struct admin_req *q, const char *domain, struct admin_repl
 	}
 	if (neg && strcmp(neg, "1") != 0 && strcmp(neg, "0") != 0)
 		return admin_reply_error(r, 400, "negative must be 1 or 0");
-	f.negative_only = neg && neg[0] == '1';
+	negative_only = neg && neg[0] == '1';
 	if (addr && addr[0]) {
 		struct address a;
 
@@ -266,25 +228,21 @@ static void dom_cache(struct admin_req *q, const char *domain, struct admin_repl
 			return admin_reply_error(r, 400, "bad address: %s", err);
 		if (strcmp(a.domain, domain) != 0)
 			return admin_reply_error(r, 400, "the address is not of %s", domain);
-		util_strlcpy(f.address, a.key, sizeof f.address);
+		util_strlcpy(address, a.key, sizeof address);
 	}
 	if ((s = dom_settings(domain, r)) == NULL || (st = dom_store(s, r)) == NULL)
 		return;
 	if (del) {
-		for (i = 0; i < 2; i++) {
-			if (i == 0 && f.address[0])
-				continue;
-			if (st->ops->delete_if(st->s, i ? "v:" : "c:", dom_cache_flush_one, &f, &n, err, sizeof err) != RG_FOUND)
-				return admin_reply_error(r, 503, "store: %s", err);
-			total += n;
-		}
-		admin_audit(q, "cache flush %s%s%s%s: %zu record(s)", domain, f.address[0] ? " address " : "",
-			    f.address, f.negative_only ? " negative only" : "", total);
-		return admin_reply_json(r, 200, json_pack("{s:s,s:I}", "domain", domain, "flushed", (json_int_t)total));
+		if (verdict_admin_flush(st, address[0] ? NULL : domain, address[0] ? address : NULL, negative_only, &n,
+					err, sizeof err) != RG_FOUND)
+			return admin_reply_error(r, 503, "store: %s", err);
+		admin_audit(q, "cache flush %s%s%s%s: %zu record(s)", domain, address[0] ? " address " : "", address,
+			    negative_only ? " negative only" : "", n);
+		return admin_reply_json(r, 200, json_pack("{s:s,s:I}", "domain", domain, "flushed", (json_int_t)n));
 	}
 	f.arr = json_array();
-	if (st->ops->iterate(st->s, "c:", dom_cache_one, &f, err, sizeof err) != RG_FOUND ||
-	    st->ops->iterate(st->s, "v:", dom_cache_one, &f, err, sizeof err) != RG_FOUND) {
+	if (verdict_admin_list(st, address[0] ? NULL : domain, address[0] ? address : NULL, dom_cache_one, &f,
+			       err, sizeof err) != RG_FOUND) {
 		json_decref(f.arr);
 		return admin_reply_error(r, 503, "store: %s", err);
 	}

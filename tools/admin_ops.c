@@ -90,13 +90,13 @@ void admin_greylist(struct admin_req *q, struct admin_reply *r)
 
 	if (engine_settings(NULL, "", &s, err, sizeof err) != RG_FOUND)
 		return admin_reply_error(r, 500, "configuration error: %s", err);
-	if ((st = store_process(s->state_dir, s->store_map_size, err, sizeof err)) == NULL)
+	if ((st = store_process(s, err, sizeof err)) == NULL)
 		return admin_reply_error(r, 503, "store unavailable: %s", err);
 	if (strcmp(q->method, "GET") == 0) {
 		struct ops_gl l = { json_array(), util_now(), 0 };
 
-		if (st->ops->iterate(st->s, "a:", ops_gl_one, &l, err, sizeof err) != RG_FOUND ||
-		    st->ops->iterate(st->s, "g:", ops_gl_one, &l, err, sizeof err) != RG_FOUND) {
+		if (store_iterate(st, "a:", ops_gl_one, &l, 0, err, sizeof err) != RG_FOUND ||
+		    store_iterate(st, "g:", ops_gl_one, &l, 0, err, sizeof err) != RG_FOUND) {
 			json_decref(l.arr);
 			return admin_reply_error(r, 503, "store: %s", err);
 		}
@@ -172,7 +172,7 @@ void admin_stats(struct admin_req *q, struct admin_reply *r)
 		return admin_reply_error(r, 503, "counters: %s", err);
 	}
 	gl = json_null();
-	if ((st = store_process(s->state_dir, s->store_map_size, err, sizeof err)) != NULL &&
+	if ((st = store_process(s, err, sizeof err)) != NULL &&
 	    greylist_admin_stats(s, st, util_now(), &g, err, sizeof err) == RG_FOUND)
 		gl = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "triplets_waiting", (json_int_t)g.waiting,
 			       "triplets_passing", (json_int_t)g.passing, "triplets_expired", (json_int_t)g.expired_triplets,
