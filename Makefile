@@ -1,6 +1,6 @@
 # rcptguard - recipient verification, FCrDNS and greylisting for Exim gateways.
 #
-#   make                 build/rcptguard.so (Exim dlfunc module) and build/rcptguardctl
+#   make                 build/rcptguard.so (Exim dlfunc module), build/rcptguardctl, build/rcptguard-admin
 #   make test            unit tests (cmocka) and integration tests (real Exim, swaks)
 #   make bench           figures, side by side with Exim's own callout cache
 #   make demo            a front Exim with rcptguard before a back-end Exim, each check shown
@@ -48,7 +48,7 @@ CORE_OBJ = $(CORE_SRC:core/%.c=$(B)/core/%.o)
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-all: tier-check $(B)/rcptguard.so $(B)/rcptguardctl
+all: tier-check $(B)/rcptguard.so $(B)/rcptguardctl $(B)/rcptguard-admin
 
 $(B)/core/%.o: core/%.c $(wildcard core/*.h)
 	@mkdir -p $(@D)
@@ -66,6 +66,18 @@ CTL_SRC = tools/rcptguardctl.c $(sort $(wildcard tools/ctl_*.c))
 
 $(B)/rcptguardctl: $(CTL_SRC) tools/ctl.h $(B)/librgcore.a
 	$(CC) $(ALL_CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ $(CTL_SRC) $(B)/librgcore.a $(LIBS)
+
+# rcptguard-admin: the HTTP API and web page (libmicrohttpd, GnuTLS, jansson); the page's
+# files are embedded as C strings (nothing is fetched from outside).
+ADMIN_SRC = tools/rcptguard-admin.c $(sort $(wildcard tools/admin_*.c))
+ADMIN_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd gnutls jansson 2>/dev/null || echo -lmicrohttpd -lgnutls -ljansson)
+
+$(B)/tools/admin_page.c: tools/admin_page/embed.sh tools/admin_page/page.html tools/admin_page/page.css tools/admin_page/page.js
+	@mkdir -p $(@D)
+	sh tools/admin_page/embed.sh $@
+
+$(B)/rcptguard-admin: $(ADMIN_SRC) tools/admin.h $(B)/tools/admin_page.c $(B)/librgcore.a
+	$(CC) $(ALL_CFLAGS) -Itools -fPIE -pie -o $@ $(ADMIN_SRC) $(B)/tools/admin_page.c $(B)/librgcore.a $(LIBS) $(ADMIN_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/librgcore.a
 	@mkdir -p $(@D)
@@ -182,6 +194,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/rcptguard/acl-snippets $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 $(B)/rcptguard.so $(DESTDIR)$(EXIM_MODDIR)/rcptguard.so
 	install -m 0755 $(B)/rcptguardctl $(DESTDIR)$(PREFIX)/sbin/rcptguardctl
+	install -m 0755 $(B)/rcptguard-admin $(DESTDIR)$(PREFIX)/sbin/rcptguard-admin
+	install -m 0644 man/rcptguard-admin.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 acl-snippets/*.conf $(DESTDIR)$(PREFIX)/share/rcptguard/acl-snippets/
 	if [ -d acl-snippets/debian ]; then install -d $(DESTDIR)$(PREFIX)/share/rcptguard/acl-snippets/debian && \
 		install -m 0644 acl-snippets/debian/* $(DESTDIR)$(PREFIX)/share/rcptguard/acl-snippets/debian/; fi

@@ -63,6 +63,11 @@ struct settings {
 	char greylist_whitelist_recipients[RG_PATH_MAX]; /* postgrey's whitelist_recipients */
 	char greylist_on_error[CONFIG_NAME_MAX];       /* "pass" | "defer" */
 	unsigned store_map_size;                       /* MiB, initial LMDB map: 64 */
+	char admin_listen[CONFIG_LIST_MAX];            /* rcptguard-admin: "127.0.0.1:8025 [::1]:8025" */
+	char admin_tls_cert[RG_PATH_MAX];
+	char admin_tls_key[RG_PATH_MAX];
+	char admin_tokens[RG_PATH_MAX];                /* "SHA256HEX SCOPE NAME" lines */
+	char admin_metrics_from[CONFIG_LIST_MAX];      /* CIDRs that may GET /metrics without a token */
 	char store[CONFIG_NAME_MAX];                   /* store member: "lmdb" | "redis" (global only) */
 	unsigned store_map_max;                        /* MiB, ceiling of LMDB map growth: 4096 (global only) */
 	char redis_uri[CONFIG_LIST_MAX];               /* "unix:/path redis://IP:PORT/DB ..." (global only) */

@@ -16,6 +16,7 @@
 #include "fcrdns.h"
 #include "ipaddr.h"
 #include "rglog.h"
+#include "stats.h"
 #include "store.h"
 
 #define FCRDNS_VERSION "1"
@@ -331,6 +332,7 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y)
 				fcrdns_defer(y, rc == RG_CONFIG ? "config" : "dnserror", err);
 			}
 		}
+		stats_yield(s->state_dir, STATS_FCRDNS, y->line);
 	}
 	if (y->truncated) {
 		/* Truncation is an error: a cut line could drop the key an ACL tests. */

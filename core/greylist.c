@@ -14,6 +14,7 @@
 #include "greylist_record.h"
 #include "greylist_whitelist.h"
 #include "rglog.h"
+#include "stats.h"
 #include "store.h"
 
 #define GREYLIST_OPTIONS_MAX 1024
@@ -304,6 +305,7 @@ static int greylist_entry(const char *ip, const char *sender, const char *rcpt, 
 		rc = greylist_error(&cx, y, "internal", "answer too long");
 	if (!dry)
 		greylist_log(&cx, y);
+	if (!dry && cx.s != NULL) stats_yield(cx.s->state_dir, STATS_GREYLIST, y->line);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "rglog.h"
+#include "stats.h"
 #include "source.h"
 #include "source_callout.h"
 #include "store.h"
@@ -253,6 +254,7 @@ int source_callout_catchall(const char *domain, const struct settings *s, int64_
 		return util_snprintf(err, errlen, "cannot make a probe address"), RG_TEMPFAIL;
 	sl = source_callout_slot(s);
 	rc = source_callout_rcpt(sl, s, rcpt, deadline_ms, &r, err, errlen);
+	stats_callout(s->state_dir, "probe", rc == RG_FOUND ? r.code : 0);
 	if (rc != RG_FOUND)
 		return rc;
 	snprintf(text, textsize, "%d %.150s", r.code, r.text);
@@ -302,6 +304,7 @@ static int source_callout_lookup(const struct address *addr, const struct settin
 			return rc;
 	}
 	rc = source_callout_rcpt(source_callout_slot(s), s, addr->full, deadline_ms, &r, err, errlen);
+	stats_callout(s->state_dir, "rcpt", rc == RG_FOUND ? r.code : 0);
 	if (rc != RG_FOUND)
 		return rc;
 	snprintf(ans->text, sizeof ans->text, "%d %.150s", r.code, r.text);

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "rglog.h"
+#include "stats.h"
 #include "store.h"
 
 extern const struct store_ops store_lmdb_ops;
@@ -137,6 +138,8 @@ static int store_fall_back(const struct settings *s, const char *member, const c
 	int none = strcmp(s->store_fallback, "none") == 0;
 	char local_err[RG_ERRLEN];
 
+	if (!quiet)
+		stats_count(s->state_dir, STATS_STORE_FALLBACK, NULL, NULL);
 	if (!quiet && store_hold(s->state_dir, why))
 		rglog(RGLOG_ERROR, "rcptguard: store: shared store %s unreachable (%.200s): %s for %d s",
 		      member, why, none ? "running uncached" : "using the local store in state_dir", STORE_HOLD_S);
@@ -209,6 +212,7 @@ const struct store_handle *store_process(const struct settings *s, char *err, si
 	}
 	if ((rc = ops->open(s, &store_cur.h.s, err, errlen)) != RG_FOUND) {
 		store_cur.h.s = NULL;
+		stats_count(s->state_dir, STATS_STORE_ERROR, "open", NULL);
 		if (!(ops->caps & STORE_CAP_SHARED)) {
 			memset(&store_cur, 0, sizeof store_cur);
 			return NULL;
@@ -280,6 +284,7 @@ int store_get(const struct store_handle *h, const char *key, char *val, size_t v
 		rc = h->ops->get(h->s, key, val, valsize, vlen, deadline, err, errlen);
 	if (t0)
 		store_trace(h, "get", key, rc, t0, err);
+	if (rc == RG_TEMPFAIL) stats_count(NULL, STATS_STORE_ERROR, "get", NULL);
 	return rc;
 }
 
@@ -298,6 +303,7 @@ int store_put(const struct store_handle *h, const char *key, const char *val, si
 		rc = h->ops->put(h->s, key, val, vlen, expires, deadline, err, errlen);
 	if (t0)
 		store_trace(h, "put", key, rc, t0, err);
+	if (rc == RG_TEMPFAIL) stats_count(NULL, STATS_STORE_ERROR, "put", NULL);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "rglog.h"
 #include "source.h"
 #include "source_callout.h"
+#include "stats.h"
 #include "store.h"
 #include "verify.h"
 
@@ -251,6 +252,7 @@ static int verify_run_address(struct verify_ctx *cx, int sender, const char *add
 		return RG_FOUND;
 	}
 	rc = verify_chain(cx, &a, s, y);
+	stats_yield(s->state_dir, STATS_VERDICT, y->line);
 	verify_log(cx, y);
 	return rc;
 }

@@ -677,5 +677,39 @@ tb_redis_cli pool --scan --pattern '*' | head -n 6 | while read -r k; do
 done
 FRONT_PID=$MAIN_FRONT_PID FRONT_PORT=$MAIN_FRONT_PORT FRONT_LOG=$MAIN_FRONT_LOG
 
-step "Done: stopping the Exims, slapd, nsd and Redis"
+# ---------------------------------------------------------------- the web interface and API
+
+step "rcptguard-admin: the customers' web page and API"
+explain "The same engine and store behind HTTP: a customer token sees only its own domains;" \
+	"the page at / signs in with it (clear callout cache, upload the list, SMTP tester)." \
+	"See man 8 rcptguard-admin."
+ADM_CONF=$TB/admin.conf
+# shellcheck source=lib/admin.sh
+. "$REPO/tests/lib/admin.sh"
+awk -v l="$(adm_conf_lines | tr '\n' '|')" '/^\[domain/ && !done { n = split(l, a, "|"); for (i = 1; i < n; i++) print a[i]; done = 1 } { print }' \
+	"$CONF" >"$ADM_CONF"
+chmod 0644 "$ADM_CONF"
+DEMO_TOKEN=$(adm_token example.org acme)
+adm_start
+echo "  Token for the customer of example.org (printed once by 'rcptguard-admin token add example.org acme'):"
+echo "    $DEMO_TOKEN"
+echo "  One API call: the customer's domains, with destination, sources, list and catch-all status:"
+echo "    curl -H \"Authorization: Bearer \$TOKEN\" $ADM_URL/api/v1/domains"
+adm "$DEMO_TOKEN" GET /api/v1/domains
+jq . <<<"$ADM_BODY" 2>/dev/null | sed 's/^/    /' || echo "    $ADM_BODY"
+assert_eq "200 example.org" "$ADM_STATUS $(adm_json '[.domains[].domain] | join(",")')" \
+	"the API answers the customer with its own domain only"
+SHOT=$TB_BUILD/demo-admin-page.png
+if [ -x /usr/bin/chromium ]; then
+	timeout 60 /usr/bin/chromium --headless --no-sandbox --disable-gpu --window-size=1200,700 \
+		--screenshot="$SHOT" "$ADM_URL/" >/dev/null 2>&1
+fi
+if [ -s "$SHOT" ]; then
+	echo "  The web page (sign-in), as headless Chromium shows it: $SHOT"
+	ok "a screenshot of the web page: $SHOT"
+else
+	not ok "a screenshot of the web page (is chromium installed? bash tests/deps.sh)"
+fi
+
+step "Done: stopping the Exims, slapd, nsd, Redis and rcptguard-admin"
 explain "Everything ran in $TB. To use rcptguard on a real gateway: README.md, rcptguard.conf(5)."

@@ -10,9 +10,11 @@ pkgs=(
 	libunbound-dev libldap2-dev libcdb-dev
 	libhiredis-dev redis-server         # the shared store and a real server for its tests
 	libmicrohttpd-dev libgnutls28-dev   # rcptguard-admin
+	libjansson-dev                      # rcptguard-admin: JSON in and out
 	libpcre2-dev libdb-dev              # dynamic patterns; Exim source builds (lookup face)
 	exim4-daemon-heavy exim4-dev        # Exim with Expand_dlfunc; local_scan.h
 	swaks python3 curl                  # SMTP and HTTP clients
+	jq                                  # JSON in the admin tests
 	procps iproute2 psmisc util-linux coreutils xz-utils
 	slapd ldap-utils nsd postgrey
 	openssh-server openssh-client openssl

@@ -53,6 +53,9 @@ int ctl_list(int argc, char **argv);
 int ctl_greylist(int argc, char **argv);
 int ctl_purge(int argc, char **argv);
 int ctl_stats(int argc, char **argv);
+/* The counters of state_dir: text lines, or a ,"counters":[...] member with --json
+ * (tools/ctl_stats.c). */
+void ctl_stats_counters(const char *state_dir);
 
 /* tools/ctl_store.c: store status|check|copy. */
 int ctl_store_verb(int argc, char **argv);

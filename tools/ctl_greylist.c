@@ -237,9 +237,11 @@ int ctl_stats(int argc, char **argv)
 	if (ctl_json) {
 		printf("{\"triplets_waiting\":%zu,\"triplets_passing\":%zu,\"triplets_expired\":%zu,"
 		       "\"awl_whitelisted\":%zu,\"awl_counting\":%zu,\"awl_manual\":%zu,\"awl_expired\":%zu,"
-		       "\"unreadable\":%zu,\"greylist_data_bytes\":%zu,\"store_file_bytes\":%lld}\n",
+		       "\"unreadable\":%zu,\"greylist_data_bytes\":%zu,\"store_file_bytes\":%lld",
 		       g.waiting, g.passing, g.expired_triplets, g.awl_whitelisted, g.awl_counting, g.awl_manual,
 		       g.expired_awl, g.unreadable, g.key_bytes + g.value_bytes, bytes);
+		ctl_stats_counters(s->state_dir);
+		puts("}");
 		return 0;
 	}
 	printf("triplets: %zu waiting, %zu passing, %zu expired (purge removes them)\n",
@@ -250,5 +252,6 @@ int ctl_stats(int argc, char **argv)
 		printf("unreadable records: %zu (purge removes them)\n", g.unreadable);
 	printf("greylisting data: %zu bytes of keys and values; store file: %lld bytes on disk\n",
 	       g.key_bytes + g.value_bytes, bytes);
+	ctl_stats_counters(s->state_dir);
 	return 0;
 }

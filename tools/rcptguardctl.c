@@ -48,7 +48,7 @@ static const struct ctl_verb ctl_verbs[] = {
 				    "  greylist check IP SENDER RCPT [-o OPTIONS]   the same decision, changing nothing\n"
 				    "  greylist list | allow IP|CIDR|IP SENDER RCPT | remove IP|CIDR|IP SENDER RCPT" },
 	{ "purge", ctl_purge, "purge                             delete expired records (for cron)" },
-	{ "stats", ctl_stats, "stats                             counts of greylisting records" },
+	{ "stats", ctl_stats, "stats                             greylisting record counts and the counters of every check" },
 	{ "store", ctl_store_verb, "store status | store check | store copy --to lmdb|redis [--state-dir DIR]\n"
 				   "                                    the store in use; walk it for damage; copy it" },
 	{ NULL, NULL, NULL },
