@@ -149,6 +149,17 @@ static int store_lmdb_try(struct store *s, int *rc_out)
 	return 0;
 }
 
+/* End the walking child: release its reader slot (a slot left behind reads as a process
+ * that died in the store, and would set off another check), then exit. */
+__attribute__((noreturn))
+static void store_lmdb_walk_exit(MDB_env *env, MDB_txn *txn, int code)
+{
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	_exit(code);
+}
+
 /* In a child: walk every record of path's main tree, the free list and, by a compacting
  * copy to /dev/null, every page. Exit 0 sound, 1 damaged (message on fd), 2 cannot tell.
  * Why a child: LMDB has no checksums; a damaged page can crash the walker. */
@@ -188,7 +199,7 @@ static void store_lmdb_walk(const char *path, int fd)
 		snprintf(msg, sizeof msg, "records: %s after %zu of %zu", rc == MDB_NOTFOUND ? "count differs" :
 			 mdb_strerror(rc), n, (size_t)ms.ms_entries);
 		(void)!write(fd, msg, strlen(msg));
-		_exit(1);
+		store_lmdb_walk_exit(env, txn, 1);
 	}
 	/* The free list: each record is a count and that many page numbers inside the file. */
 	if ((rc = mdb_cursor_open(txn, 0, &cur)) == 0) {
@@ -207,16 +218,16 @@ static void store_lmdb_walk(const char *path, int fd)
 	if (rc != MDB_NOTFOUND) {
 		snprintf(msg, sizeof msg, "free list: %s", rc == 0 ? "a page number out of the file" : mdb_strerror(rc));
 		(void)!write(fd, msg, strlen(msg));
-		_exit(1);
+		store_lmdb_walk_exit(env, txn, 1);
 	}
 	mdb_txn_abort(txn);
 	if ((nul = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0 && (rc = mdb_env_copyfd2(env, nul, MDB_CP_COMPACT)) != 0) {
 		snprintf(msg, sizeof msg, "pages: %s", mdb_strerror(rc));
 		(void)!write(fd, msg, strlen(msg));
-		_exit(1);
+		store_lmdb_walk_exit(env, NULL, 1);
 	}
 	(void)sum;
-	_exit(0);
+	store_lmdb_walk_exit(env, NULL, 0);
 }
 
 /* Check path in a child process, bounded in time; a damaged file is set aside (the next
@@ -319,6 +330,11 @@ static void store_lmdb_suspect(struct store *s, const char *why)
 	store_lmdb_chown(s->dir, stamp);
 	rglog(RGLOG_INFO, "rcptguard: store %s: %s; checking it", s->path, why);
 	if ((pid = fork()) == 0) {
+		/* Why: this child may outlive the session; holding its SMTP connection (or a
+		 * callout's) open would keep the peer waiting for the close. */
+		for (fd = 0; fd < 1024; fd++)
+			if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+				close(fd);
 		/* The grandchild walks; this child waits for it, logs, sets aside, exits. */
 		if (store_lmdb_verify(s->dir, s->path, err, sizeof err) == RG_TEMPFAIL)
 			rglog(RGLOG_INFO, "rcptguard: store check: %s", err);
