@@ -36,7 +36,7 @@ LDAP_SONAME ?= $(or $(call soname,libldap.so),libldap-2.5.so.0)
 UNBOUND_SONAME ?= $(or $(call soname,libunbound.so),libunbound.so.8)
 DYNLIB_CFLAGS = -DRG_LDAP_SONAME='"$(LDAP_SONAME)"' -DRG_UNBOUND_SONAME='"$(UNBOUND_SONAME)"'
 
-LIBS = $(LMDB_LIBS) -lcdb -lpthread -ldl
+LIBS = $(LMDB_LIBS) -lcdb -lpthread -ldl -lnettle
 ALL_CFLAGS = $(RG_CFLAGS) $(LMDB_CFLAGS) $(DYNLIB_CFLAGS) $(CFLAGS)
 
 B ?= build

@@ -34,7 +34,8 @@
 #define ARENA_BLOCK_BYTES 16384
 #define WS " \t\r\n"
 
-enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS, T_LDAPFILTER };
+enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS, T_LDAPFILTER,
+	    T_ADDRESS };
 
 struct key {
 	const char *name;
@@ -87,6 +88,8 @@ static const struct key keys[] = {
 	STR(greylist_whitelist, T_STR, ""),
 	ENUM(greylist_on_error, "pass", "pass|defer"),
 	NUM(store_map_size, T_UINT, 1, 1048576, "64"),
+	NUM(postmaster_check, T_BOOL, 0, 1, "yes"),
+	STR(callout_known, T_ADDRESS, ""),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 #define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */
@@ -417,6 +420,12 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 		return RG_FOUND;
 	case T_DOMAINS:
 		return config_set_domains(field, k->size, v, why, wl);
+	case T_ADDRESS:      /* "" (none), else like a sender but never <> */
+		if (n == 0)
+			return RG_FOUND;
+		if (strcmp(v, "<>") == 0)
+			return config_fail(why, wl, "the null address is not an address");
+		return config_set_sender(field, k->size, v, why, wl);
 	}
 	return config_fail(why, wl, "internal: bad key type");
 }

@@ -58,6 +58,9 @@ struct settings {
 	char greylist_whitelist[RG_PATH_MAX];
 	char greylist_on_error[CONFIG_NAME_MAX];       /* "pass" | "defer" */
 	unsigned store_map_size;                       /* MiB, initial LMDB map: 64 */
+	int postmaster_check;                          /* yes: 5xx count only from a destination
+							* that accepts callout_known */
+	char callout_known[RG_ADDRESS_MAX + 3];        /* "<a@d>"; "" = postmaster@DOMAIN */
 };
 
 struct config;
