@@ -326,9 +326,13 @@ static int source_callout_known(struct callout_slot *sl, const char *domain, con
 	return -1;
 }
 
-/* Probe (or read from the cache) whether domain's destination accepts anything. */
-int source_callout_catchall(const char *domain, const struct settings *s, int64_t deadline_ms,
-			    int *cached, int *known, char *text, size_t textsize, char *err, size_t errlen)
+/*
+ * Probe (or read from the cache) whether domain's destination accepts anything and
+ * whether it accepts the known address. With probe 0 (catchall_check = no) only the
+ * known address is asked, and not cached: RG_NOTFOUND with *known.
+ */
+static int source_callout_dest(const char *domain, const struct settings *s, int64_t deadline_ms, int probe,
+			       int *cached, int *known, char *text, size_t textsize, char *err, size_t errlen)
 {
 	char local[CALLOUT_KEY_LOCAL_MAX], rcpt[RG_ADDRESS_MAX + 1], key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX];
 	char serr[RG_ERRLEN], ktext[VERDICT_TEXT_MAX] = "";
@@ -359,6 +363,8 @@ int source_callout_catchall(const char *domain, const struct settings *s, int64_
 		util_strlcpy(text, ktext, textsize);
 		return rc;
 	}
+	if (!probe)
+		return util_strlcpy(text, ktext, textsize), RG_NOTFOUND;
 	rc = source_callout_rcpt(sl, s, rcpt, deadline_ms, &r, err, errlen);
 	if (rc != RG_FOUND)
 		return rc;
@@ -396,6 +402,13 @@ int source_callout_catchall(const char *domain, const struct settings *s, int64_
 	return v.pass ? RG_FOUND : RG_NOTFOUND;
 }
 
+/* Probe (or read from the cache) whether domain's destination accepts anything. */
+int source_callout_catchall(const char *domain, const struct settings *s, int64_t deadline_ms,
+			    int *cached, int *known, char *text, size_t textsize, char *err, size_t errlen)
+{
+	return source_callout_dest(domain, s, deadline_ms, 1, cached, known, text, textsize, err, errlen);
+}
+
 /* The source lookup: destination probe first, then RCPT TO for the address. */
 static int source_callout_lookup(const struct address *addr, const struct settings *s,
 				 int64_t deadline_ms, struct source_answer *ans, char *err, size_t errlen)
@@ -408,8 +421,8 @@ static int source_callout_lookup(const struct address *addr, const struct settin
 	if (s->hosts[0] == '\0')
 		return util_snprintf(err, errlen, "no hosts configured for %s", addr->domain), RG_CONFIG;
 	if (s->catchall_check || s->postmaster_check) {
-		rc = source_callout_catchall(addr->domain, s, deadline_ms, &cached, &known, ans->text,
-					     sizeof ans->text, err, errlen);
+		rc = source_callout_dest(addr->domain, s, deadline_ms, s->catchall_check, &cached, &known,
+					 ans->text, sizeof ans->text, err, errlen);
 		if (rc == RG_FOUND && s->catchall_check) {
 			ans->catchall = 1;
 			util_snprintf(err, errlen, "%s is a catch-all destination", addr->domain);
