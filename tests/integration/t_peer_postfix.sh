@@ -89,6 +89,11 @@ EOF
 # Postfix's own domains, as seen from Postfix (local.test etc.), are ours at the front.
 tb_front
 
+# known_of DOMAIN: the known-address field of DOMAIN's catch-all record (cache list --json).
+known_of() {
+	tb_cache_json "$1" 2>/dev/null | grep -o "\"key\":\"$1\"[^}]*\"known\":\"[a-z]*\"" | sed 's/.*"known":"//; s/"$//'
+}
+
 pf_connects() { pf_log cust | grep -c "postfix/smtpd\[[0-9]*\]: connect from"; }
 
 # ---- unknown users on local, virtual and relay maps; one connection for the session
@@ -107,7 +112,7 @@ assert_match '^fail callout 1800 550 5\.1\.1 .*User unknown in virtual mailbox t
 	"cache: ghost@virt.test fail callout (virtual mailbox table)"
 assert_match '^fail callout 1800 550 5\.1\.1 .*User unknown in relay recipient table' "$(tb_cache_record ghost@relay.test)" \
 	"cache: ghost@relay.test fail callout (relay recipient table)"
-assert_match '"known": *"accepted"' "$(tb_cache_json local.test)" "cache: local.test's destination accepts postmaster (known=accepted)"
+assert_eq accepted "$(known_of local.test)" "cache: local.test's destination accepts postmaster (known=accepted)"
 assert_eq 1 "$(( $(pf_connects) - c0 ))" "Postfix saw one connection for six recipients of three domains"
 
 # ---- catch-alls: a virtual alias for @domain, and an smtpd without a local recipient check
@@ -140,7 +145,7 @@ for a in alice@nullrcpt.test nosuch@nullrcpt.test alice@nullmail.test nosuch@nul
 done
 assert_match '^no catchall .*Sender address rejected' "$(tb_cache_record nullrcpt.test)" \
 	"cache: nullrcpt.test record says postmaster was refused (Sender address rejected)"
-assert_match '"known": *"refused"' "$(tb_cache_json nullrcpt.test)" "cache: nullrcpt.test known=refused"
+assert_eq refused "$(known_of nullrcpt.test)" "cache: nullrcpt.test known=refused"
 assert_log 'nullrcpt\.test: destination .* refuses the known address' "log: why, once per domain"
 n=$(tb_front_log | grep -c 'nullrcpt\.test: destination .* refuses the known address')
 assert_eq 1 "$n" "log: the refusal is said once for nullrcpt.test"
@@ -174,7 +179,8 @@ for a in n1 n2 n3 n4 n5; do
 done
 assert_match '^250 ' "$(tb_reply_of alice@errlim.test)" "error limit: alice@errlim.test 250"
 assert_match '^250 ' "$(tb_reply_of bob@errlim.test)" "error limit: bob@errlim.test 250"
-assert_match 'too many errors' "$(pf_log cust)" "Postfix said 421 too many errors (the case is acted out)"
+n=$(pf_log cust | grep -c 'too many errors')
+assert_num "$n" -ge 1 "Postfix said 421 too many errors ($n times: the case is acted out)"
 n=$(( $(pf_connects) - c0 ))
 assert_num "$n" -ge 2 "error limit: the callout reconnected after the 421 ($n connections)"
 
