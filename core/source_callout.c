@@ -45,6 +45,8 @@ struct callout_slot {
 	int in_txn;
 	unsigned rcpts;                 /* RCPTs in this transaction */
 	unsigned asked;                 /* RCPTs on this connection */
+	char known_domain[RG_DOMAIN_MAX + 1]; /* catchall_check = no: domain whose known */
+	int known;                      /* address answer is kept for this session */
 	int64_t used;
 };
 
@@ -356,6 +358,11 @@ static int source_callout_dest(const char *domain, const struct settings *s, int
 	    util_snprintf(rcpt, sizeof rcpt, "%s@%s", local, domain) < 0)
 		return util_snprintf(err, errlen, "cannot make a probe address"), RG_TEMPFAIL;
 	sl = source_callout_slot(s);
+	/* Uncached (catchall_check = no): the answer is kept for the session, per slot. */
+	if (!probe && sl->known_domain[0] != '\0' && strcmp(sl->known_domain, domain) == 0) {
+		*known = sl->known;
+		return RG_NOTFOUND;
+	}
 	/* Why the known address first: it is the first RCPT of a fresh connection, so no
 	 * earlier reply can stand in for its answer. */
 	if (s->postmaster_check && (*known = source_callout_known(sl, domain, s, deadline_ms, ktext,
@@ -363,8 +370,11 @@ static int source_callout_dest(const char *domain, const struct settings *s, int
 		util_strlcpy(text, ktext, textsize);
 		return rc;
 	}
-	if (!probe)
+	if (!probe) {
+		util_strlcpy(sl->known_domain, domain, sizeof sl->known_domain);
+		sl->known = *known;
 		return util_strlcpy(text, ktext, textsize), RG_NOTFOUND;
+	}
 	rc = source_callout_rcpt(sl, s, rcpt, deadline_ms, &r, err, errlen);
 	if (rc != RG_FOUND)
 		return rc;

@@ -309,6 +309,40 @@ static void test_smtpd_524(void **state)
 	sim_stop();
 }
 
+/* Commands the simulator received that start with prefix. */
+static int sim_commands(const char *prefix)
+{
+	char lf[128], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(lf, sizeof lf, "%s/simlog", dir);
+	if ((f = fopen(lf, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *sp = strncmp(line, "cmd ", 4) == 0 ? strchr(line + 4, ' ') : NULL;
+
+		n += sp != NULL && strncmp(sp + 1, prefix, strlen(prefix)) == 0;
+	}
+	fclose(f);
+	return n;
+}
+
+/* catchall_check = no: the known address is asked once per session and domain, not per RCPT. */
+static void test_known_once(void **state)
+{
+	struct yield y;
+
+	(void)state;
+	sim_start("ok");
+	assert_string_equal(check("good6@once.example", &y), "pass");
+	assert_string_equal(check("nosuch6@once.example", &y), "fail");
+	assert_string_equal(check("good7@once.example", &y), "pass");
+	assert_int_equal(sim_commands("RCPT TO:<postmaster@once.example>"), 1);
+	assert_int_equal(sim_commands("RCPT TO:<rcptguard-probe-"), 0);
+	sim_stop();
+}
+
 /* The probe address is stable for a domain (and a catchall_ttl period), and secret. */
 static void test_probe_address(void **state)
 {
@@ -431,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_admin_550),
 		cmocka_unit_test(test_smtpd_524),
 		cmocka_unit_test(test_probe_address),
+		cmocka_unit_test(test_known_once),
 		cmocka_unit_test(test_policy_5xx),
 		cmocka_unit_test(test_mail_refused),
 		cmocka_unit_test(test_errors),
