@@ -340,6 +340,18 @@ static void test_known_once(void **state)
 	assert_string_equal(check("good7@once.example", &y), "pass");
 	assert_int_equal(sim_commands("RCPT TO:<postmaster@once.example>"), 1);
 	assert_int_equal(sim_commands("RCPT TO:<rcptguard-probe-"), 0);
+	/* callout_known names the address that must exist instead of postmaster. */
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d callout_known=<good0@known.example>", conf, port);
+	verify_run_recipient("nosuch9@known.example", opts, &y);
+	assert_non_null(strstr(y.line, "result=fail"));
+	assert_int_equal(sim_commands("RCPT TO:<good0@known.example>"), 1);
+	assert_int_equal(sim_commands("RCPT TO:<postmaster@known.example>"), 0);
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d callout_known=nosuch0@known2.example", conf, port);
+	verify_run_recipient("nosuch9@known2.example", opts, &y);
+	assert_non_null(strstr(y.line, "result=defer"));
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d callout_known=<>", conf, port);
+	verify_run_recipient("nosuch9@known3.example", opts, &y);
+	assert_non_null(strstr(y.line, "reason=config"));
 	sim_stop();
 }
 
