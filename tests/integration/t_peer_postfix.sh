@@ -3,7 +3,8 @@
 # (issue 12): unknown users on local, virtual and relay maps; catch-alls by virtual alias
 # and luser_relay (no local recipient check); 450 to every RCPT; postgrey in front; the
 # null sender refused at RCPT and at MAIL; a strict HELO policy; error limits that end in
-# 421; accept at RCPT and refuse after DATA; postscreen's greeting delay. Asserts the
+# 421; accept at RCPT and refuse after DATA; postscreen's greeting delay; and an Exim that
+# refuses the null sender with a plain 550 (no enhanced code). Asserts the
 # gateway's replies, the cache, the front's log, probe, and Postfix's own log.
 . "$(dirname "$0")/../lib/testbed.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
@@ -50,9 +51,36 @@ pf_start cust "$P_MAIN" "$P_LUSER" "$P_450" "$P_GREY" "$P_NULLRCPT" "$P_NULLMAIL
 smtpd     pass  -       -       n       -       -       smtpd
 EOF
 
-# tb_smtpsim for the one reply Postfix never sends: a plain 550 with no enhanced code.
-tb_smtpsim admin550 || bail "smtpsim admin550 did not start"
-P_ADMIN=$SIM_PORT
+# An Exim customer server that refuses the null sender at RCPT with its default text, a
+# plain "550 Administrative prohibition" (no enhanced status code): the reply Postfix
+# never sends.
+read -r P_ADMIN <<<"$(tb_free_ports 1)"
+EX=$TB/nullexim
+_tb_exim_dir "$EX"
+{
+	_tb_exim_common "$EX" nullexim.test
+	cat <<'EOF'
+log_selector = +smtp_connection
+acl_smtp_rcpt = acl_rcpt
+
+begin acl
+
+acl_rcpt:
+  deny    senders     = :
+  accept  local_parts = user1 : postmaster
+  deny    message     = 550 5.1.1 unknown user
+
+begin routers
+
+blackhole:
+  driver = redirect
+  data = :blackhole:
+EOF
+} >"$EX/exim.conf"
+chown root:root "$EX/exim.conf"
+chmod 0644 "$EX/exim.conf"
+_tb_exim_check "$EX/exim.conf" "null-sender refusing Exim"
+_tb_exim_start "$EX/exim.conf" "$EX" "null-sender refusing Exim" "$P_ADMIN"
 
 tb_conf <<EOF
 sources = callout
@@ -156,12 +184,19 @@ assert_match 'cannot verify recipients \(failed: null sender accepted at RCPT\)'
 p=$(tb_ctl probe nullmail.test 2>&1)
 assert_match 'cannot verify recipients \(failed: null sender accepted\)' "$p" "probe nullmail.test: blames the null sender"
 
-# ---- a plain 550 with no enhanced code to every RCPT (Exim's default deny text)
+# ---- an Exim refusing the null sender at RCPT: plain 550, no enhanced code
 tb_mark
 tb_rcpts user1@admin.test nosuch@admin.test >/dev/null
 assert_match '^451 ' "$(tb_reply_of user1@admin.test)" "plain 550 Administrative prohibition: a valid user gets 451, not 550"
 assert_match '^451 ' "$(tb_reply_of nosuch@admin.test)" "plain 550 Administrative prohibition: 451 for anyone"
 assert_eq "" "$(tb_cache_record nosuch@admin.test)" "plain 550: no negative verdict cached"
+n=$(grep -c 'F=<> rejected RCPT <postmaster@admin\.test>' "$EX/mainlog" 2>/dev/null)
+assert_num "${n:-0}" -ge 1 "the Exim refused postmaster with its plain 550 Administrative prohibition (acted out)"
+p=$(tb_ctl probe admin.test 2>&1)
+assert_match 'cannot verify recipients \(failed: known address accepted\)' "$p" "probe admin.test: the known address is refused"
+assert_match '550 Administrative prohibition' "$p" "probe admin.test: shows the destination's reply"
+y=$(tb_ctl catchall admin.test 2>&1)
+assert_match '^result=no source=cache .*known=refused' "$y" "catchall admin.test: known=refused"
 
 # ---- strict HELO policy
 tb_mark
