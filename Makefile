@@ -38,7 +38,7 @@ HIREDIS_SONAME ?= $(or $(call soname,libhiredis.so),libhiredis.so.0.14)
 DYNLIB_CFLAGS = -DRG_LDAP_SONAME='"$(LDAP_SONAME)"' -DRG_UNBOUND_SONAME='"$(UNBOUND_SONAME)"' \
 	-DRG_HIREDIS_SONAME='"$(HIREDIS_SONAME)"'
 
-LIBS = $(LMDB_LIBS) -lcdb -lpcre2-8 -lpthread -ldl
+LIBS = $(LMDB_LIBS) -lcdb -lpcre2-8 -lnettle -lpthread -ldl
 ALL_CFLAGS = $(RG_CFLAGS) $(LMDB_CFLAGS) $(DYNLIB_CFLAGS) $(CFLAGS)
 
 B ?= build

@@ -38,7 +38,8 @@
 #define ARENA_BLOCK_BYTES 16384
 #define WS " \t\r\n"
 
-enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_MS, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS, T_LDAPFILTER };
+enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_MS, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS, T_LDAPFILTER,
+	    T_ADDRESS };
 
 struct key {
 	const char *name;
@@ -107,6 +108,8 @@ static const struct key keys[] = {
 	{ "redis_prefix", T_ASCII, F(redis_prefix), 0, 0, 1, "rg:", NULL },
 	{ "redis_timeout", T_MS, F(redis_timeout), 1, 60000, 1, "500ms", NULL },
 	{ "store_fallback", T_ENUM, F(store_fallback), 0, 0, 1, "local", "local|none" },
+	NUM(postmaster_check, T_BOOL, 0, 1, "yes"),
+	STR(callout_known, T_ADDRESS, ""),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 #define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */
@@ -450,6 +453,12 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 		return RG_FOUND;
 	case T_DOMAINS:
 		return config_set_domains(field, k->size, v, why, wl);
+	case T_ADDRESS:      /* "" (none), else like a sender but never <> */
+		if (n == 0)
+			return RG_FOUND;
+		if (strcmp(v, "<>") == 0)
+			return config_fail(why, wl, "the null address is not an address");
+		return config_set_sender(field, k->size, v, why, wl);
 	}
 	return config_fail(why, wl, "internal: bad key type");
 }

@@ -75,6 +75,9 @@ struct settings {
 	char redis_prefix[64];                         /* "rg:": before every key */
 	unsigned redis_timeout;                        /* milliseconds: 500 */
 	char store_fallback[CONFIG_NAME_MAX];          /* "local" | "none" */
+	int postmaster_check;                          /* yes: 5xx count only from a destination
+							* that accepts callout_known */
+	char callout_known[RG_ADDRESS_MAX + 3];        /* "<a@d>"; "" = postmaster@DOMAIN */
 };
 
 struct config;

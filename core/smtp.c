@@ -1,8 +1,9 @@
 /*
  * smtp.c - a small, strict SMTP client for callouts.
  *
- * What: connect to the first host of a list that answers, read its banner, say EHLO
- * (HELO when EHLO gets 5xx), then send one command at a time and read its whole reply.
+ * What: connect to the first host of a list that answers (smtp_host.c parses and
+ * resolves the list), read its banner, say EHLO (HELO when EHLO gets 5xx), then send one
+ * command at a time and read its whole reply.
  *
  * Why strict: the peer is a customer's server that may be broken, overloaded or hostile,
  * and we run inside an Exim process that has a client waiting. So the peer can never hold
@@ -29,9 +30,8 @@
 
 #include "rglog.h"
 #include "smtp.h"
+#include "smtp_host.h"
 
-#define SMTP_HOSTS_MAX 16              /* entries in a host list */
-#define SMTP_NAME_MAX 255              /* host name or address literal */
 #define SMTP_CMD_MAX 1000              /* command line, without its CRLF */
 #define SMTP_LINE_MAX 2048             /* reply line, without its CR LF */
 #define SMTP_REPLY_LINES_MAX 100       /* lines in one reply */
@@ -48,10 +48,6 @@ struct smtp_conn {
 	char buf[SMTP_BUF_SIZE]; /* per connection, so bytes that arrive early are kept */
 };
 
-struct smtp_host {
-	char name[SMTP_NAME_MAX + 1];  /* name or address literal, without brackets */
-	unsigned port;
-};
 
 /* Whether ch is an ASCII letter (locale-independent on purpose). */
 static int smtp_is_alpha(char ch)
@@ -63,177 +59,6 @@ static int smtp_is_alpha(char ch)
 static int smtp_is_digit(char ch)
 {
 	return ch >= '0' && ch <= '9';
-}
-
-/* Parse a decimal port 1..65535 from s[0..len); -1 when it is not one. */
-static int smtp_parse_port(const char *s, size_t len)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	if (len == 0 || len > 5)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (!smtp_is_digit(s[i]))
-			return -1;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	return (v >= 1 && v <= 65535) ? (int)v : -1;
-}
-
-/* Whether s[0..len) is an IPv6 literal. */
-static int smtp_valid_v6(const char *s, size_t len)
-{
-	char tmp[INET6_ADDRSTRLEN + 1];
-	struct in6_addr a;
-
-	if (len == 0 || len >= sizeof tmp)
-		return 0;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	return inet_pton(AF_INET6, tmp, &a) == 1;
-}
-
-/* Whether s[0..len) is a host name (letters, digits, '-', '.', '_') or an IPv4 literal. */
-static int smtp_valid_name(const char *s, size_t len)
-{
-	char tmp[SMTP_NAME_MAX + 1];
-	struct in_addr a;
-	int numeric = 1;
-	size_t i;
-
-	if (len == 0 || len > SMTP_NAME_MAX || s[0] == '-' || s[0] == '.')
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (!smtp_is_alpha(s[i]) && !smtp_is_digit(s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
-			return 0;
-		if (!smtp_is_digit(s[i]) && s[i] != '.')
-			numeric = 0;
-	}
-	if (!numeric)
-		return 1;
-	/* Why: "999.1.2.3" is a typo, not a name to send to DNS. */
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	return inet_pton(AF_INET, tmp, &a) == 1;
-}
-
-/* Parse one host-list entry s[0..len) into h; -1 on bad syntax. */
-static int smtp_parse_entry(const char *s, size_t len, unsigned default_port, struct smtp_host *h)
-{
-	const char *colon = NULL, *rb;
-	size_t i, ncolons = 0, hl = len;
-	int port = (int)default_port;
-
-	if (s[0] == '[') {                       /* [IPv6] or [IPv6]:port */
-		rb = memchr(s, ']', len);
-		if (rb == NULL)
-			return -1;
-		hl = (size_t)(rb - s) - 1;
-		if (!smtp_valid_v6(s + 1, hl))
-			return -1;
-		if (hl + 2 < len && (rb[1] != ':' || (port = smtp_parse_port(rb + 2, len - hl - 3)) < 0))
-			return -1;
-		memcpy(h->name, s + 1, hl);
-	} else {
-		for (i = 0; i < len; i++)
-			if (s[i] == ':') {
-				ncolons++;
-				colon = s + i;
-			}
-		if (ncolons > 1) {               /* bare IPv6 literal: no port possible */
-			if (!smtp_valid_v6(s, len))
-				return -1;
-		} else if (ncolons == 1) {       /* host:port */
-			hl = (size_t)(colon - s);
-			if (!smtp_valid_name(s, hl) || (port = smtp_parse_port(colon + 1, len - hl - 1)) < 0)
-				return -1;
-		} else if (!smtp_valid_name(s, len)) {
-			return -1;
-		}
-		memcpy(h->name, s, hl);
-	}
-	h->name[hl] = '\0';
-	h->port = (unsigned)port;
-	return 0;
-}
-
-/* Split hosts (separated by spaces and/or commas) into h[0..*n); RG_CONFIG on bad syntax. */
-static int smtp_parse_hosts(const char *hosts, unsigned default_port, struct smtp_host *h, size_t *n,
-		       char *err, size_t errlen)
-{
-	const char *p = hosts, *tok;
-	char shown[64];
-	size_t len;
-
-	*n = 0;
-	if (hosts == NULL)
-		return util_snprintf(err, errlen, "no callout hosts"), RG_CONFIG;
-	if (default_port == 0 || default_port > 65535)
-		return util_snprintf(err, errlen, "bad default port %u", default_port), RG_CONFIG;
-	for (;;) {
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		if (*p == '\0')
-			break;
-		tok = p;
-		while (*p != '\0' && *p != ' ' && *p != ',' && *p != '\t')
-			p++;
-		len = (size_t)(p - tok);
-		if (*n == SMTP_HOSTS_MAX)
-			return util_snprintf(err, errlen, "more than %d callout hosts", SMTP_HOSTS_MAX),
-			       RG_CONFIG;
-		if (smtp_parse_entry(tok, len, default_port, &h[*n]) < 0) {
-			/* Why sanitised: the list may come from an ACL option, i.e. expanded text. */
-			util_sanitise(shown, sizeof shown, tok, len);
-			return util_snprintf(err, errlen, "bad callout host \"%s\"", shown), RG_CONFIG;
-		}
-		(*n)++;
-	}
-	if (*n == 0)
-		return util_snprintf(err, errlen, "no callout hosts"), RG_CONFIG;
-	return RG_FOUND;
-}
-
-/* "name:port", or "[v6]:port", for messages. */
-static void smtp_host_label(char *dst, size_t size, const struct smtp_host *h)
-{
-	if (strchr(h->name, ':') != NULL)
-		util_snprintf(dst, size, "[%s]:%u", h->name, h->port);
-	else
-		util_snprintf(dst, size, "%s:%u", h->name, h->port);
-}
-
-/* Resolve h into TCP addresses (*res, for freeaddrinfo); RG_TEMPFAIL with err when it fails. */
-static int smtp_resolve(const struct smtp_host *h, struct addrinfo **res, char *err, size_t errlen)
-{
-	struct addrinfo hints;
-	char port[8], label[SMTP_NAME_MAX + 16];
-	int rc;
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	snprintf(port, sizeof port, "%u", h->port);
-	/* Why numeric first: getaddrinfo has no timeout, and an IP literal must never wait on
-	 * DNS. Operators who need a hard bound configure literals. */
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	rc = getaddrinfo(h->name, port, &hints, res);
-	if (rc == EAI_NONAME) {
-		/* Why no AI_ADDRCONFIG: it ignores loopback when looking for configured
-		 * addresses, so "localhost" resolves to nothing on a host without others.
-		 * Note: this call is bounded by the resolver's own timeouts, not our deadline. */
-		hints.ai_flags = AI_NUMERICSERV;
-		rc = getaddrinfo(h->name, port, &hints, res);
-	}
-	if (rc == 0)
-		return RG_FOUND;
-	smtp_host_label(label, sizeof label, h);
-	util_snprintf(err, errlen, "%.200s: cannot resolve: %s", label,
-		      rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	*res = NULL;
-	return RG_TEMPFAIL;
 }
 
 /* The earlier of now + ms and the deadline (ms 0: the deadline alone). */
@@ -372,7 +197,10 @@ static int smtp_send_all(struct smtp_conn *c, const char *buf, size_t len, int64
 				util_snprintf(err, errlen, "%s: poll: %s", c->peer, strerror(errno));
 			return -1;
 		}
-		util_snprintf(err, errlen, "%s: send %s: %s", c->peer, what, strerror(errno));
+		if (errno == EPIPE || errno == ECONNRESET)
+			util_snprintf(err, errlen, "%s: connection closed sending %s", c->peer, what);
+		else
+			util_snprintf(err, errlen, "%s: send %s: %s", c->peer, what, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -433,6 +261,13 @@ static int smtp_read_line(struct smtp_conn *c, int64_t start, int64_t end, const
 		if (got < 0) {
 			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
+			/* Why the same words as EOF: a peer that closes with our command unread
+			 * resets instead; which one we see is a matter of timing. */
+			if (errno == ECONNRESET) {
+				util_snprintf(err, errlen, "%s: connection closed (reset) waiting for %s",
+					      c->peer, what);
+				return -1;
+			}
 			util_snprintf(err, errlen, "%s: recv waiting for %s: %s", c->peer, what,
 				      strerror(errno));
 			return -1;
@@ -662,9 +497,9 @@ int smtp_open(const char *hosts, unsigned default_port, const char *helo,
 	      const struct smtp_timeouts *t, int64_t deadline_ms,
 	      struct smtp_conn **out, struct smtp_reply *last, char *err, size_t errlen)
 {
-	struct smtp_host h[SMTP_HOSTS_MAX];
+	struct smtp_host h[SMTP_HOST_LIST_MAX];
 	struct addrinfo *res, *ai;
-	char myname[RG_DOMAIN_MAX + 1], label[SMTP_NAME_MAX + 16], prev[RG_ERRLEN];
+	char myname[RG_DOMAIN_MAX + 1], label[SMTP_HOST_LABEL_MAX], prev[RG_ERRLEN];
 	size_t n, i;
 
 	*out = NULL;
@@ -674,7 +509,7 @@ int smtp_open(const char *hosts, unsigned default_port, const char *helo,
 		err[0] = '\0';
 	if (t == NULL)
 		return util_snprintf(err, errlen, "no callout timeouts"), RG_CONFIG;
-	if (smtp_parse_hosts(hosts, default_port, h, &n, err, errlen) != RG_FOUND)
+	if (smtp_host_parse_list(hosts, default_port, h, &n, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
 	if (helo == NULL || helo[0] == '\0') {
 		if (gethostname(myname, sizeof myname) < 0 ||
@@ -695,7 +530,7 @@ int smtp_open(const char *hosts, unsigned default_port, const char *helo,
 				util_snprintf(err, errlen, "no time left for %.80s", label);
 			break;
 		}
-		if (smtp_resolve(&h[i], &res, err, errlen) != RG_FOUND)
+		if (smtp_host_resolve(&h[i], &res, err, errlen) != RG_FOUND)
 			continue;
 		for (ai = res; ai != NULL; ai = ai->ai_next)
 			if (smtp_try_address(ai, helo, t, deadline_ms, out, last, err, errlen) == RG_FOUND) {

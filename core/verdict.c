@@ -11,6 +11,7 @@
 #include "verdict.h"
 
 #define VERDICT_VERSION "1"
+#define VERDICT_CATCHALL_VERSION "2"   /* 2: the known-address field */
 
 /* Store key of an address verdict. */
 int verdict_key_address(char *key, size_t size, const char *addrkey)
@@ -24,11 +25,21 @@ int verdict_key_catchall(char *key, size_t size, const char *domain)
 	return util_snprintf(key, size, "c:%s", domain);
 }
 
+/* Static word for a c: record's known field. */
+const char *verdict_known_name(int known)
+{
+	return known > 0 ? "accepted" : known == 0 ? "refused" : "unchecked";
+}
+
 /* Encode v into buf. */
 int verdict_encode(const struct verdict *v, int catchall, char *buf, size_t size)
 {
 	const char *word = catchall ? (v->pass ? "yes" : "no") : (v->pass ? "pass" : "fail");
 
+	if (catchall)
+		return util_snprintf(buf, size, VERDICT_CATCHALL_VERSION " %s %s %lld %lld %s %s", word,
+				     v->source, (long long)v->created, (long long)v->expires,
+				     verdict_known_name(v->known), v->text);
 	return util_snprintf(buf, size, VERDICT_VERSION " %s %s %lld %lld %s", word, v->source,
 			     (long long)v->created, (long long)v->expires, v->text);
 }
@@ -69,14 +80,15 @@ static int verdict_time(const char *s, int64_t *out)
 int verdict_decode(const char *buf, size_t len, int catchall, struct verdict *v)
 {
 	const char *end = buf + len, *p = buf;
-	char ver[4], word[8], t1[24], t2[24];
+	char ver[4], word[8], t1[24], t2[24], kn[12];
 	size_t i;
 
 	memset(v, 0, sizeof *v);
 	for (i = 0; i < len; i++)
 		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
 			return -1;
-	if ((p = verdict_field(p, end, ver, sizeof ver)) == NULL || strcmp(ver, VERDICT_VERSION) != 0)
+	if ((p = verdict_field(p, end, ver, sizeof ver)) == NULL ||
+	    strcmp(ver, catchall ? VERDICT_CATCHALL_VERSION : VERDICT_VERSION) != 0)
 		return -1;
 	if ((p = verdict_field(p, end, word, sizeof word)) == NULL)
 		return -1;
@@ -90,6 +102,17 @@ int verdict_decode(const char *buf, size_t len, int catchall, struct verdict *v)
 		return -1;
 	if ((p = verdict_field(p, end, t2, sizeof t2)) == NULL || verdict_time(t2, &v->expires) < 0)
 		return -1;
+	v->known = -1;
+	if (catchall) {
+		if ((p = verdict_field(p, end, kn, sizeof kn)) == NULL)
+			return -1;
+		if (strcmp(kn, "accepted") == 0)
+			v->known = 1;
+		else if (strcmp(kn, "refused") == 0)
+			v->known = 0;
+		else if (strcmp(kn, "unchecked") != 0)
+			return -1;
+	}
 	if (v->expires < v->created || (size_t)(end - p) >= sizeof v->text)
 		return -1;
 	memcpy(v->text, p, (size_t)(end - p));

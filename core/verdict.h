@@ -4,7 +4,10 @@
  * Records are text with a version first, parsed strictly: a record that does not parse
  * is a miss (it is then overwritten), never a verdict.
  *   v:<address>  ->  "1 <pass|fail> <source> <created> <expires> <text>"
- *   c:<domain>   ->  "1 <yes|no> catchall <created> <expires> <text>"
+ *   c:<domain>   ->  "2 <yes|no> catchall <created> <expires> <known> <text>"
+ *                    known: accepted | refused | unchecked (the destination's answer to an
+ *                    address that must exist: postmaster@DOMAIN or callout_known).
+ *                    Version 1 c: records (no <known>) decode as a miss: probed again.
  */
 #ifndef RG_VERDICT_H
 #define RG_VERDICT_H
@@ -18,7 +21,12 @@ struct verdict {
 	char source[16];                /* callout list ldap catchall */
 	int64_t created, expires;       /* unix seconds */
 	char text[VERDICT_TEXT_MAX];    /* sanitised remote reply, for logs and the CLI */
+	int known;                      /* c: records: 1 known address accepted, 0 refused,
+					 * -1 not checked (postmaster_check = no) */
 };
+
+/* Static word for a c: record's known field ("accepted", "refused", "unchecked"). */
+const char *verdict_known_name(int known);
 
 /* Store key of an address verdict ("v:" + lower-cased address); -1 when it does not fit. */
 int verdict_key_address(char *key, size_t size, const char *addrkey);

@@ -279,7 +279,7 @@ int verify_run_catchall(const char *domain, const char *options, struct yield *y
 	struct verify_ctx cx = { "catchall", "domain", domain, util_monotonic_ms() };
 	char dom[RG_DOMAIN_MAX + 1], err[RG_ERRLEN] = "", text[VERDICT_TEXT_MAX] = "";
 	const struct settings *s;
-	int rc, cached = 0;
+	int rc, cached = 0, known = -1;
 
 	if (address_parse_domain(domain, dom, sizeof dom, err, sizeof err) != RG_FOUND) {
 		yield_init(y, "unknown");
@@ -298,11 +298,12 @@ int verify_run_catchall(const char *domain, const char *options, struct yield *y
 		return RG_CONFIG;
 	}
 	rc = source_callout_catchall(dom, s, cx.t0 + (int64_t)s->total_timeout * 1000, &cached,
-				     text, sizeof text, err, sizeof err);
+				     &known, text, sizeof text, err, sizeof err);
 	yield_init(y, rc == RG_FOUND ? "yes" : rc == RG_NOTFOUND ? "no" : "unknown");
 	yield_add(y, "source", rc == RG_FOUND || rc == RG_NOTFOUND ? (cached ? "cache" : "callout") : NULL);
 	yield_add(y, "reason", rc == RG_CONFIG ? "config" : rc == RG_TEMPFAIL ? "tempfail" : NULL);
 	yield_add(y, "detail", rc == RG_FOUND || rc == RG_NOTFOUND ? text : err);
+	yield_add(y, "known", rc == RG_FOUND || rc == RG_NOTFOUND ? verdict_known_name(known) : NULL);
 	verify_log(&cx, y);
 	return rc;
 }

@@ -11,6 +11,7 @@ pkgs=(
 	libhiredis-dev redis-server         # the shared store and a real server for its tests
 	libmicrohttpd-dev libgnutls28-dev   # rcptguard-admin
 	libjansson-dev                      # rcptguard-admin: JSON in and out
+	nettle-dev                          # HMAC-SHA256: the stable catch-all probe address
 	libpcre2-dev libdb-dev              # dynamic patterns; Exim source builds (lookup face)
 	exim4-daemon-heavy exim4-dev        # Exim with Expand_dlfunc; local_scan.h
 	swaks python3 curl                  # SMTP and HTTP clients

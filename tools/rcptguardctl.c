@@ -185,11 +185,14 @@ static int ctl_list_one(const char *name, int catchall, const struct verdict *v,
 		ctl_json_str(v->source);
 		printf(",\"created\":%lld,\"expires\":%lld,\"text\":", (long long)v->created, (long long)v->expires);
 		ctl_json_str(v->text);
+		if (catchall)
+			printf(",\"known\":\"%s\"", verdict_known_name(v->known));
 		putchar('}');
 		l->first = 0;
 	} else if (catchall) {
-		printf("%s catchall %s created=%s expires=%s %s\n", name, v->pass ? "yes" : "no",
-		       ctl_time(v->created, t1, sizeof t1), ctl_time(v->expires, t2, sizeof t2), v->text);
+		printf("%s catchall %s created=%s expires=%s known=%s %s\n", name, v->pass ? "yes" : "no",
+		       ctl_time(v->created, t1, sizeof t1), ctl_time(v->expires, t2, sizeof t2),
+		       verdict_known_name(v->known), v->text);
 	} else {
 		printf("%s %s %s created=%s expires=%s %s\n", name, v->pass ? "pass" : "fail", v->source,
 		       ctl_time(v->created, t1, sizeof t1), ctl_time(v->expires, t2, sizeof t2), v->text);

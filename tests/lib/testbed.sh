@@ -483,7 +483,7 @@ acl_rcpt:
           message     = 451 4.3.0 temporary failure, please try again later
   accept  condition   = \${if or{{=={\$received_port}{PORT_CATCHALL}}{=={\$received_port}{PORT_AFTERDATA}}}}
   accept  condition   = \${if =={\$received_port}{PORT_USERS}}
-          local_parts = user1 : user2 : user3 : alice : bob
+          local_parts = user1 : user2 : user3 : alice : bob : postmaster
   deny    message     = 550 5.1.1 <\$local_part@\$domain>: unknown user
 
 acl_data:

@@ -12,7 +12,8 @@ serves each connection in its own thread until killed (SIGTERM: clean exit), and
 
 Modes:
   ok                  220 banner, multi-line 250 to EHLO, 250 MAIL, RCPT: 250 for local parts
-                      starting with "good" or "user", 550 5.1.1 otherwise, 250 RSET, 221 QUIT
+                      starting with "good", "user" or "postmaster", 550 5.1.1 otherwise,
+                      250 RSET, 221 QUIT
   garbage             banner, then random non-SMTP text as every reply
   hugeline            banner, then EHLO answered with a 1 MB line (newline only at its end)
   endless             EHLO answered with endless "250-..." lines, one every 10 ms
@@ -26,7 +27,17 @@ Modes:
   close_after_banner  banner, then close
   drop_after_rcpt     first RCPT answered normally, then close on the next command
   mixed_codes         EHLO/HELO answered "250-a\\r\\n251 b\\r\\n"
-  double_reply        the server's first RCPT answered twice (two 550s), every later one 250
+  double_reply        like ok, but the server's first RCPT to an address other than postmaster
+                      and the probe address is answered twice at once (two 550s)
+  late_duplicate      like ok, but the server's first 550 is repeated 150 ms later, and every
+                      later RCPT's real answer is held 400 ms (issue 13, defect 2)
+  reset_after_ehlo    banner, then a TCP reset (SO_LINGER 0) when EHLO arrives
+  admin550            "550 Administrative prohibition" to every RCPT (Exim refusing the null
+                      sender at RCPT, no enhanced status code)
+  smtpd524            like ok, but unknown users get OpenSMTPD's "524 5.2.4 Mailing list
+                      expansion problem"
+  rcpt421             like ok, but the 3rd RCPT of a connection gets "421 4.7.0 Error: too many
+                      errors" and the connection is closed (Postfix's smtpd_hard_error_limit)
   policy5xx           550 5.7.1 (policy) to every RCPT, 552 to "full*" local parts
 """
 import argparse
@@ -34,16 +45,18 @@ import os
 import random
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 
 MODES = ("ok", "garbage", "hugeline", "endless", "drip", "silent", "banner554", "banner421",
          "ehlo5xx", "ehlo4xx", "mail5xx", "rcpt451", "close_after_banner", "drop_after_rcpt",
-         "mixed_codes", "double_reply", "policy5xx")
+         "mixed_codes", "double_reply", "policy5xx", "late_duplicate", "reset_after_ehlo",
+         "rcpt421", "admin550", "smtpd524")
 
 log_lock = threading.Lock()
-DOUBLE_SENT = []   # double_reply: whether the doubled reply went out (any connection)
+DOUBLE_SENT = []   # double_reply, late_duplicate: whether the doubled reply went out (any connection)
 
 
 class Closed(Exception):
@@ -81,6 +94,13 @@ class Session:
                 self.sock.sendall(data)
         except OSError:
             raise Closed()
+
+    def send_quietly(self, text):
+        """send() from a timer thread: a closed peer is no error there."""
+        try:
+            self.send(text)
+        except Closed:
+            pass
 
     def reply(self, *lines):
         """Send a (multi-line) reply from lines like "250 text"; continuation marks added."""
@@ -137,6 +157,10 @@ class Session:
                 continue
             if m == "drop_after_rcpt" and self.rcpts >= 1:
                 return
+            if m == "reset_after_ehlo":
+                # Why SO_LINGER 0: close() then sends a reset, as a crashing server would.
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
             if verb in ("EHLO", "HELO"):
                 self.greet(verb)
             elif verb == "MAIL":
@@ -186,14 +210,38 @@ class Session:
             return
         addr = line.split(":", 1)[1].strip() if ":" in line else ""
         local = addr.strip("<>").split("@", 1)[0]
-        if self.mode == "double_reply":
+        known = local.startswith("good") or local.startswith("user") or local == "postmaster"
+        if self.mode == "double_reply" and local != "postmaster" and \
+                not local.startswith("rcptguard-probe-"):
             with log_lock:
                 first = not DOUBLE_SENT
                 DOUBLE_SENT.append(1)
             if first:
                 self.send("550 5.1.1 unknown\r\n550 5.1.1 unknown\r\n")
-            else:
-                self.reply("250 2.1.5 Ok")
+                return
+        if self.mode == "admin550":
+            self.reply("550 Administrative prohibition")
+            return
+        if self.mode == "smtpd524" and not known:
+            self.reply("524 5.2.4 Mailing list expansion problem")
+            return
+        if self.mode == "rcpt421" and self.rcpts == 3:
+            self.reply("421 4.7.0 smtpsim Error: too many errors")
+            raise Closed()
+        if self.mode == "late_duplicate":
+            with log_lock:
+                held = bool(DOUBLE_SENT)
+                first = not known and not DOUBLE_SENT
+                if first:
+                    DOUBLE_SENT.append(1)
+            if held:
+                time.sleep(0.4)
+            text = "250 2.1.5 Ok" if known else "550 5.1.1 <%s>: unknown" % addr.strip("<>")
+            self.reply(text)
+            if first:
+                t = threading.Timer(0.15, self.send_quietly, ("%s\r\n" % text,))
+                t.daemon = True
+                t.start()
             return
         if self.mode == "policy5xx":
             if local.startswith("full"):
@@ -201,7 +249,7 @@ class Session:
             else:
                 self.reply("550 5.7.1 client host blocked")
             return
-        if local.startswith("good") or local.startswith("user"):
+        if known:
             self.reply("250 2.1.5 Ok")
         else:
             self.reply("550 5.1.1 <%s>: Recipient address rejected: User unknown"

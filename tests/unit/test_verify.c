@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "engine.h"
+#include "source_callout.h"
 #include "store.h"
 #include "verdict.h"
 #include "verify.h"
@@ -56,7 +58,7 @@ static void sim_start(const char *mode)
 		       "--log", lf, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 200 && buf[0] == '\0'; i++) {
+	for (int i = 0; i < 800 && buf[0] == '\0'; i++) {      /* 20 s: python3 on a loaded machine */
 		usleep(25000);
 		if ((f = fopen(pf, "r")) != NULL) {
 			if (fgets(buf, sizeof buf, f) == NULL)
@@ -241,6 +243,155 @@ static void test_out_of_step(void **state)
 	sim_stop();
 }
 
+/* Issue 13 defect 2: a 550 repeated late must not be read as the next RCPT's answer. */
+static void test_late_duplicate(void **state)
+{
+	struct yield y;
+	struct verdict v;
+
+	(void)state;
+	sim_start("late_duplicate");
+	/* The catch-all probe's 550 comes twice; the next RCPT would read the second one. */
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d catchall_check=yes", conf, port);
+	verify_run_recipient("good4@dup.example", opts, &y);
+	assert_non_null(strstr(y.line, "result=pass"));
+	assert_source(&y, "callout");
+	assert_true(record("good4@dup.example", &v));
+	assert_int_equal(v.pass, 1);
+	assert_int_equal(sim_connections(), 2);                            /* out of step: a new one */
+	sim_stop();
+}
+
+/* A 421 right after RCPT: the connection is remade and the recipient asked once more. */
+static void test_421_after_rcpt(void **state)
+{
+	struct yield y;
+
+	(void)state;
+	sim_start("rcpt421");
+	/* RCPTs 1 and 2 of the connection: postmaster and the probe; the 3rd gets the 421. */
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d catchall_check=yes", conf, port);
+	verify_run_recipient("nobody3@r421.example", opts, &y);
+	assert_non_null(strstr(y.line, "result=fail"));
+	assert_source(&y, "callout");
+	assert_int_equal(sim_connections(), 2);
+	sim_stop();
+}
+
+/* A destination that refuses the null sender at RCPT with a plain 550 (and so refuses
+ * postmaster too) cannot give negative verdicts: defer, never fail, and cached so. */
+static void test_admin_550(void **state)
+{
+	struct yield y;
+	struct verdict v;
+
+	(void)state;
+	sim_start("admin550");
+	assert_string_equal(check("good5@admin.example", &y), "defer");
+	assert_non_null(strstr(y.line, "refuses the known address"));
+	assert_false(record("good5@admin.example", &v));
+	assert_string_equal(check("nobody5@admin.example", &y), "defer");
+	assert_false(record("nobody5@admin.example", &v));
+	assert_int_equal(sim_connections(), 1);
+	sim_stop();
+	/* With postmaster_check = no, the operator says its 5xx are to be believed. */
+	sim_start("admin550");
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d postmaster_check=no", conf, port);
+	verify_run_recipient("nobody6@admin2.example", opts, &y);
+	assert_non_null(strstr(y.line, "result=fail"));
+	sim_stop();
+}
+
+/* OpenSMTPD's 524 5.2.4 for an unknown virtual user: fail, from a sane destination only. */
+static void test_smtpd_524(void **state)
+{
+	struct yield y;
+
+	(void)state;
+	sim_start("smtpd524");
+	assert_string_equal(check("nobody7@smtpd.example", &y), "fail");
+	assert_string_equal(check("good7@smtpd.example", &y), "pass");
+	sim_stop();
+	/* Without the postmaster check, 5.2.4 proves nothing: defer. */
+	sim_start("smtpd524");
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d postmaster_check=no", conf, port);
+	verify_run_recipient("nobody8@smtpd2.example", opts, &y);
+	assert_non_null(strstr(y.line, "result=defer"));
+	sim_stop();
+}
+
+/* Commands the simulator received that start with prefix. */
+static int sim_commands(const char *prefix)
+{
+	char lf[128], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(lf, sizeof lf, "%s/simlog", dir);
+	if ((f = fopen(lf, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *sp = strncmp(line, "cmd ", 4) == 0 ? strchr(line + 4, ' ') : NULL;
+
+		n += sp != NULL && strncmp(sp + 1, prefix, strlen(prefix)) == 0;
+	}
+	fclose(f);
+	return n;
+}
+
+/* catchall_check = no: the known address is asked once per session and domain, not per RCPT. */
+static void test_known_once(void **state)
+{
+	struct yield y;
+
+	(void)state;
+	sim_start("ok");
+	assert_string_equal(check("good6@once.example", &y), "pass");
+	assert_string_equal(check("nosuch6@once.example", &y), "fail");
+	assert_string_equal(check("good7@once.example", &y), "pass");
+	assert_int_equal(sim_commands("RCPT TO:<postmaster@once.example>"), 1);
+	assert_int_equal(sim_commands("RCPT TO:<rcptguard-probe-"), 0);
+	/* callout_known names the address that must exist instead of postmaster. */
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d callout_known=<good0@known.example>", conf, port);
+	verify_run_recipient("nosuch9@known.example", opts, &y);
+	assert_non_null(strstr(y.line, "result=fail"));
+	assert_int_equal(sim_commands("RCPT TO:<good0@known.example>"), 1);
+	assert_int_equal(sim_commands("RCPT TO:<postmaster@known.example>"), 0);
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d callout_known=nosuch0@known2.example", conf, port);
+	verify_run_recipient("nosuch9@known2.example", opts, &y);
+	assert_non_null(strstr(y.line, "result=defer"));
+	snprintf(opts, sizeof opts, "config=%s hosts=127.0.0.1:%d callout_known=<>", conf, port);
+	verify_run_recipient("nosuch9@known3.example", opts, &y);
+	assert_non_null(strstr(y.line, "reason=config"));
+	sim_stop();
+}
+
+/* The probe address is stable for a domain (and a catchall_ttl period), and secret. */
+static void test_probe_address(void **state)
+{
+	const struct settings *s;
+	char a[64], b[64], c[64], err[RG_ERRLEN], path[128];
+	struct stat st;
+
+	(void)state;
+	snprintf(opts, sizeof opts, "config=%s", conf);
+	assert_int_equal(engine_settings(opts, "example.org", &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(source_callout_probe_local("example.org", s, a, sizeof a), 0);
+	assert_int_equal(source_callout_probe_local("EXAMPLE.org", s, b, sizeof b), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(source_callout_probe_local("example.net", s, c, sizeof c), 0);
+	assert_string_not_equal(a, c);
+	assert_int_equal(strncmp(a, "rcptguard-probe-", 16), 0);
+	assert_int_equal(strlen(a), 32);
+	snprintf(path, sizeof path, "%s/probe.secret", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_size, 32);
+	clock_now += 2 * 86400;                      /* the next catchall_ttl period: another */
+	assert_int_equal(source_callout_probe_local("example.org", s, b, sizeof b), 0);
+	assert_string_not_equal(a, b);
+}
+
 /* A 5xx about policy or a full mailbox is not "no such user". */
 static void test_policy_5xx(void **state)
 {
@@ -365,6 +516,12 @@ int main(void)
 		cmocka_unit_test(test_lifetimes),
 		cmocka_unit_test(test_tempfail_not_cached),
 		cmocka_unit_test(test_out_of_step),
+		cmocka_unit_test(test_late_duplicate),
+		cmocka_unit_test(test_421_after_rcpt),
+		cmocka_unit_test(test_admin_550),
+		cmocka_unit_test(test_smtpd_524),
+		cmocka_unit_test(test_probe_address),
+		cmocka_unit_test(test_known_once),
 		cmocka_unit_test(test_policy_5xx),
 		cmocka_unit_test(test_mail_refused),
 		cmocka_unit_test(test_errors),

@@ -122,9 +122,24 @@ static void test_verdict_codec(void **state)
 	/* A catch-all record is not a verdict and vice versa. */
 	assert_int_equal(verdict_decode(buf, strlen(buf), 1, &w), -1);
 	v.pass = 0;
+	v.known = 0;
 	assert_int_equal(verdict_encode(&v, 1, buf, sizeof buf), 0);
+	assert_string_equal(buf, "2 no callout 1000 2000 refused 250 2.1.5 ok");
 	assert_int_equal(verdict_decode(buf, strlen(buf), 1, &w), 0);
 	assert_int_equal(w.pass, 0);
+	assert_int_equal(w.known, 0);
+	v.known = 1;
+	assert_int_equal(verdict_encode(&v, 1, buf, sizeof buf), 0);
+	assert_int_equal(verdict_decode(buf, strlen(buf), 1, &w), 0);
+	assert_int_equal(w.known, 1);
+	v.known = -1;
+	assert_int_equal(verdict_encode(&v, 1, buf, sizeof buf), 0);
+	assert_int_equal(verdict_decode(buf, strlen(buf), 1, &w), 0);
+	assert_int_equal(w.known, -1);
+	/* A version 1 catch-all record (no known-address field) is a miss: probed again. */
+	assert_int_equal(verdict_decode("1 no catchall 1000 2000 550 5.1.1 unknown",
+					strlen("1 no catchall 1000 2000 550 5.1.1 unknown"), 1, &w), -1);
+	assert_int_equal(verdict_decode("2 no catchall 1000 2000 maybe 550 x", strlen("2 no catchall 1000 2000 maybe 550 x"), 1, &w), -1);
 }
 
 static void test_verdict_strict(void **state)
