@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "source_ldap.h"
@@ -117,6 +118,15 @@ struct block {                        /* arena: section names and entries, freed
 };
 _Static_assert(offsetof(struct block, data) % _Alignof(struct entry) == 0, "aligned arena");
 
+/* What a file (or folder) looked like when it was read; ino 0: it did not exist. */
+struct config_stamp {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+};
+
 struct config {
 	char path[RG_PATH_MAX];
 	struct settings global;
@@ -124,6 +134,8 @@ struct config {
 	struct section *sec;          /* after loading: exact ones sorted by name, then wildcards */
 	size_t nsec, nexact, cap;
 	struct block *arena;
+	struct config_stamp *stamps;  /* every file read, and the folders of include globs */
+	size_t nstamps;
 };
 
 struct parser {
@@ -494,6 +506,29 @@ static const char *config_unquote(const char *s, char *out, size_t size)
 
 static int config_parse_file(struct parser *p, const char *path, int depth, long cur);
 
+/* Remember what path looked like (st NULL: it did not exist), for config_changed(). */
+static int config_stamp(struct config *c, const char *path, const struct stat *st)
+{
+	struct config_stamp *a, *x;
+
+	if (!(a = realloc(c->stamps, (c->nstamps + 1) * sizeof *a)))
+		return -1;
+	c->stamps = a;
+	x = &a[c->nstamps];
+	memset(x, 0, sizeof *x);
+	if (!(x->path = strdup(path)))
+		return -1;
+	if (st) {
+		x->dev = st->st_dev;
+		x->ino = st->st_ino;
+		x->size = st->st_size;
+		x->mtim = st->st_mtim;
+		x->ctim = st->st_ctim;
+	}
+	c->nstamps++;
+	return 0;
+}
+
 /* Sort glob results bytewise, whatever the locale. */
 static int config_cmp_str(const void *a, const void *b)
 {
@@ -516,6 +551,16 @@ static int config_include(struct parser *p, size_t fi, unsigned line, const char
 	if ((pat[0] != '/' && slash) ? util_snprintf(full, sizeof full, "%.*s/%s", (int)(slash - file), file, pat)
 	    : util_snprintf(full, sizeof full, "%s", pat))
 		return config_fail_at(p, fi, line, "include path too long");
+	/* Why: a file added to or removed from a globbed folder changes the config too. */
+	if ((slash = strrchr(full, '/')) && strpbrk(slash, "*?[") && !memchr(full, '*', (size_t)(slash - full)) &&
+	    !memchr(full, '?', (size_t)(slash - full)) && !memchr(full, '[', (size_t)(slash - full))) {
+		struct stat dst;
+		char dir[RG_PATH_MAX];
+
+		util_snprintf(dir, sizeof dir, "%.*s", slash == full ? 1 : (int)(slash - full), full);
+		if (config_stamp(p->c, dir, stat(dir, &dst) ? NULL : &dst))
+			return config_fail_at(p, fi, line, "out of memory");
+	}
 	memset(&g, 0, sizeof g);
 	grc = glob(full, GLOB_NOSORT | GLOB_MARK, NULL, &g);
 	if (grc && grc != GLOB_NOMATCH)
@@ -641,6 +686,7 @@ static int config_parse_line(struct parser *p, size_t fi, unsigned line, char *s
 static int config_parse_file(struct parser *p, const char *path, int depth, long cur)
 {
 	char line[LINE_BYTES_MAX + 2], **files;
+	struct stat st;
 	unsigned lineno = 0;
 	size_t len, fi;
 	int rc = RG_FOUND, ch, over;
@@ -648,6 +694,10 @@ static int config_parse_file(struct parser *p, const char *path, int depth, long
 
 	if (!(f = fopen(path, "r")))
 		return config_fail(p->err, p->errlen, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) || config_stamp(p->c, path, &st)) {
+		fclose(f);
+		return config_fail(p->err, p->errlen, "%s: cannot stat or out of memory", path);
+	}
 	if (!(files = realloc(p->files, (p->nfiles + 1) * sizeof *files))) {
 		fclose(f);
 		return config_fail(p->err, p->errlen, "%s: out of memory", path);
@@ -913,6 +963,7 @@ int config_has_source(const struct settings *s, const char *name)
 void config_free(struct config *c)
 {
 	struct block *b;
+	size_t i;
 
 	if (!c)
 		return;
@@ -921,5 +972,29 @@ void config_free(struct config *c)
 		free(b);
 	}
 	free(c->sec);
+	for (i = 0; i < c->nstamps; i++)
+		free(c->stamps[i].path);
+	free(c->stamps);
 	free(c);
+}
+
+/* Whether a file the config was read from (or a globbed include folder) changed since. */
+int config_changed(const struct config *c)
+{
+	const struct config_stamp *x;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; c && i < c->nstamps; i++) {
+		x = &c->stamps[i];
+		if (stat(x->path, &st))
+			st.st_ino = 0;
+		if (st.st_ino != x->ino)
+			return 1;
+		if (x->ino && (st.st_dev != x->dev || st.st_size != x->size ||
+			       st.st_mtim.tv_sec != x->mtim.tv_sec || st.st_mtim.tv_nsec != x->mtim.tv_nsec ||
+			       st.st_ctim.tv_sec != x->ctim.tv_sec || st.st_ctim.tv_nsec != x->ctim.tv_nsec))
+			return 1;
+	}
+	return 0;
 }
