@@ -86,6 +86,8 @@ static const struct config *engine_config(const char *options, int recheck, char
 /* Read the options' config into this process, or check that the copy it holds is current. */
 int engine_preload(const char *options, char *err, size_t errlen)
 {
+	/* Why: registers the fork hook here, once, instead of in every child (a page fault). */
+	(void)util_fork_generation();
 	return engine_config(options ? options : "", 1, err, errlen) ? RG_FOUND : RG_CONFIG;
 }
 

@@ -31,6 +31,9 @@
  *   preloaded: preloaded_us=.. preloaded_cost_us=.. (preloaded - empty) phase_*_us=..
  * and the median page faults (minor) of each kind's children, which load does not skew:
  *   faults: empty=.. dlopen=.. verify=.. floor=.. preloaded=..
+ * and the median CPU time (user + system, wait4) the children used, µs, which load skews
+ * far less than the wall-clock figures (the parent's side of fork is not in it):
+ *   cpu: empty_us=.. dlopen_us=.. verify_us=.. floor_us=.. preloaded_us=..
  */
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -152,11 +155,20 @@ static void child(enum mode m, const char *so, const char *address, const char *
 
 /* What the preload helper reports for one child (ns; total -1: it failed). */
 struct preloaded {
-	int64_t total, fork, dl, verdict, exit, minflt;
+	int64_t total, fork, dl, verdict, exit, minflt, cpu;
 };
 
-/* Page faults of the last child reaped (wait4): a figure that load does not skew. */
+/* Page faults and CPU time (user + system, ns) of the last child reaped (wait4): figures
+ * that other load on the machine skews far less than wall-clock time. */
 static long last_minflt;
+static int64_t last_cpu;
+
+/* User + system time of a rusage, ns. */
+static int64_t ru_cpu_ns(const struct rusage *ru)
+{
+	return ((int64_t)ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000000 +
+	       ((int64_t)ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) * 1000;
+}
 
 /* The preload helper: loads so once, then per request byte: preload(), fork a verify
  * child, report a struct preloaded. Never returns. */
@@ -195,6 +207,7 @@ static void preload_helper(int req, int resp, const char *so, const char *addres
 			r.verdict = ph->verdict - ph->dl;
 			r.exit = t0 + r.total - ph->verdict;
 			r.minflt = ru.ru_minflt;
+			r.cpu = ru_cpu_ns(&ru);
 		}
 		if (write(resp, &r, sizeof r) != (ssize_t)sizeof r)
 			break;
@@ -223,6 +236,7 @@ static int64_t run_one(enum mode m, const char *so, const char *address, const c
 	if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -1;
 	last_minflt = ru.ru_minflt;
+	last_cpu = ru_cpu_ns(&ru);
 	t1 = now_ns();
 	return t1 - t0;
 }
@@ -236,7 +250,7 @@ int main(int argc, char **argv)
 	int fds[2], st, i, m, nmodes = M_FLOOR, req[2], resp[2];
 	struct phases *ph2;
 	struct preloaded pr;
-	int64_t *tp, *qf, *qd, *qv, *qe, *flt[M_COUNT + 1];
+	int64_t *tp, *qf, *qd, *qv, *qe, *flt[M_COUNT + 1], *cpu[M_COUNT + 1];
 	pid_t helper;
 	size_t n, k;
 	ssize_t got;
@@ -303,7 +317,7 @@ int main(int argc, char **argv)
 	pe = malloc(sizeof *pe * n);
 	ph = mmap(NULL, sizeof *ph, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	for (m = 0; m <= M_COUNT; m++)
-		if ((flt[m] = calloc(n, sizeof *flt[m])) == NULL)
+		if ((flt[m] = calloc(n, sizeof *flt[m])) == NULL || (cpu[m] = calloc(n, sizeof *cpu[m])) == NULL)
 			return 2;
 	tp = malloc(sizeof *tp * n);
 	qf = malloc(sizeof *qf * n);
@@ -326,6 +340,7 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			flt[m][k] = last_minflt;
+			cpu[m][k] = last_cpu;
 			if (m == M_VERIFY) {
 				pf[k] = ph->start - t0;
 				pd[k] = ph->dl - ph->start;
@@ -344,9 +359,12 @@ int main(int argc, char **argv)
 		qv[k] = pr.verdict;
 		qe[k] = pr.exit;
 		flt[M_COUNT][k] = pr.minflt;
+		cpu[M_COUNT][k] = pr.cpu;
 	}
-	for (m = 0; m <= M_COUNT; m++)
+	for (m = 0; m <= M_COUNT; m++) {
 		qsort(flt[m], n, sizeof *flt[m], cmp_i64);
+		qsort(cpu[m], n, sizeof *cpu[m], cmp_i64);
+	}
 	close(req[1]);
 	waitpid(helper, &st, 0);
 	qsort(tp, n, sizeof *tp, cmp_i64);
@@ -378,6 +396,9 @@ int main(int argc, char **argv)
 	printf("faults: empty=%lld dlopen=%lld verify=%lld floor=%lld preloaded=%lld\n",
 	       (long long)flt[M_EMPTY][n / 2], (long long)flt[M_DLOPEN][n / 2], (long long)flt[M_VERIFY][n / 2],
 	       (long long)flt[M_FLOOR][n / 2], (long long)flt[M_COUNT][n / 2]);
+	printf("cpu: empty_us=%.1f dlopen_us=%.1f verify_us=%.1f floor_us=%.1f preloaded_us=%.1f\n",
+	       cpu[M_EMPTY][n / 2] / 1e3, cpu[M_DLOPEN][n / 2] / 1e3, cpu[M_VERIFY][n / 2] / 1e3,
+	       cpu[M_FLOOR][n / 2] / 1e3, cpu[M_COUNT][n / 2] / 1e3);
 	printf("phases: phase_fork_us=%.1f phase_dlopen_us=%.1f phase_verdict_us=%.1f phase_exit_us=%.1f\n",
 	       pf[n / 2] / 1e3, pd[n / 2] / 1e3, pv[n / 2] / 1e3, pe[n / 2] / 1e3);
 	return 0;
