@@ -17,6 +17,7 @@
  * its include line; when it ends, the including file goes on in its own part.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "source_ldap.h"
@@ -689,14 +691,24 @@ static int config_parse_file(struct parser *p, const char *path, int depth, long
 	struct stat st;
 	unsigned lineno = 0;
 	size_t len, fi;
-	int rc = RG_FOUND, ch, over;
+	int rc = RG_FOUND, ch, over, fd;
 	FILE *f;
 
-	if (!(f = fopen(path, "r")))
+	/* Why O_NONBLOCK and regular files only: Exim's daemon reads the config (preload);
+	 * a FIFO or device there would hang the whole gateway. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
 		return config_fail(p->err, p->errlen, "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(fileno(f), &st) || config_stamp(p->c, path, &st)) {
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return config_fail(p->err, p->errlen, "%s: not a regular file", path);
+	}
+	if (fcntl(fd, F_SETFL, 0) < 0 || !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return config_fail(p->err, p->errlen, "%s: cannot open: %s", path, strerror(errno));
+	}
+	if (config_stamp(p->c, path, &st)) {
 		fclose(f);
-		return config_fail(p->err, p->errlen, "%s: cannot stat or out of memory", path);
+		return config_fail(p->err, p->errlen, "%s: out of memory", path);
 	}
 	if (!(files = realloc(p->files, (p->nfiles + 1) * sizeof *files))) {
 		fclose(f);

@@ -785,6 +785,27 @@ static void test_changed(void **state)
 	unlink(inc);
 }
 
+/* A FIFO (or any non-regular file) as config or include is refused at once, never read:
+ * Exim's daemon reads the config (preload), and a read that blocks would stop it. */
+static void test_not_regular(void **state)
+{
+	struct config *c = NULL;
+	char fifo[600], want[700];
+	const char *main_path;
+
+	(void)state;
+	snprintf(fifo, sizeof fifo, "%s/fifo.conf", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(config_load(fifo, &c, err, sizeof err), RG_CONFIG);
+	assert_null(c);
+	snprintf(want, sizeof want, "%s: not a regular file", fifo);
+	assert_string_equal(err, want);
+	main_path = write_file("rg.conf", "port = 26\ninclude = fifo.conf\n");
+	assert_int_equal(config_load(main_path, &c, err, sizeof err), RG_CONFIG);
+	assert_string_equal(err, want);
+	unlink(fifo);
+}
+
 static void test_missing_file(void **state)
 {
 	struct config *c = (struct config *)1;
@@ -988,6 +1009,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlong_values, setup, teardown),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test_setup_teardown(test_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_regular, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
