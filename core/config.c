@@ -893,11 +893,10 @@ int config_apply_options(struct settings *s, const char *options, char *err, siz
 	char key[64], val[LINE_BYTES_MAX + 1], why[RG_ERRLEN];
 	const struct key *k;
 	struct settings tmp;
-	int r;
+	int r, copied = 0;
 
 	if (!options)
 		return RG_FOUND;
-	tmp = *s;
 	while ((r = config_next_option(&options, key, sizeof key, val, sizeof val, err, errlen)) > 0) {
 		if (!strcmp(key, "config"))
 			continue;
@@ -905,12 +904,19 @@ int config_apply_options(struct settings *s, const char *options, char *err, siz
 			return config_fail(err, errlen, "option \"include\": not allowed in options");
 		if (!(k = config_find_key(key)))
 			return config_fail(err, errlen, "option \"%s\": unknown key", config_shown(why, key, strlen(key)));
+		/* Why copied only now: most calls pass config=PATH alone; the settings are 14 KB
+		 * and each page of them copied is a page fault in a fresh Exim process. */
+		if (!copied) {
+			tmp = *s;
+			copied = 1;
+		}
 		if (config_set_value(k, &tmp, val, why, sizeof why))
 			return config_fail(err, errlen, "option \"%s\": %s", k->name, why);
 	}
 	if (r < 0)
 		return RG_CONFIG;
-	*s = tmp;
+	if (copied)
+		*s = tmp;
 	return RG_FOUND;
 }
 
