@@ -142,11 +142,12 @@ int quit(uschar **yield, int argc, uschar *argv[])
  * of loading both afresh. Why so little here: it runs in the daemon, where a crash stops
  * the whole gateway, and whatever it opened would be shared by every child: so it reads
  * the config file(s) and nothing else (no store, resolver, LDAP or socket). A config it
- * cannot read is left for the checks to report; the yield stays empty whatever happens.
+ * cannot read is left for the checks to report (the yield stays empty); only misuse (more
+ * than one argument) gives FAIL, which Exim's daemon writes to its panic log.
  */
 int preload(uschar **yield, int argc, uschar *argv[])
 {
-	char err[256];
+	char err[RG_ERRLEN];
 
 	if (argc > 1)
 		return rg_exim_usage(yield, "rcptguard: preload takes [OPTIONS] only");
