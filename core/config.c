@@ -90,6 +90,8 @@ static const struct key keys[] = {
 	STR(greylist_whitelist, T_STR, ""),
 	ENUM(greylist_on_error, "pass", "pass|defer"),
 	NUM(store_map_size, T_UINT, 1, 1048576, "64"),
+	{ "store", T_ENUM, F(store), 0, 0, 1, "lmdb", "lmdb|redis" },
+	{ "store_map_max", T_UINT, F(store_map_max), 1, 1048576, 1, "4096", NULL },
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 #define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */

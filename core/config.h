@@ -58,6 +58,8 @@ struct settings {
 	char greylist_whitelist[RG_PATH_MAX];
 	char greylist_on_error[CONFIG_NAME_MAX];       /* "pass" | "defer" */
 	unsigned store_map_size;                       /* MiB, initial LMDB map: 64 */
+	char store[CONFIG_NAME_MAX];                   /* store member: "lmdb" | "redis" (global only) */
+	unsigned store_map_max;                        /* MiB, ceiling of LMDB map growth: 4096 (global only) */
 };
 
 struct config;

@@ -46,7 +46,7 @@ static int fcrdns_expired(const char *k, size_t kl, const char *v, size_t vl, vo
 /* Delete what expired. */
 int fcrdns_purge(const struct store_handle *st, int64_t now, size_t *n, char *err, size_t errlen)
 {
-	return st->ops->delete_if(st->s, "f:", fcrdns_expired, &now, n, err, errlen);
+	return store_delete_if(st, "f:", fcrdns_expired, &now, n, 0, err, errlen);
 }
 
 /* Encode r into buf. */
@@ -189,7 +189,7 @@ static int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, i
 
 /* Read the cached record of c; 0 when a live one was decoded. */
 static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_client *c, unsigned max_ttl,
-			 struct fcrdns_record *r)
+			 int64_t deadline, struct fcrdns_record *r)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
 	size_t vlen;
@@ -198,7 +198,7 @@ static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_clie
 	/* fcrdns_cache_ttl = 0: no cache at all, neither written nor read. */
 	if (st == NULL || max_ttl == 0 || fcrdns_record_key(key, sizeof key, c->text) < 0)
 		return -1;
-	rc = st->ops->get(st->s, key, val, sizeof val, &vlen, err, sizeof err);
+	rc = store_get(st, key, val, sizeof val, &vlen, deadline, err, sizeof err);
 	if (rc == RG_TEMPFAIL)
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
 	if (rc != RG_FOUND)
@@ -215,7 +215,7 @@ static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_clie
 
 /* Cache a definite outcome (best effort: the cache is a hint). */
 static void fcrdns_store(const struct store_handle *st, const struct fcrdns_client *c, struct fcrdns_record *r,
-			 unsigned lifetime)
+			 unsigned lifetime, int64_t deadline)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
 
@@ -225,7 +225,7 @@ static void fcrdns_store(const struct store_handle *st, const struct fcrdns_clie
 	r->expires = r->created + lifetime;
 	if (fcrdns_record_key(key, sizeof key, c->text) < 0 || fcrdns_record_encode(r, val, sizeof val) < 0)
 		return;
-	if (st->ops->put(st->s, key, val, strlen(val), err, sizeof err) != RG_FOUND)
+	if (store_put(st, key, val, strlen(val), r->expires, deadline, err, sizeof err) != RG_FOUND)
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, fcrdns result not cached: %s", err);
 }
 
@@ -320,17 +320,18 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y)
 		rc = RG_CONFIG;
 	} else {
 		util_strlcpy(shown, c.text, sizeof shown);
-		st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
+		st = store_process(s, err, sizeof err);
 		if (st == NULL)
 			rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
-		if (fcrdns_cached(st, &c, s->fcrdns_cache_ttl, &rec) == 0) {
+		if (fcrdns_cached(st, &c, s->fcrdns_cache_ttl, t0 + (int64_t)s->dns_timeout * 1000, &rec) == 0) {
 			rc = fcrdns_verdict(&c, s, &rec, "cache", NULL, y);
 		} else {
 			memset(&rec, 0, sizeof rec);
 			err[0] = '\0';
 			rc = fcrdns_dns(&c, s, t0 + (int64_t)s->dns_timeout * 1000, &rec, &ttl, err, sizeof err);
 			if (rc == RG_FOUND) {
-				fcrdns_store(st, &c, &rec, ttl < s->fcrdns_cache_ttl ? ttl : s->fcrdns_cache_ttl);
+				fcrdns_store(st, &c, &rec, ttl < s->fcrdns_cache_ttl ? ttl : s->fcrdns_cache_ttl,
+					     t0 + (int64_t)s->dns_timeout * 1000);
 				rc = fcrdns_verdict(&c, s, &rec, "dns", rec.outcome == FCRDNS_CONFIRMED ? NULL : err, y);
 			} else {
 				if (rc == RG_CONFIG)

@@ -14,6 +14,7 @@
 #include "greylist_record.h"
 #include "greylist_whitelist.h"
 #include "rglog.h"
+#include "store.h"
 
 #define GREYLIST_OPTIONS_MAX 1024
 
@@ -125,7 +126,7 @@ static int greylist_error(struct greylist_ctx *cx, struct yield *y, const char *
 
 /* update callback: one attempt of the triplet. */
 static int greylist_upd_triplet(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen,
-				void *arg)
+				int64_t *expires, void *arg)
 {
 	struct greylist_upd *u = arg;
 	struct greylist_triplet o;
@@ -137,12 +138,13 @@ static int greylist_upd_triplet(const char *old, size_t oldlen, char *out, size_
 	if (greylist_record_encode(&u->rec, out, outsize) < 0)
 		return -1;
 	*outlen = strlen(out);
+	*expires = u->rec.expires;
 	return STORE_UPDATE_PUT;
 }
 
 /* update callback: a triplet of the network passed; count it. */
 static int greylist_upd_awl_count(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen,
-				  void *arg)
+				  int64_t *expires, void *arg)
 {
 	struct greylist_upd *u = arg;
 	struct greylist_awl a;
@@ -158,12 +160,13 @@ static int greylist_upd_awl_count(const char *old, size_t oldlen, char *out, siz
 	if (greylist_record_awl_encode(&a, out, outsize) < 0)
 		return -1;
 	*outlen = strlen(out);
+	*expires = a.expires;
 	return STORE_UPDATE_PUT;
 }
 
 /* update callback: the network passed on its auto-whitelist entry; renew it when due. */
 static int greylist_upd_awl_renew(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen,
-				  void *arg)
+				  int64_t *expires, void *arg)
 {
 	struct greylist_upd *u = arg;
 	struct greylist_awl a;
@@ -176,6 +179,7 @@ static int greylist_upd_awl_renew(const char *old, size_t oldlen, char *out, siz
 	if (greylist_record_awl_encode(&a, out, outsize) < 0)
 		return -1;
 	*outlen = strlen(out);
+	*expires = a.expires;
 	return STORE_UPDATE_PUT;
 }
 
@@ -190,21 +194,21 @@ static int greylist_stored(struct greylist_ctx *cx, struct yield *y)
 	size_t vlen;
 	int rc;
 
-	st = store_process(cx->s->state_dir, cx->s->store_map_size, err, sizeof err);
+	st = store_process(cx->s, err, sizeof err);
 	if (st == NULL)
 		return greylist_error(cx, y, "store unavailable", err);
-	rc = st->ops->get(st->s, cx->akey, val, sizeof val, &vlen, err, sizeof err);
+	rc = store_get(st, cx->akey, val, sizeof val, &vlen, 0, err, sizeof err);
 	if (rc == RG_TEMPFAIL)
 		return greylist_error(cx, y, "store unavailable", err);
 	if (rc == RG_FOUND && greylist_record_awl_decode(val, vlen, &a) == 0 &&
 	    greylist_record_awl_passes(&a, cx->now, cx->s)) {
 		if (!cx->dry && cx->now - a.last >= greylist_record_renew_step(cx->s) &&
-		    st->ops->update(st->s, cx->akey, greylist_upd_awl_renew, &u, err, sizeof err) != RG_FOUND)
+		    store_update(st, cx->akey, greylist_upd_awl_renew, &u, 0, err, sizeof err) != RG_FOUND)
 			rglog(RGLOG_INFO, "rcptguard: greylist: auto-whitelist entry not renewed: %s", err);
 		greylist_yield(cx, y, 1, GREYLIST_AWL, 0);
 		return RG_FOUND;
 	}
-	rc = st->ops->get(st->s, cx->tkey, val, sizeof val, &vlen, err, sizeof err);
+	rc = store_get(st, cx->tkey, val, sizeof val, &vlen, 0, err, sizeof err);
 	if (rc == RG_TEMPFAIL)
 		return greylist_error(cx, y, "store unavailable", err);
 	greylist_record_step(rc == RG_FOUND && greylist_record_decode(val, vlen, &t) == 0 ? &t : NULL,
@@ -212,10 +216,10 @@ static int greylist_stored(struct greylist_ctx *cx, struct yield *y)
 	if (u.st.write && !cx->dry) {
 		/* Why again inside update: another process may have changed the record since
 		 * the read above; the decision is the one made on the committed value. */
-		if ((rc = st->ops->update(st->s, cx->tkey, greylist_upd_triplet, &u, err, sizeof err)) != RG_FOUND)
+		if ((rc = store_update(st, cx->tkey, greylist_upd_triplet, &u, 0, err, sizeof err)) != RG_FOUND)
 			return greylist_error(cx, y, "store not writable", err);
 		if (u.st.became_passed && cx->s->greylist_awl_after > 0 &&
-		    st->ops->update(st->s, cx->akey, greylist_upd_awl_count, &u, err, sizeof err) != RG_FOUND)
+		    store_update(st, cx->akey, greylist_upd_awl_count, &u, 0, err, sizeof err) != RG_FOUND)
 			rglog(RGLOG_INFO, "rcptguard: greylist: auto-whitelist count not recorded: %s", err);
 	}
 	greylist_yield(cx, y, u.st.pass, u.st.reason, u.st.wait);

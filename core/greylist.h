@@ -15,7 +15,6 @@
 #ifndef RG_GREYLIST_H
 #define RG_GREYLIST_H
 
-#include "store.h"
 #include "yield.h"
 
 #define GREYLIST_MESSAGE "Greylisting in action, please come back in a few minutes"

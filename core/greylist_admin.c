@@ -69,7 +69,7 @@ static int greylist_admin_nets(const struct settings *s, const char *cidr, greyl
 
 /* update callback: make the network's entry a manual release. */
 static int greylist_admin_upd_allow(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen,
-				    void *arg)
+				    int64_t *expires, void *arg)
 {
 	const struct greylist_admin_upd *u = arg;
 	struct greylist_awl a;
@@ -84,6 +84,7 @@ static int greylist_admin_upd_allow(const char *old, size_t oldlen, char *out, s
 	if (greylist_record_awl_encode(&a, out, outsize) < 0)
 		return -1;
 	*outlen = strlen(out);
+	*expires = a.expires;
 	return STORE_UPDATE_PUT;
 }
 
@@ -104,7 +105,7 @@ static int greylist_admin_allow_one(const char *net, void *arg, char *err, size_
 		util_strlcpy(na->first, net, na->firstsize);
 	if (greylist_key_awl(key, sizeof key, net) < 0)
 		return util_snprintf(err, errlen, "key too long"), RG_CONFIG;
-	return na->st->ops->update(na->st->s, key, greylist_admin_upd_allow, &na->u, err, errlen);
+	return store_update(na->st, key, greylist_admin_upd_allow, &na->u, 0, err, errlen);
 }
 
 /* Release a client network. */
@@ -133,7 +134,7 @@ static int greylist_admin_tkey(const struct settings *s, const char *ip, const c
 
 /* update callback: the triplet passes from now on. */
 static int greylist_admin_upd_pass(const char *old, size_t oldlen, char *out, size_t outsize, size_t *outlen,
-				   void *arg)
+				   int64_t *expires, void *arg)
 {
 	const struct greylist_admin_upd *u = arg;
 	struct greylist_triplet t;
@@ -148,6 +149,7 @@ static int greylist_admin_upd_pass(const char *old, size_t oldlen, char *out, si
 	if (greylist_record_encode(&t, out, outsize) < 0)
 		return -1;
 	*outlen = strlen(out);
+	*expires = t.expires;
 	return STORE_UPDATE_PUT;
 }
 
@@ -161,7 +163,7 @@ int greylist_admin_allow_triplet(const struct settings *s, const struct store_ha
 
 	if ((rc = greylist_admin_tkey(s, ip, sender, rcpt, key, keysize, err, errlen)) != RG_FOUND)
 		return rc;
-	return st->ops->update(st->s, key, greylist_admin_upd_pass, &u, err, errlen);
+	return store_update(st, key, greylist_admin_upd_pass, &u, 0, err, errlen);
 }
 
 /* delete_if predicate: everything under the prefix. */
@@ -181,7 +183,7 @@ static int greylist_admin_remove_one(const char *net, void *arg, char *err, size
 
 	if (greylist_key_awl(key, sizeof key, net) < 0)
 		return util_snprintf(err, errlen, "key too long"), RG_CONFIG;
-	rc = na->st->ops->del(na->st->s, key, err, errlen);
+	rc = store_del(na->st, key, 0, err, errlen);
 	if (rc == RG_FOUND)
 		na->removed++;
 	else if (rc != RG_NOTFOUND)
@@ -189,7 +191,7 @@ static int greylist_admin_remove_one(const char *net, void *arg, char *err, size
 	/* "g:NET " (with the space): 192.0.2.0/24 must not take 192.0.2.0/240... */
 	if (util_snprintf(key, sizeof key, "g:%s ", net) < 0)
 		return util_snprintf(err, errlen, "key too long"), RG_CONFIG;
-	if ((rc = na->st->ops->delete_if(na->st->s, key, greylist_admin_all, NULL, &n, err, errlen)) != RG_FOUND)
+	if ((rc = store_delete_if(na->st, key, greylist_admin_all, NULL, &n, 0, err, errlen)) != RG_FOUND)
 		return rc;
 	na->removed += n;
 	return RG_FOUND;
@@ -218,7 +220,7 @@ int greylist_admin_remove_triplet(const struct settings *s, const struct store_h
 
 	if ((rc = greylist_admin_tkey(s, ip, sender, rcpt, key, sizeof key, err, errlen)) != RG_FOUND)
 		return rc;
-	return st->ops->del(st->s, key, err, errlen);
+	return store_del(st, key, 0, err, errlen);
 }
 
 /* delete_if predicate: an expired (or unreadable) triplet. */
@@ -246,10 +248,10 @@ int greylist_admin_purge(const struct store_handle *st, int64_t now, size_t *tri
 	int rc;
 
 	*triplets = *awl = 0;
-	rc = st->ops->delete_if(st->s, "g:", greylist_admin_expired_triplet, &now, triplets, err, errlen);
+	rc = store_delete_if(st, "g:", greylist_admin_expired_triplet, &now, triplets, 0, err, errlen);
 	if (rc != RG_FOUND)
 		return rc;
-	return st->ops->delete_if(st->s, "a:", greylist_admin_expired_awl, &now, awl, err, errlen);
+	return store_delete_if(st, "a:", greylist_admin_expired_awl, &now, awl, 0, err, errlen);
 }
 
 struct greylist_admin_count {
@@ -298,7 +300,55 @@ int greylist_admin_stats(const struct settings *s, const struct store_handle *st
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if ((rc = st->ops->iterate(st->s, "g:", greylist_admin_count_one, &c, err, errlen)) != RG_FOUND)
+	if ((rc = store_iterate(st, "g:", greylist_admin_count_one, &c, 0, err, errlen)) != RG_FOUND)
 		return rc;
-	return st->ops->iterate(st->s, "a:", greylist_admin_count_one, &c, err, errlen);
+	return store_iterate(st, "a:", greylist_admin_count_one, &c, 0, err, errlen);
+}
+
+struct greylist_admin_lister {
+	greylist_admin_fn *fn;
+	void *arg;
+	int stopped;
+};
+
+/* iterate callback: decode one record and deliver it. */
+static int greylist_admin_list_one(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	struct greylist_admin_lister *l = arg;
+	char key[STORE_KEY_MAX + 1], *w[3], *p;
+	struct greylist_triplet t;
+	struct greylist_awl a;
+	int i;
+
+	if (kl < 2 || kl >= sizeof key)
+		return 0;
+	memcpy(key, k + 2, kl - 2);
+	key[kl - 2] = '\0';
+	if (k[0] != 'g')
+		return greylist_record_awl_decode(v, vl, &a) < 0 ? 0 :
+		       (l->stopped = l->fn(key, NULL, NULL, NULL, &a, l->arg));
+	if (greylist_record_decode(v, vl, &t) < 0)
+		return 0;
+	/* "g:NET SENDER RCPT": the sender may be empty (the null sender), never the others. */
+	for (i = 0, p = key; i < 3; i++) {
+		w[i] = p;
+		if (i < 2 && (p = strchr(p, ' ')) == NULL)
+			return 0;
+		if (i < 2)
+			*p++ = '\0';
+	}
+	return l->stopped = l->fn(w[0], w[1], w[2], &t, NULL, l->arg);
+}
+
+/* Auto-whitelist entries, then triplets. */
+int greylist_admin_list(const struct store_handle *st, greylist_admin_fn *fn, void *arg,
+			char *err, size_t errlen)
+{
+	struct greylist_admin_lister l = { fn, arg, 0 };
+	int rc;
+
+	if ((rc = store_iterate_sorted(st, "a:", greylist_admin_list_one, &l, 0, err, errlen)) != RG_FOUND ||
+	    l.stopped)
+		return rc;
+	return store_iterate_sorted(st, "g:", greylist_admin_list_one, &l, 0, err, errlen);
 }

@@ -8,6 +8,7 @@
 #define RG_GREYLIST_ADMIN_H
 
 #include "config.h"
+#include "greylist_record.h"
 #include "store.h"
 
 #define GREYLIST_ADMIN_MAX_NETS 65536   /* networks one allow/remove of a CIDR may touch */
@@ -42,6 +43,17 @@ int greylist_admin_remove_triplet(const struct settings *s, const struct store_h
  * short write transactions (Exim processes keep deciding meanwhile). */
 int greylist_admin_purge(const struct store_handle *st, int64_t now, size_t *triplets, size_t *awl,
 			 char *err, size_t errlen);
+
+/* Called per record by greylist_admin_list(), after the store read: a triplet (t set, a
+ * NULL; its network, sender and recipient) or an auto-whitelist entry (a set, t NULL;
+ * sender and rcpt NULL). Return non-zero to stop. */
+typedef int greylist_admin_fn(const char *net, const char *sender, const char *rcpt,
+			      const struct greylist_triplet *t, const struct greylist_awl *a, void *arg);
+
+/* Auto-whitelist entries, then triplets, each in key order and once; records that do
+ * not decode are skipped. */
+int greylist_admin_list(const struct store_handle *st, greylist_admin_fn *fn, void *arg,
+			char *err, size_t errlen);
 
 /* Count the greylisting records at now. */
 int greylist_admin_stats(const struct settings *s, const struct store_handle *st, int64_t now,

@@ -219,7 +219,7 @@ static int source_callout_rcpt(struct callout_slot *sl, const struct settings *s
 
 /* Read the cached catch-all record of domain: 1 yes, 0 no, -1 none fresh. */
 static int source_callout_catchall_cached(const struct store_handle *st, const char *domain,
-				   char *text, size_t textsize)
+				   int64_t deadline_ms, char *text, size_t textsize)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
 	struct verdict v;
@@ -227,7 +227,7 @@ static int source_callout_catchall_cached(const struct store_handle *st, const c
 
 	if (st == NULL || verdict_key_catchall(key, sizeof key, domain) < 0)
 		return -1;
-	if (st->ops->get(st->s, key, val, sizeof val, &vlen, err, sizeof err) != RG_FOUND)
+	if (store_get(st, key, val, sizeof val, &vlen, deadline_ms, err, sizeof err) != RG_FOUND)
 		return -1;
 	if (verdict_decode(val, vlen, 1, &v) < 0 || v.expires <= util_now())
 		return -1;
@@ -250,8 +250,8 @@ int source_callout_catchall(const char *domain, const struct settings *s, int64_
 	*cached = 0;
 	if (s->hosts[0] == '\0')
 		return util_snprintf(err, errlen, "no hosts configured for %s", domain), RG_CONFIG;
-	st = store_process(s->state_dir, s->store_map_size, serr, sizeof serr);
-	if ((yes = source_callout_catchall_cached(st, domain, text, textsize)) >= 0) {
+	st = store_process(s, serr, sizeof serr);
+	if ((yes = source_callout_catchall_cached(st, domain, deadline_ms, text, textsize)) >= 0) {
 		*cached = 1;
 		return yes ? RG_FOUND : RG_NOTFOUND;
 	}
@@ -280,7 +280,7 @@ int source_callout_catchall(const char *domain, const struct settings *s, int64_
 	util_strlcpy(v.text, text, sizeof v.text);
 	if (st != NULL && verdict_key_catchall(key, sizeof key, domain) == 0 &&
 	    verdict_encode(&v, 1, val, sizeof val) == 0 &&
-	    st->ops->put(st->s, key, val, strlen(val), serr, sizeof serr) != RG_FOUND)
+	    store_put(st, key, val, strlen(val), verdict_life(&v, 1, 0), deadline_ms, serr, sizeof serr) != RG_FOUND)
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, catch-all result not cached: %s", serr);
 	return v.pass ? RG_FOUND : RG_NOTFOUND;
 }

@@ -23,25 +23,42 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "rglog.h"
 #include "store.h"
 
 #define STORE_LMDB_FILE "rcptguard.mdb"
 #define STORE_LMDB_BATCH 1000          /* records visited per write transaction */
+#define STORE_LMDB_READ_BATCH 512      /* records copied per read transaction by iterate */
+#define STORE_LMDB_READ_BYTES (1u << 20) /* bytes copied per read transaction (at least one record) */
 #define STORE_LMDB_MAXREADERS 1024     /* concurrent Exim processes */
+#define STORE_LMDB_TRIES 8             /* a write after map growth: 64 MiB doubles past 4 GiB in 7 */
 
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi;
 	MDB_txn *rtxn;                 /* reset between reads, renewed: cheaper than begin */
+	size_t map_max;                /* bytes: the map never grows past this (store_map_max) */
+	unsigned map_mib, map_max_mib;
+	char dir[RG_PATH_MAX];
 	char path[RG_PATH_MAX];
 };
 
 /* Report an LMDB error as RG_TEMPFAIL. */
 static int store_lmdb_fail(struct store *s, const char *what, int rc, char *err, size_t errlen)
 {
-	util_snprintf(err, errlen, "%s: %s: %s", s->path, what, mdb_strerror(rc));
+	if (rc == MDB_MAP_FULL)
+		util_snprintf(err, errlen, "%s: %s: store full at store_map_max = %u MiB (purge, or raise store_map_max)",
+			      s->path, what, s->map_max_mib);
+	else
+		util_snprintf(err, errlen, "%s: %s: %s", s->path, what, mdb_strerror(rc));
 	return RG_TEMPFAIL;
+}
+
+/* Whether the deadline (absolute monotonic ms; 0 none) has passed. */
+static int store_lmdb_late(int64_t deadline)
+{
+	return deadline > 0 && util_monotonic_ms() >= deadline;
 }
 
 /* Give files created by root (the CLI) to the state dir's owner (Exim's user). */
@@ -88,7 +105,7 @@ static void store_lmdb_set_aside(const char *dir, const char *path, ino_t bad_in
 }
 
 /* Create the environment and open the file once. */
-static int store_lmdb_try(struct store *s, unsigned map_mib, int *rc_out)
+static int store_lmdb_try(struct store *s, int *rc_out)
 {
 	MDB_txn *txn;
 	int rc, dead = 0;
@@ -96,7 +113,7 @@ static int store_lmdb_try(struct store *s, unsigned map_mib, int *rc_out)
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		return *rc_out = rc, -1;
 	mdb_env_set_maxreaders(s->env, STORE_LMDB_MAXREADERS);
-	mdb_env_set_mapsize(s->env, (size_t)map_mib << 20);
+	mdb_env_set_mapsize(s->env, (size_t)s->map_mib << 20);
 	/* MDB_NOTLS: reader slots follow the transaction, not the thread (Exim is single
 	 * threaded, and it keeps the slot usable across our reset/renew). */
 	rc = mdb_env_open(s->env, s->path, MDB_NOSUBDIR | MDB_NOMETASYNC | MDB_NOTLS, 0660);
@@ -122,8 +139,7 @@ static int store_lmdb_try(struct store *s, unsigned map_mib, int *rc_out)
 }
 
 /* Open (creating if needed) state_dir/rcptguard.mdb. */
-static int store_lmdb_open(const char *state_dir, unsigned map_mib, struct store **out,
-			   char *err, size_t errlen)
+static int store_lmdb_open(const struct settings *set, struct store **out, char *err, size_t errlen)
 {
 	struct store *s = calloc(1, sizeof *s);
 	struct stat st;
@@ -131,17 +147,22 @@ static int store_lmdb_open(const char *state_dir, unsigned map_mib, struct store
 
 	if (s == NULL)
 		return util_snprintf(err, errlen, "out of memory"), RG_TEMPFAIL;
-	if (util_snprintf(s->path, sizeof s->path, "%s/" STORE_LMDB_FILE, state_dir) < 0) {
+	if (util_strlcpy(s->dir, set->state_dir, sizeof s->dir) < 0 ||
+	    util_snprintf(s->path, sizeof s->path, "%s/" STORE_LMDB_FILE, set->state_dir) < 0) {
 		free(s);
 		return util_snprintf(err, errlen, "state_dir too long"), RG_CONFIG;
 	}
-	if (store_lmdb_try(s, map_mib, &rc) < 0) {
+	s->map_mib = set->store_map_size;
+	/* A ceiling below the initial size is the initial size: the map just never grows. */
+	s->map_max_mib = set->store_map_max > s->map_mib ? set->store_map_max : s->map_mib;
+	s->map_max = (size_t)s->map_max_mib << 20;
+	if (store_lmdb_try(s, &rc) < 0) {
 		/* Not on MDB_VERSION_MISMATCH: during an LMDB upgrade that is a healthy file
 		 * still used by processes of the old version; it is run uncached instead. */
 		if ((rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PANIC) &&
 		    stat(s->path, &st) == 0) {
-			store_lmdb_set_aside(state_dir, s->path, st.st_ino);
-			if (store_lmdb_try(s, map_mib, &rc) == 0)
+			store_lmdb_set_aside(s->dir, s->path, st.st_ino);
+			if (store_lmdb_try(s, &rc) == 0)
 				goto opened;
 		}
 		util_snprintf(err, errlen, "%s: %s", s->path, mdb_strerror(rc));
@@ -149,7 +170,7 @@ static int store_lmdb_open(const char *state_dir, unsigned map_mib, struct store
 		return RG_TEMPFAIL;
 	}
 opened:
-	store_lmdb_chown(state_dir, s->path);
+	store_lmdb_chown(s->dir, s->path);
 	*out = s;
 	return RG_FOUND;
 }
@@ -176,21 +197,27 @@ static int store_lmdb_read_begin(struct store *s)
 	return rc;
 }
 
-/* Get key; the value is copied before the transaction ends. */
+/* Get key; the value is copied before the transaction ends. LMDB is local: no deadline. */
 static int store_lmdb_get(struct store *s, const char *key, char *val, size_t valsize, size_t *vlen,
-			  char *err, size_t errlen)
+			  int64_t deadline, char *err, size_t errlen)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
 	int rc;
 
+	(void)deadline;
+	if (k.mv_size == 0 || k.mv_size > STORE_KEY_MAX)
+		return util_snprintf(err, errlen, "%s: bad key length", s->path), RG_CONFIG;
 	if ((rc = store_lmdb_read_begin(s)) != 0)
 		return store_lmdb_fail(s, "read", rc, err, errlen);
 	rc = mdb_get(s->rtxn, s->dbi, &k, &v);
 	if (rc == 0) {
 		if (v.mv_size >= valsize) {
 			mdb_txn_reset(s->rtxn);
-			util_snprintf(err, errlen, "%s: record too large", s->path);
-			return RG_NOTFOUND;
+			/* Why not a miss: a miss would be overwritten, or read as "never seen"
+			 * (a new greylist triplet); the caller must know it could not read. */
+			util_snprintf(err, errlen, "%s: record of %.100s too large (%zu bytes, at most %zu)",
+				      s->path, key, v.mv_size, valsize ? valsize - 1 : 0);
+			return RG_TEMPFAIL;
 		}
 		memcpy(val, v.mv_data, v.mv_size);
 		val[v.mv_size] = '\0';
@@ -215,24 +242,32 @@ static int store_lmdb_write_begin(struct store *s, MDB_txn **txn)
 	return rc;
 }
 
-/* Double the map (no transaction of ours may be live). */
-static int store_lmdb_grow(struct store *s)
+/* Double the map, up to store_map_max (no transaction of ours may be live); a delete may
+ * go a quarter past it (why: on a full store, a purge or a flush is what frees room, and
+ * LMDB needs fresh pages to delete). 0 grown; MDB_MAP_FULL at the ceiling; an LMDB error. */
+static int store_lmdb_grow(struct store *s, int deleting)
 {
+	size_t limit = s->map_max + (deleting ? (s->map_max / 4 > (1u << 20) ? s->map_max / 4 : (1u << 20)) : 0);
 	MDB_envinfo info;
+	size_t want;
 
 	if (s->rtxn != NULL) {
 		mdb_txn_abort(s->rtxn);
 		s->rtxn = NULL;
 	}
 	mdb_env_info(s->env, &info);
-	rglog(RGLOG_INFO, "rcptguard: store %s: map full, growing to %zu MiB", s->path,
-	      (info.me_mapsize * 2) >> 20);
-	return mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+	if (info.me_mapsize >= limit) {
+		rglog(RGLOG_ERROR, "rcptguard: store %s: full at store_map_max = %u MiB", s->path, s->map_max_mib);
+		return MDB_MAP_FULL;
+	}
+	want = info.me_mapsize > limit / 2 ? limit : info.me_mapsize * 2;
+	rglog(RGLOG_INFO, "rcptguard: store %s: map full, growing to %zu MiB", s->path, want >> 20);
+	return mdb_env_set_mapsize(s->env, want);
 }
 
 /* End a write transaction whose work gave *rc: commit it, or abort it on an error.
  * 1 when the map was full and has grown: run the work again in a new transaction. */
-static int store_lmdb_end(struct store *s, MDB_txn *txn, int *rc)
+static int store_lmdb_end(struct store *s, MDB_txn *txn, int *rc, int deleting)
 {
 	if (*rc == 0)
 		*rc = mdb_txn_commit(txn);
@@ -240,25 +275,29 @@ static int store_lmdb_end(struct store *s, MDB_txn *txn, int *rc)
 		mdb_txn_abort(txn);
 	if (*rc != MDB_MAP_FULL)
 		return 0;
-	if ((*rc = store_lmdb_grow(s)) != 0)
+	if ((*rc = store_lmdb_grow(s, deleting)) != 0)
 		return 0;
 	*rc = MDB_MAP_FULL;
 	return 1;
 }
 
-/* Put key=val; the map grows on MDB_MAP_FULL. */
-static int store_lmdb_put(struct store *s, const char *key, const char *val, size_t vlen,
-			  char *err, size_t errlen)
+/* Put key=val; the map grows on MDB_MAP_FULL. The expiry is in the value (record owners'). */
+static int store_lmdb_put(struct store *s, const char *key, const char *val, size_t vlen, int64_t expires,
+			  int64_t deadline, char *err, size_t errlen)
 {
 	MDB_val k = { strlen(key), (void *)key }, v = { vlen, (void *)val };
 	MDB_txn *txn;
-	int rc, tries;
+	int rc = 0, tries;
 
-	for (tries = 0; tries < 4; tries++) {
+	(void)expires;
+	(void)deadline;
+	if (k.mv_size == 0 || k.mv_size > STORE_KEY_MAX)
+		return util_snprintf(err, errlen, "%s: bad key length", s->path), RG_CONFIG;
+	for (tries = 0; tries < STORE_LMDB_TRIES; tries++) {
 		if ((rc = store_lmdb_write_begin(s, &txn)) != 0)
 			return store_lmdb_fail(s, "write", rc, err, errlen);
 		rc = mdb_put(txn, s->dbi, &k, &v, 0);
-		if (!store_lmdb_end(s, txn, &rc))
+		if (!store_lmdb_end(s, txn, &rc, 0))
 			break;
 	}
 	return rc == 0 ? RG_FOUND : store_lmdb_fail(s, "put", rc, err, errlen);
@@ -266,17 +305,19 @@ static int store_lmdb_put(struct store *s, const char *key, const char *val, siz
 
 /* Read-modify-write of key in one write transaction; the map grows on MDB_MAP_FULL. */
 static int store_lmdb_update(struct store *s, const char *key, store_update_fn *fn, void *arg,
-			     char *err, size_t errlen)
+			     int64_t deadline, char *err, size_t errlen)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
 	char out[STORE_VAL_MAX];
 	size_t outlen;
+	int64_t expires;
 	MDB_txn *txn;
-	int rc, act, tries;
+	int rc = 0, act, tries;
 
+	(void)deadline;
 	if (k.mv_size == 0 || k.mv_size > STORE_KEY_MAX)
 		return util_snprintf(err, errlen, "%s: bad key length", s->path), RG_CONFIG;
-	for (tries = 0; tries < 4; tries++) {
+	for (tries = 0; tries < STORE_LMDB_TRIES; tries++) {
 		if ((rc = store_lmdb_write_begin(s, &txn)) != 0)
 			return store_lmdb_fail(s, "write", rc, err, errlen);
 		/* Why inside the write transaction: LMDB has one writer at a time, so no other
@@ -287,7 +328,8 @@ static int store_lmdb_update(struct store *s, const char *key, store_update_fn *
 			return store_lmdb_fail(s, "get", rc, err, errlen);
 		}
 		outlen = 0;
-		act = fn(rc == 0 ? v.mv_data : NULL, rc == 0 ? v.mv_size : 0, out, sizeof out, &outlen, arg);
+		expires = 0;
+		act = fn(rc == 0 ? v.mv_data : NULL, rc == 0 ? v.mv_size : 0, out, sizeof out, &outlen, &expires, arg);
 		if (act == STORE_UPDATE_KEEP || act < 0 || (act == STORE_UPDATE_DEL && rc != 0)) {
 			mdb_txn_abort(txn);
 			if (act < 0)
@@ -305,117 +347,269 @@ static int store_lmdb_update(struct store *s, const char *key, store_update_fn *
 			v.mv_data = out;
 			rc = mdb_put(txn, s->dbi, &k, &v, 0);
 		}
-		if (!store_lmdb_end(s, txn, &rc))
+		if (!store_lmdb_end(s, txn, &rc, act == STORE_UPDATE_DEL))
 			break;
 	}
 	return rc == 0 ? RG_FOUND : store_lmdb_fail(s, "update", rc, err, errlen);
 }
 
-/* Delete key. */
-static int store_lmdb_del(struct store *s, const char *key, char *err, size_t errlen)
+/* Delete key; the map grows on MDB_MAP_FULL (a delete copies pages too). */
+static int store_lmdb_del(struct store *s, const char *key, int64_t deadline, char *err, size_t errlen)
 {
 	MDB_val k = { strlen(key), (void *)key };
 	MDB_txn *txn;
-	int rc;
+	int rc = 0, tries;
 
-	if ((rc = store_lmdb_write_begin(s, &txn)) != 0)
-		return store_lmdb_fail(s, "write", rc, err, errlen);
-	rc = mdb_del(txn, s->dbi, &k, NULL);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return rc == MDB_NOTFOUND ? RG_NOTFOUND : store_lmdb_fail(s, "del", rc, err, errlen);
+	(void)deadline;
+	if (k.mv_size == 0 || k.mv_size > STORE_KEY_MAX)
+		return util_snprintf(err, errlen, "%s: bad key length", s->path), RG_CONFIG;
+	for (tries = 0; tries < STORE_LMDB_TRIES; tries++) {
+		if ((rc = store_lmdb_write_begin(s, &txn)) != 0)
+			return store_lmdb_fail(s, "write", rc, err, errlen);
+		rc = mdb_del(txn, s->dbi, &k, NULL);
+		if (rc == MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return RG_NOTFOUND;
+		}
+		if (!store_lmdb_end(s, txn, &rc, 1))
+			break;
 	}
-	rc = mdb_txn_commit(txn);
-	return rc == 0 ? RG_FOUND : store_lmdb_fail(s, "commit", rc, err, errlen);
+	return rc == 0 ? RG_FOUND : store_lmdb_fail(s, "del", rc, err, errlen);
 }
 
-/* Visit records with prefix in one read transaction. */
-static int store_lmdb_iterate(struct store *s, const char *prefix, store_iter_fn *fn, void *arg,
-			      char *err, size_t errlen)
-{
-	size_t plen = strlen(prefix);
-	MDB_val k = { plen, (void *)prefix }, v;
-	MDB_cursor *cur;
-	int rc, op = MDB_SET_RANGE;
+/* Records copied out of one read transaction: keys and values NUL-terminated in buf. */
+struct store_lmdb_batch {
+	char *buf;
+	size_t used, cap, n;
+	size_t off[STORE_LMDB_READ_BATCH][4];   /* key offset, key length, value offset, value length */
+};
 
+/* Append one record to the batch; -1 out of memory. */
+static int store_lmdb_batch_add(struct store_lmdb_batch *b, const MDB_val *k, const MDB_val *v)
+{
+	size_t need = k->mv_size + v->mv_size + 2;
+
+	if (b->used + need > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		char *p;
+
+		while (cap < b->used + need)
+			cap *= 2;
+		if ((p = realloc(b->buf, cap)) == NULL)
+			return -1;
+		b->buf = p;
+		b->cap = cap;
+	}
+	b->off[b->n][0] = b->used;
+	b->off[b->n][1] = k->mv_size;
+	memcpy(b->buf + b->used, k->mv_data, k->mv_size);
+	b->used += k->mv_size;
+	b->buf[b->used++] = '\0';
+	b->off[b->n][2] = b->used;
+	b->off[b->n][3] = v->mv_size;
+	memcpy(b->buf + b->used, v->mv_data, v->mv_size);
+	b->used += v->mv_size;
+	b->buf[b->used++] = '\0';
+	b->n++;
+	return 0;
+}
+
+/* Copy the next batch of records with prefix, from the key after resume (or the first
+ * one when rlen is 0), in one read transaction. *more: records may follow. */
+static int store_lmdb_batch_read(struct store *s, const char *prefix, size_t plen, char *resume, size_t *rlen,
+				 struct store_lmdb_batch *b, int *more)
+{
+	MDB_val k, v;
+	MDB_cursor *cur;
+	int rc, op;
+
+	b->n = b->used = 0;
+	*more = 0;
 	if ((rc = store_lmdb_read_begin(s)) != 0)
-		return store_lmdb_fail(s, "read", rc, err, errlen);
+		return rc;
 	if ((rc = mdb_cursor_open(s->rtxn, s->dbi, &cur)) != 0) {
 		mdb_txn_reset(s->rtxn);
-		return store_lmdb_fail(s, "cursor", rc, err, errlen);
+		return rc;
 	}
-	if (plen == 0)
-		op = MDB_FIRST;
+	k.mv_size = *rlen ? *rlen : plen;
+	k.mv_data = *rlen ? resume : (void *)prefix;
+	op = k.mv_size ? MDB_SET_RANGE : MDB_FIRST;
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
+		if (*rlen && k.mv_size == *rlen && memcmp(k.mv_data, resume, *rlen) == 0)
+			continue;       /* the last record of the previous batch */
 		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
 			break;
-		if (fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg))
+		if (b->n == STORE_LMDB_READ_BATCH || (b->n > 0 && b->used + k.mv_size + v.mv_size > STORE_LMDB_READ_BYTES)) {
+			*more = 1;
 			break;
+		}
+		if (k.mv_size > STORE_KEY_MAX || store_lmdb_batch_add(b, &k, &v) < 0) {
+			rc = ENOMEM;
+			break;
+		}
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_reset(s->rtxn);
-	return (rc == 0 || rc == MDB_NOTFOUND) ? RG_FOUND : store_lmdb_fail(s, "iterate", rc, err, errlen);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (b->n > 0) {
+		*rlen = b->off[b->n - 1][1];
+		memcpy(resume, b->buf + b->off[b->n - 1][0], *rlen);
+	}
+	return 0;
 }
 
-/* Delete matching records in bounded write transactions (writers are not held up long). */
-static int store_lmdb_delete_if(struct store *s, const char *prefix, store_pred_fn *pred, void *arg,
-				size_t *deleted, char *err, size_t errlen)
+/* Visit records with prefix: copied in batches, fn called between read transactions
+ * (why: a slow reader, such as `cache list | less`, must not pin pages that writers need). */
+static int store_lmdb_iterate(struct store *s, const char *prefix, store_iter_fn *fn, void *arg,
+			      int64_t deadline, char *err, size_t errlen)
 {
-	size_t plen = strlen(prefix), visited;
+	struct store_lmdb_batch *b = calloc(1, sizeof *b);
+	char resume[STORE_KEY_MAX + 1];
+	size_t plen = strlen(prefix), rlen = 0, i;
+	int rc = 0, more = 1, stop = 0;
+
+	if (b == NULL)
+		return util_snprintf(err, errlen, "out of memory"), RG_TEMPFAIL;
+	while (more && !stop) {
+		if (store_lmdb_late(deadline)) {
+			rc = -1;
+			util_snprintf(err, errlen, "%s: iterate: deadline passed", s->path);
+			break;
+		}
+		if ((rc = store_lmdb_batch_read(s, prefix, plen, resume, &rlen, b, &more)) != 0) {
+			store_lmdb_fail(s, "iterate", rc, err, errlen);
+			break;
+		}
+		for (i = 0; i < b->n && !stop; i++)
+			stop = fn(b->buf + b->off[i][0], b->off[i][1], b->buf + b->off[i][2], b->off[i][3], arg);
+	}
+	free(b->buf);
+	free(b);
+	return rc == 0 ? RG_FOUND : RG_TEMPFAIL;
+}
+
+/* One write transaction of delete_if: visit up to STORE_LMDB_BATCH records from resume,
+ * delete those pred picks. Sets *more and the next resume key only when it committed. */
+static int store_lmdb_delete_batch(struct store *s, const char *prefix, size_t plen, store_pred_fn *pred,
+				   void *arg, char *resume, size_t *rlen, size_t *deleted, int *more)
+{
+	char next[STORE_KEY_MAX + 1];
+	size_t visited, nlen = 0, n = 0;
 	MDB_val k, v;
 	MDB_txn *txn;
 	MDB_cursor *cur;
-	int rc, more = 1, op;
-	char resume[STORE_KEY_MAX + 1];
-	size_t rlen = plen;
+	int rc, op, again = 0;
 
+	if ((rc = store_lmdb_write_begin(s, &txn)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, s->dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	k.mv_size = *rlen;
+	k.mv_data = resume;
+	op = *rlen ? MDB_SET_RANGE : MDB_FIRST;
+	/* Why bounded by records visited, not deleted: a walk that deletes little must
+	 * not hold the writer lock (which every Exim process waits on) for long. */
+	for (visited = 0; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; visited++) {
+		op = MDB_NEXT;
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		if (visited >= STORE_LMDB_BATCH) {
+			/* Resume here in the next transaction. */
+			nlen = k.mv_size < sizeof next ? k.mv_size : sizeof next - 1;
+			memcpy(next, k.mv_data, nlen);
+			again = 1;
+			break;
+		}
+		if (pred(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg)) {
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			n++;
+			/* LMDB marks the cursor after a delete: MDB_NEXT then
+			 * yields the record that followed, without skipping. */
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return rc;
+	*deleted += n;
+	*more = again;
+	if (again) {
+		memcpy(resume, next, nlen);
+		*rlen = nlen;
+	}
+	return 0;
+}
+
+/* Delete matching records in bounded write transactions (writers are not held up long);
+ * the map grows on MDB_MAP_FULL (a purge must work exactly when the store is full). */
+static int store_lmdb_delete_if(struct store *s, const char *prefix, store_pred_fn *pred, void *arg,
+				size_t *deleted, int64_t deadline, char *err, size_t errlen)
+{
+	char resume[STORE_KEY_MAX + 1];
+	size_t plen = strlen(prefix), rlen;
+	int rc, more = 1, grown = 0;
+
+	if (plen > STORE_KEY_MAX)
+		return util_snprintf(err, errlen, "%s: bad prefix length", s->path), RG_CONFIG;
 	memcpy(resume, prefix, plen);
+	rlen = plen;
 	*deleted = 0;
 	while (more) {
-		if ((rc = store_lmdb_write_begin(s, &txn)) != 0)
-			return store_lmdb_fail(s, "write", rc, err, errlen);
-		if ((rc = mdb_cursor_open(txn, s->dbi, &cur)) != 0) {
-			mdb_txn_abort(txn);
-			return store_lmdb_fail(s, "cursor", rc, err, errlen);
+		if (store_lmdb_late(deadline))
+			return util_snprintf(err, errlen, "%s: delete: deadline passed after %zu record(s)",
+					     s->path, *deleted), RG_TEMPFAIL;
+		rc = store_lmdb_delete_batch(s, prefix, plen, pred, arg, resume, &rlen, deleted, &more);
+		if (rc == MDB_MAP_FULL && grown < STORE_LMDB_TRIES && (rc = store_lmdb_grow(s, 1)) == 0) {
+			grown++;
+			continue;       /* the batch was aborted: run it again on the larger map */
 		}
-		k.mv_size = rlen;
-		k.mv_data = resume;
-		op = rlen ? MDB_SET_RANGE : MDB_FIRST;
-		more = 0;
-		/* Why bounded by records visited, not deleted: a walk that deletes little must
-		 * not hold the writer lock (which every Exim process waits on) for long. */
-		for (visited = 0; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; visited++) {
-			op = MDB_NEXT;
-			if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
-				break;
-			if (visited >= STORE_LMDB_BATCH) {
-				/* Resume here in the next transaction. */
-				rlen = k.mv_size < sizeof resume ? k.mv_size : sizeof resume - 1;
-				memcpy(resume, k.mv_data, rlen);
-				more = 1;
-				break;
-			}
-			if (pred(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg)) {
-				if ((rc = mdb_cursor_del(cur, 0)) != 0)
-					break;
-				(*deleted)++;
-				/* LMDB marks the cursor after a delete: MDB_NEXT then
-				 * yields the record that followed, without skipping. */
-			}
-		}
-		mdb_cursor_close(cur);
-		if (rc != 0 && rc != MDB_NOTFOUND) {
-			mdb_txn_abort(txn);
+		if (rc != 0)
 			return store_lmdb_fail(s, "delete", rc, err, errlen);
-		}
-		if ((rc = mdb_txn_commit(txn)) != 0)
-			return store_lmdb_fail(s, "commit", rc, err, errlen);
+		grown = 0;
 		/* Why: Exim processes waiting for the writer lock get it between two batches
 		 * (a purge of a million records must not stall greylisting for its duration). */
 		if (more)
 			sched_yield();
 	}
+	return RG_FOUND;
+}
+
+/* What the store holds and where. */
+static int store_lmdb_info(struct store *s, struct store_info *out, char *err, size_t errlen)
+{
+	MDB_envinfo ei;
+	MDB_stat ms;
+	struct stat st;
+	int rc;
+
+	util_strlcpy(out->member, "lmdb", sizeof out->member);
+	util_strlcpy(out->where, s->path, sizeof out->where);
+	util_strlcpy(out->role, "file", sizeof out->role);
+	out->rtt_us = -1;
+	out->fallback = 0;
+	if ((rc = store_lmdb_read_begin(s)) != 0)
+		return store_lmdb_fail(s, "read", rc, err, errlen);
+	rc = mdb_stat(s->rtxn, s->dbi, &ms);
+	mdb_txn_reset(s->rtxn);
+	if (rc != 0)
+		return store_lmdb_fail(s, "stat", rc, err, errlen);
+	out->keys = (long long)ms.ms_entries;
+	out->bytes = stat(s->path, &st) == 0 ? (long long)st.st_blocks * 512 : -1;
+	mdb_env_info(s->env, &ei);
+	util_snprintf(out->detail, sizeof out->detail,
+		      "map %zu MiB (grows to store_map_max = %u MiB), %zu MiB used, %u reader slot(s) in use",
+		      ei.me_mapsize >> 20, s->map_max_mib,
+		      ((size_t)ei.me_last_pgno + 1) * ms.ms_psize >> 20, ei.me_numreaders);
 	return RG_FOUND;
 }
 
@@ -432,6 +626,7 @@ static void store_lmdb_close(struct store *s)
 
 const struct store_ops store_lmdb_ops = {
 	.name = "lmdb",
+	.caps = STORE_CAP_ORDERED,
 	.open = store_lmdb_open,
 	.get = store_lmdb_get,
 	.put = store_lmdb_put,
@@ -439,5 +634,7 @@ const struct store_ops store_lmdb_ops = {
 	.iterate = store_lmdb_iterate,
 	.delete_if = store_lmdb_delete_if,
 	.update = store_lmdb_update,
+	.info = store_lmdb_info,
+	.check = NULL,
 	.close = store_lmdb_close,
 };

@@ -96,3 +96,13 @@ int verdict_decode(const char *buf, size_t len, int catchall, struct verdict *v)
 	v->text[end - p] = '\0';
 	return 0;
 }
+
+/* The end of a record's life in the store. */
+int64_t verdict_life(const struct verdict *v, int catchall, unsigned stale_ttl)
+{
+	int64_t stale = v->created + (int64_t)stale_ttl;
+
+	if (catchall || !v->pass || stale < v->expires)
+		return v->expires;
+	return stale;
+}

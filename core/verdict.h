@@ -31,4 +31,9 @@ int verdict_encode(const struct verdict *v, int catchall, char *buf, size_t size
 /* Decode strictly: 0 ok, -1 malformed (treat as a miss). */
 int verdict_decode(const char *buf, size_t len, int catchall, struct verdict *v);
 
+/* The end of a record's life in the store (unix seconds, the expiry every write carries):
+ * a positive verdict is kept stale_ttl after it was made (it may still answer when no
+ * source can); a negative verdict or a catch-all result until it expires. */
+int64_t verdict_life(const struct verdict *v, int catchall, unsigned stale_ttl);
+
 #endif

@@ -48,7 +48,8 @@ static void verify_log(const struct verify_ctx *cx, struct yield *y)
 
 /* Cache a definite verdict (best effort: the cache is a hint). */
 static void verify_store(const struct store_handle *st, const struct address *a,
-			 const struct settings *s, int pass, const char *source, const char *text)
+			 const struct settings *s, int pass, const char *source, const char *text,
+			 int64_t deadline)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
 	struct verdict v;
@@ -63,12 +64,13 @@ static void verify_store(const struct store_handle *st, const struct address *a,
 	util_sanitise(v.text, sizeof v.text, text, strlen(text));
 	if (verdict_key_address(key, sizeof key, a->key) < 0 || verdict_encode(&v, 0, val, sizeof val) < 0)
 		return;
-	if (st->ops->put(st->s, key, val, strlen(val), err, sizeof err) != RG_FOUND)
+	if (store_put(st, key, val, strlen(val), verdict_life(&v, 0, s->stale_ttl), deadline, err, sizeof err) != RG_FOUND)
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, verdict not cached: %s", err);
 }
 
 /* Read the cached verdict of a; 0 when one was decoded. */
-static int verify_cached(const struct store_handle *st, const struct address *a, struct verdict *v)
+static int verify_cached(const struct store_handle *st, const struct address *a, int64_t deadline,
+			 struct verdict *v)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
 	size_t vlen;
@@ -76,7 +78,7 @@ static int verify_cached(const struct store_handle *st, const struct address *a,
 
 	if (st == NULL || verdict_key_address(key, sizeof key, a->key) < 0)
 		return -1;
-	rc = st->ops->get(st->s, key, val, sizeof val, &vlen, err, sizeof err);
+	rc = store_get(st, key, val, sizeof val, &vlen, deadline, err, sizeof err);
 	if (rc == RG_TEMPFAIL)
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
 	if (rc != RG_FOUND)
@@ -150,10 +152,10 @@ static int verify_chain(const struct verify_ctx *cx, const struct address *a, co
 	struct verdict cv;
 	int i, rc, have_cached, catchall = 0, tempfailed = 0;
 
-	st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
+	st = store_process(s, err, sizeof err);
 	if (st == NULL)
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
-	have_cached = verify_cached(st, a, &cv) == 0;
+	have_cached = verify_cached(st, a, deadline, &cv) == 0;
 	if (have_cached && util_now() < cv.expires && verify_list_changed(a, s, deadline, &cv))
 		have_cached = 0;          /* void: never a stale pass either */
 	if (have_cached && util_now() < cv.expires) {
@@ -172,7 +174,7 @@ static int verify_chain(const struct verify_ctx *cx, const struct address *a, co
 		rglog(RGLOG_DEBUG, "rcptguard: source %s for %.100s: %s %s", src->name, a->full,
 		      util_status_name(rc), rc == RG_FOUND || rc == RG_NOTFOUND ? ans.text : err);
 		if (rc == RG_FOUND || rc == RG_NOTFOUND) {
-			verify_store(st, a, s, rc == RG_FOUND, src->name, ans.text);
+			verify_store(st, a, s, rc == RG_FOUND, src->name, ans.text, deadline);
 			verify_yield_verdict(y, cx->role, a, rc == RG_FOUND, src->name, ans.text);
 			return rc;
 		}

@@ -11,7 +11,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ctl.h"
 #include "engine.h"
@@ -50,58 +49,40 @@ static void ctl_gl_time(const char *name, int64_t t)
 		printf(" %s=%s", name, ctl_time(t, buf, sizeof buf));
 }
 
-/* iterate callback: print one triplet or auto-whitelist entry. */
-static int ctl_gl_list_one(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+/* greylist_admin_list callback: print one triplet or auto-whitelist entry. */
+static int ctl_gl_list_one(const char *net, const char *sender, const char *rcpt,
+			   const struct greylist_triplet *t, const struct greylist_awl *a, void *arg)
 {
 	struct ctl_gl_list *l = arg;
-	char key[STORE_KEY_MAX + 1], *w[3], *p;
-	struct greylist_triplet t;
-	struct greylist_awl a;
-	int i;
 
-	if (kl >= sizeof key)
-		return 0;
-	memcpy(key, k + 2, kl - 2);
-	key[kl - 2] = '\0';
-	if (k[0] == 'g') {
-		if (greylist_record_decode(v, vl, &t) < 0)
-			return 0;
-		for (i = 0, p = key; i < 3; i++) {
-			w[i] = p;
-			if (i < 2 && (p = strchr(p, ' ')) == NULL)
-				return 0;
-			if (i < 2)
-				*p++ = '\0';
-		}
+	if (t != NULL) {
 		if (ctl_json) {
 			printf("%s\n {\"type\":\"triplet\",\"network\":", l->first ? "" : ",");
-			ctl_json_str(w[0]);
+			ctl_json_str(net);
 			printf(",\"sender\":");
-			ctl_json_str(w[1]);
+			ctl_json_str(sender);
 			printf(",\"recipient\":");
-			ctl_json_str(w[2]);
-			printf(",\"state\":\"%s\"", l->now >= t.expires ? "expired" : t.passed ? "pass" : "wait");
+			ctl_json_str(rcpt);
+			printf(",\"state\":\"%s\"", l->now >= t->expires ? "expired" : t->passed ? "pass" : "wait");
 		} else {
-			printf("triplet %s %s %s %s", w[0], w[1], w[2],
-			       l->now >= t.expires ? "expired" : t.passed ? "pass" : "wait");
+			printf("triplet %s %s %s %s", net, sender, rcpt,
+			       l->now >= t->expires ? "expired" : t->passed ? "pass" : "wait");
 		}
-		ctl_gl_time("first", t.first);
-		ctl_gl_time("last", t.last);
-		ctl_gl_time("expires", t.expires);
-		printf(ctl_json ? ",\"defers\":%u}" : " defers=%u\n", t.defers);
+		ctl_gl_time("first", t->first);
+		ctl_gl_time("last", t->last);
+		ctl_gl_time("expires", t->expires);
+		printf(ctl_json ? ",\"defers\":%u}" : " defers=%u\n", t->defers);
 	} else {
-		if (greylist_record_awl_decode(v, vl, &a) < 0)
-			return 0;
 		if (ctl_json) {
 			printf("%s\n {\"type\":\"awl\",\"network\":", l->first ? "" : ",");
-			ctl_json_str(key);
-			printf(",\"kind\":\"%s\",\"count\":%u", a.manual ? "manual" : "auto", a.count);
+			ctl_json_str(net);
+			printf(",\"kind\":\"%s\",\"count\":%u", a->manual ? "manual" : "auto", a->count);
 		} else {
-			printf("awl %s %s count=%u", key, a.manual ? "manual" : "auto", a.count);
+			printf("awl %s %s count=%u", net, a->manual ? "manual" : "auto", a->count);
 		}
-		ctl_gl_time("first", a.first);
-		ctl_gl_time("last", a.last);
-		ctl_gl_time("expires", a.expires);
+		ctl_gl_time("first", a->first);
+		ctl_gl_time("last", a->last);
+		ctl_gl_time("expires", a->expires);
 		printf(ctl_json ? "}" : "\n");
 	}
 	l->first = 0;
@@ -116,8 +97,9 @@ static int ctl_gl_list(const struct store_handle *st)
 
 	if (ctl_json)
 		putchar('[');
-	if (st->ops->iterate(st->s, "a:", ctl_gl_list_one, &l, err, sizeof err) != RG_FOUND ||
-	    st->ops->iterate(st->s, "g:", ctl_gl_list_one, &l, err, sizeof err) != RG_FOUND) {
+	if (greylist_admin_list(st, ctl_gl_list_one, &l, err, sizeof err) != RG_FOUND) {
+		if (ctl_json)
+			printf("%s]\n", l.first ? "" : "\n");
 		fprintf(stderr, "rcptguardctl: %s\n", err);
 		return 2;
 	}
@@ -231,8 +213,8 @@ int ctl_stats(int argc, char **argv)
 	const struct settings *s;
 	const struct store_handle *st;
 	struct greylist_stats g;
-	char err[RG_ERRLEN], path[RG_PATH_MAX + 32];
-	struct stat sb;
+	char err[RG_ERRLEN];
+	struct store_info si;
 	long long bytes = -1;
 
 	(void)argv;
@@ -246,8 +228,8 @@ int ctl_stats(int argc, char **argv)
 		fprintf(stderr, "rcptguardctl: %s\n", err);
 		return 2;
 	}
-	if (util_snprintf(path, sizeof path, "%s/rcptguard.mdb", s->state_dir) == 0 && stat(path, &sb) == 0)
-		bytes = (long long)sb.st_blocks * 512;
+	if (store_info(st, &si, err, sizeof err) == RG_FOUND)
+		bytes = si.bytes;
 	if (ctl_json) {
 		printf("{\"triplets_waiting\":%zu,\"triplets_passing\":%zu,\"triplets_expired\":%zu,"
 		       "\"awl_whitelisted\":%zu,\"awl_counting\":%zu,\"awl_manual\":%zu,\"awl_expired\":%zu,"

@@ -17,7 +17,7 @@
 #include "probe.h"
 #include "rglog.h"
 #include "store.h"
-#include "verdict.h"
+#include "verdict_admin.h"
 #include "verify.h"
 
 int ctl_json;
@@ -151,7 +151,7 @@ const struct store_handle *ctl_store(void)
 		fprintf(stderr, "rcptguardctl: %s\n", err);
 		return NULL;
 	}
-	st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
+	st = store_process(s, err, sizeof err);
 	if (st == NULL)
 		fprintf(stderr, "rcptguardctl: store: %s\n", err);
 	return st;
@@ -168,91 +168,44 @@ const char *ctl_time(int64_t t, char *buf, size_t size)
 	return buf;
 }
 
-struct ctl_filter {
-	const char *domain;     /* NULL: all */
-	const char *address;    /* exact address (lower-cased), or NULL */
-	int negative_only;
+struct ctl_lister {
 	int first;
-	size_t count;
 };
 
-/* Whether a record (key without its "v:"/"c:" prefix) is selected by the filter. */
-static int ctl_selected(const struct ctl_filter *f, const char *key, size_t klen, int catchall,
-			const struct verdict *v)
+/* Print one cache record (verdict_admin_list callback). */
+static int ctl_list_one(const char *name, int catchall, const struct verdict *v, void *arg)
 {
-	if (f->negative_only && v->pass)
-		return 0;
-	if (f->address)
-		return !catchall && strlen(f->address) == klen && memcmp(f->address, key, klen) == 0;
-	if (f->domain == NULL)
-		return 1;
-	if (catchall)
-		return strlen(f->domain) == klen && memcmp(f->domain, key, klen) == 0;
-	{
-		size_t dl = strlen(f->domain);
+	struct ctl_lister *l = arg;
+	char t1[32], t2[32];
 
-		return klen > dl + 1 && key[klen - dl - 1] == '@' && memcmp(key + klen - dl, f->domain, dl) == 0;
-	}
-}
-
-/* Print one cache record (iterate callback). */
-static int ctl_list_one(const char *key, size_t klen, const char *val, size_t vlen, void *arg)
-{
-	struct ctl_filter *f = arg;
-	int catchall = key[0] == 'c';
-	char name[STORE_KEY_MAX + 1], t1[32], t2[32];
-	struct verdict v;
-
-	if (verdict_decode(val, vlen, catchall, &v) < 0 || klen - 2 >= sizeof name)
-		return 0;
-	if (!ctl_selected(f, key + 2, klen - 2, catchall, &v))
-		return 0;
-	memcpy(name, key + 2, klen - 2);
-	name[klen - 2] = '\0';
-	f->count++;
 	if (ctl_json) {
-		printf("%s\n {\"type\":\"%s\",\"key\":", f->first ? "" : ",", catchall ? "catchall" : "verdict");
+		printf("%s\n {\"type\":\"%s\",\"key\":", l->first ? "" : ",", catchall ? "catchall" : "verdict");
 		ctl_json_str(name);
-		printf(",\"result\":\"%s\",\"source\":", catchall ? (v.pass ? "yes" : "no") : (v.pass ? "pass" : "fail"));
-		ctl_json_str(v.source);
-		printf(",\"created\":%lld,\"expires\":%lld,\"text\":", (long long)v.created, (long long)v.expires);
-		ctl_json_str(v.text);
+		printf(",\"result\":\"%s\",\"source\":", catchall ? (v->pass ? "yes" : "no") : (v->pass ? "pass" : "fail"));
+		ctl_json_str(v->source);
+		printf(",\"created\":%lld,\"expires\":%lld,\"text\":", (long long)v->created, (long long)v->expires);
+		ctl_json_str(v->text);
 		putchar('}');
-		f->first = 0;
+		l->first = 0;
 	} else if (catchall) {
-		printf("%s catchall %s created=%s expires=%s %s\n", name, v.pass ? "yes" : "no",
-		       ctl_time(v.created, t1, sizeof t1), ctl_time(v.expires, t2, sizeof t2), v.text);
+		printf("%s catchall %s created=%s expires=%s %s\n", name, v->pass ? "yes" : "no",
+		       ctl_time(v->created, t1, sizeof t1), ctl_time(v->expires, t2, sizeof t2), v->text);
 	} else {
-		printf("%s %s %s created=%s expires=%s %s\n", name, v.pass ? "pass" : "fail", v.source,
-		       ctl_time(v.created, t1, sizeof t1), ctl_time(v.expires, t2, sizeof t2), v.text);
+		printf("%s %s %s created=%s expires=%s %s\n", name, v->pass ? "pass" : "fail", v->source,
+		       ctl_time(v->created, t1, sizeof t1), ctl_time(v->expires, t2, sizeof t2), v->text);
 	}
 	return 0;
-}
-
-/* Flush predicate. */
-static int ctl_flush_one(const char *key, size_t klen, const char *val, size_t vlen, void *arg)
-{
-	struct ctl_filter *f = arg;
-	int catchall = key[0] == 'c';
-	struct verdict v;
-
-	if (verdict_decode(val, vlen, catchall, &v) < 0) {
-		if (f->negative_only || f->domain || f->address)
-			return 0;
-		return 1;     /* --all also removes records that do not parse */
-	}
-	return ctl_selected(f, key + 2, klen - 2, catchall, &v);
 }
 
 /* cache list|flush ... */
 static int ctl_cache(int argc, char **argv)
 {
 	const struct store_handle *st;
-	struct ctl_filter f = { .first = 1 };
+	struct ctl_lister l = { 1 };
 	char err[RG_ERRLEN], arg[RG_ADDRESS_MAX + 1] = "";
-	const char *prefixes[] = { "c:", "v:" };
-	int i, all = 0, flush;
-	size_t n, total = 0;
+	const char *domain = NULL, *address = NULL;
+	int i, all = 0, flush, negative = 0, rc;
+	size_t total = 0;
 
 	if (argc < 1 || (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "flush") != 0))
 		return ctl_usage();
@@ -261,35 +214,34 @@ static int ctl_cache(int argc, char **argv)
 		if (strcmp(argv[i], "--all") == 0)
 			all = 1;
 		else if (strcmp(argv[i], "--negative") == 0)
-			f.negative_only = 1;
+			negative = 1;
 		else if (arg[0] == '\0' && util_strlcpy(arg, argv[i], sizeof arg) == 0)
-			util_lower(strrchr(arg, '@') ? strrchr(arg, '@') : arg);  /* domains only */
+			;
 		else
 			return ctl_usage();
 	}
-	if (flush && !all && arg[0] == '\0' && !f.negative_only)
+	if (flush && !all && arg[0] == '\0' && !negative)
 		return fprintf(stderr, "rcptguardctl: cache flush needs ADDRESS, DOMAIN, --all or --negative\n"), EX_USAGE_;
 	if (arg[0])
-		*(strchr(arg, '@') ? &f.address : &f.domain) = arg;
+		*(strchr(arg, '@') ? &address : &domain) = arg;
 	if ((st = ctl_store()) == NULL)
 		return 2;
-	if (ctl_json && !flush)
-		putchar('[');
-	for (i = 0; i < 2; i++) {
-		if (flush) {
-			if (f.address && i == 0)
-				continue;
-			if (st->ops->delete_if(st->s, prefixes[i], ctl_flush_one, &f, &n, err, sizeof err) != RG_FOUND)
-				return fprintf(stderr, "rcptguardctl: %s\n", err), 2;
-			total += n;
-		} else if (st->ops->iterate(st->s, prefixes[i], ctl_list_one, &f, err, sizeof err) != RG_FOUND) {
-			return fprintf(stderr, "rcptguardctl: %s\n", err), 2;
-		}
+	if (flush) {
+		rc = verdict_admin_flush(st, domain, address, negative, &total, err, sizeof err);
+	} else {
+		if (ctl_json)
+			putchar('[');
+		rc = verdict_admin_list(st, domain, address, ctl_list_one, &l, err, sizeof err);
+	}
+	if (rc != RG_FOUND) {
+		if (ctl_json && !flush)
+			printf("%s]\n", l.first ? "" : "\n");
+		return fprintf(stderr, "rcptguardctl: %s\n", err), rc == RG_CONFIG ? EX_USAGE_ : 2;
 	}
 	if (flush)
 		printf(ctl_json ? "{\"flushed\":%zu}\n" : "flushed %zu record(s)\n", total);
 	else if (ctl_json)
-		printf("%s]\n", f.first ? "" : "\n");
+		printf("%s]\n", l.first ? "" : "\n");
 	return 0;
 }
 

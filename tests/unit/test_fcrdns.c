@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config.h"
 #include "fcrdns.h"
 #include "store.h"
 
@@ -67,15 +68,26 @@ static void test_record_strict(void **state)
 	assert_int_equal(fcrdns_record_decode("1 mismatch 1 2 x.example\n", 25, &d), -1);
 }
 
+/* The process store on dir (the default member), with a map of mib MiB. */
+static const struct store_handle *store_at(const char *d, unsigned mib, char *err, size_t errlen)
+{
+	static struct settings ss;
+
+	config_defaults(&ss);
+	snprintf(ss.state_dir, sizeof ss.state_dir, "%s", d);
+	ss.store_map_size = mib;
+	return store_process(&ss, err, errlen);
+}
+
 /* Put a raw record for ip. */
 static void put(const char *ip, const char *val)
 {
 	char key[STORE_KEY_MAX + 1], err[RG_ERRLEN];
-	const struct store_handle *st = store_process(dir, 8, err, sizeof err);
+	const struct store_handle *st = store_at(dir, 8, err, sizeof err);
 
 	assert_non_null(st);
 	fcrdns_record_key(key, sizeof key, ip);
-	assert_int_equal(st->ops->put(st->s, key, val, strlen(val), err, sizeof err), RG_FOUND);
+	assert_int_equal(store_put(st, key, val, strlen(val), 0, 0, err, sizeof err), RG_FOUND);
 }
 
 /* The raw record of ip, or "" */
@@ -83,12 +95,12 @@ static const char *get(const char *ip)
 {
 	static char val[STORE_VAL_MAX];
 	char key[STORE_KEY_MAX + 1], err[RG_ERRLEN];
-	const struct store_handle *st = store_process(dir, 8, err, sizeof err);
+	const struct store_handle *st = store_at(dir, 8, err, sizeof err);
 	size_t vlen;
 
 	assert_non_null(st);
 	fcrdns_record_key(key, sizeof key, ip);
-	if (st->ops->get(st->s, key, val, sizeof val, &vlen, err, sizeof err) != RG_FOUND)
+	if (store_get(st, key, val, sizeof val, &vlen, 0, err, sizeof err) != RG_FOUND)
 		return "";
 	return val;
 }
@@ -148,7 +160,7 @@ static void test_purge(void **state)
 	size_t n = 99, vlen;
 
 	(void)state;
-	st = store_process(dir, 8, err, sizeof err);
+	st = store_at(dir, 8, err, sizeof err);
 	assert_non_null(st);
 	/* What earlier tests left and has expired by 500 goes first. */
 	assert_int_equal(fcrdns_purge(st, 500, &n, err, sizeof err), RG_FOUND);
@@ -157,9 +169,9 @@ static void test_purge(void **state)
 	put("192.0.2.12", "garbage");
 	assert_int_equal(fcrdns_purge(st, 500, &n, err, sizeof err), RG_FOUND);
 	assert_int_equal(n, 2);
-	assert_int_equal(st->ops->get(st->s, "f:192.0.2.10", val, sizeof val, &vlen, err, sizeof err), RG_NOTFOUND);
-	assert_int_equal(st->ops->get(st->s, "f:192.0.2.12", val, sizeof val, &vlen, err, sizeof err), RG_NOTFOUND);
-	assert_int_equal(st->ops->get(st->s, "f:192.0.2.11", val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
+	assert_int_equal(store_get(st, "f:192.0.2.10", val, sizeof val, &vlen, 0, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(store_get(st, "f:192.0.2.12", val, sizeof val, &vlen, 0, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(store_get(st, "f:192.0.2.11", val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
 }
 
 static void test_bad_input(void **state)

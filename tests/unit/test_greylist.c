@@ -376,7 +376,7 @@ static void test_admin(void **state)
 	(void)state;
 	clock_now = 1830000000;
 	assert_int_equal(engine_settings(opts, "", &s, err, sizeof err), RG_FOUND);
-	st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
+	st = store_process(s, err, sizeof err);
 	assert_non_null(st);
 	/* allow a /22: four /24 networks pass at once */
 	assert_int_equal(greylist_admin_allow_net(s, st, "10.9.4.0/22", &n, first, sizeof first, err, sizeof err), RG_FOUND);
@@ -459,15 +459,15 @@ static void test_concurrent(void **state)
 	}
 	assert_int_equal(news, 1);
 	assert_int_equal(engine_settings(opts, "", &s, err, sizeof err), RG_FOUND);
-	st = store_process(s->state_dir, s->store_map_size, err, sizeof err);
+	st = store_process(s, err, sizeof err);
 	assert_non_null(st);
 	assert_int_equal(greylist_key_triplet(key, sizeof key, "172.16.5.0/24", "s@conc.example", "same@example.org"), 0);
-	assert_int_equal(st->ops->get(st->s, key, val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
+	assert_int_equal(store_get(st, key, val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
 	assert_int_equal(greylist_record_decode(val, vlen, &t), 0);
 	assert_int_equal(t.defers, 50);
 	assert_int_equal(t.first, 1900000000);
 	assert_int_equal(greylist_key_awl(key, sizeof key, "172.16.5.0/24"), 0);
-	assert_int_equal(st->ops->get(st->s, key, val, sizeof val, &vlen, err, sizeof err), RG_FOUND);
+	assert_int_equal(store_get(st, key, val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
 	assert_int_equal(greylist_record_awl_decode(val, vlen, &a), 0);
 	assert_int_equal(a.count, 50);
 }

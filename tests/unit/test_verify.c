@@ -143,16 +143,27 @@ static void assert_source(const struct yield *y, const char *want)
 		fail_msg("source %s, want %s: %s", v, want, y->line);
 }
 
+/* The process store on dir (the default member), with a map of mib MiB. */
+static const struct store_handle *store_at(const char *d, unsigned mib, char *err, size_t errlen)
+{
+	static struct settings ss;
+
+	config_defaults(&ss);
+	snprintf(ss.state_dir, sizeof ss.state_dir, "%s", d);
+	ss.store_map_size = mib;
+	return store_process(&ss, err, errlen);
+}
+
 /* Read the cached record of addr: 1 found (into v), 0 none. */
 static int record(const char *addr, struct verdict *v)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
-	const struct store_handle *h = store_process(dir, 64, err, sizeof err);
+	const struct store_handle *h = store_at(dir, 64, err, sizeof err);
 	size_t vlen;
 
 	assert_non_null(h);
 	verdict_key_address(key, sizeof key, addr);
-	if (h->ops->get(h->s, key, val, sizeof val, &vlen, err, sizeof err) != RG_FOUND)
+	if (store_get(h, key, val, sizeof val, &vlen, 0, err, sizeof err) != RG_FOUND)
 		return 0;
 	assert_int_equal(verdict_decode(val, vlen, 0, v), 0);
 	return 1;
