@@ -549,6 +549,10 @@ void list_reset(void)
 {
 	size_t i;
 
+	/* Why: the slots span several pages; in a process that used none (most SMTP
+	 * sessions), touching them would cost a page fault each. */
+	if (list_uses == 0)
+		return;
 	for (i = 0; i < LIST_SLOTS; i++) {
 		if (list_procs[i].used)
 			list_close(&list_procs[i]);
