@@ -439,6 +439,33 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 
 /* ---------------------------------------------------------------- compiling */
 
+/* Finish a temp file written through fd (ok: every write went through): fsync, close,
+ * rename over file, fsync dir; on any failure tmp is removed. 0, or -1 with err. */
+static int list_compile_commit(int fd, int ok, const char *tmp, const char *file, const char *dir,
+			       char *err, size_t errlen)
+{
+	int dfd;
+
+	/* Why fsync before rename: after a crash the name must never point at unwritten blocks. */
+	ok = ok && fsync(fd) == 0;
+	if (!ok)
+		util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
+	if (close(fd) < 0 && ok)
+		ok = 0, util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
+	if (ok && rename(tmp, file) < 0)
+		ok = 0, util_snprintf(err, errlen, "%.150s: %s", file, strerror(errno));
+	if (!ok) {
+		unlink(tmp);
+		return -1;
+	}
+	/* Why the directory too: the rename itself must survive a crash. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
 /* Write the index of keys v[0..n) to file (temp, fsync, rename): readers never map half an
  * index, and a crash leaves the old one or the new one. */
 static int list_compile_write_index(const struct list_ctx *x, const char *base, const char *suffix,
@@ -447,7 +474,7 @@ static int list_compile_write_index(const struct list_ctx *x, const char *base, 
 	char tmp[RG_PATH_MAX + 16], file[RG_PATH_MAX + 16], meta[RG_PATH_MAX + 200], dir[RG_PATH_MAX];
 	struct cdb_make cm;
 	size_t i;
-	int fd, dfd, ok;
+	int fd, ok;
 
 	if (list_file(base, ".tmp", tmp, sizeof tmp) < 0 || list_file(base, suffix, file, sizeof file) < 0 ||
 	    list_compile_meta_format(m, meta, sizeof meta) < 0 ||
@@ -461,23 +488,7 @@ static int list_compile_write_index(const struct list_ctx *x, const char *base, 
 	for (i = 0; ok && i < n; i++)
 		ok = cdb_make_add(&cm, v[i], (unsigned)strlen(v[i]), "", 0) == 0;
 	ok = cdb_make_finish(&cm) == 0 && ok;
-	/* Why fsync before rename: after a crash the name must never point at unwritten blocks. */
-	ok = ok && fsync(fd) == 0;
-	if (!ok)
-		util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (close(fd) < 0 && ok)
-		ok = 0, util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (ok && rename(tmp, file) < 0)
-		ok = 0, util_snprintf(err, errlen, "%.150s: %s", file, strerror(errno));
-	if (!ok) {
-		unlink(tmp);
-		return -1;
-	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return list_compile_commit(fd, ok, tmp, file, dir, err, errlen);
 }
 
 /* Entries of p's index in force that keys v[0..n) lack. */
@@ -647,7 +658,7 @@ int list_compile_install(const struct settings *s, const char *path, const char 
 	const char *slash = strrchr(path, '/');
 	struct stat old, d;
 	size_t off = 0;
-	int fd, dfd, have_old, e = 0;
+	int fd, have_old, e = 0;
 
 	if (slash == NULL)
 		util_strlcpy(dir, ".", sizeof dir);
@@ -678,22 +689,6 @@ int list_compile_install(const struct settings *s, const char *path, const char 
 		else
 			off += (size_t)w;
 	}
-	if (e == 0)
-		e = fsync(fd);
-	if (e != 0)
-		util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (close(fd) < 0 && e == 0)
-		e = -1, util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (e == 0 && rename(tmp, path) < 0)
-		e = -1, util_snprintf(err, errlen, "%.150s: %s", path, strerror(errno));
-	if (e != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return list_compile_commit(fd, e == 0, tmp, path, dir, err, errlen);
 }
 
