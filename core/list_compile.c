@@ -666,7 +666,9 @@ int list_compile_install(const struct settings *s, const char *path, const char 
 		return util_snprintf(err, errlen, "list path too long"), -1;
 	if (util_snprintf(tmp, sizeof tmp, "%s/.%s.upload.XXXXXX", dir, slash ? slash + 1 : path) < 0)
 		return util_snprintf(err, errlen, "list path too long"), -1;
-	have_old = stat(path, &old) == 0 && S_ISREG(old.st_mode);
+	/* Why lstat: a customer's link at path is replaced, never copied from (its target may
+	 * be root's: its owner and mode must not pass to the new list). */
+	have_old = lstat(path, &old) == 0 && S_ISREG(old.st_mode);
 	/* Why O_EXCL (mkostemp): a name prepared by someone else is never written through. */
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		return util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno)), -1;
