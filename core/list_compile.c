@@ -396,6 +396,23 @@ static void list_compile_check_problem(void *arg, unsigned long line, const char
 	cb->fn(cb->arg, msg);
 }
 
+/* Free a validation's memory (lp, al, the sorted keys v); its outcome: RG_TEMPFAIL (rc < 0),
+ * RG_NOTFOUND with the problem count in err, or RG_FOUND. */
+static int list_compile_outcome(struct list_parse *lp, struct list_compile_allow *al, char **v, int rc,
+				char *err, size_t errlen)
+{
+	unsigned long problems = lp->problems;
+
+	free(v);
+	list_parse_free(lp);
+	list_compile_allow_free(al);
+	if (rc < 0)
+		return RG_TEMPFAIL;
+	if (problems)
+		util_snprintf(err, errlen, "%lu problem(s)", problems);
+	return problems ? RG_NOTFOUND : RG_FOUND;
+}
+
 /* Validate path for x (list_check). */
 int list_compile_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
 	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
@@ -426,15 +443,8 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 	}
 	rc = list_compile_read(&lp, f, &v, &n, err, errlen);
 	fclose(f);
-	free(v);
-	list_parse_free(&lp);
-	list_compile_allow_free(&al);
 	*entries = n;
-	if (rc < 0)
-		return RG_TEMPFAIL;
-	if (lp.problems)
-		util_snprintf(err, errlen, "%lu problem(s)", lp.problems);
-	return lp.problems ? RG_NOTFOUND : RG_FOUND;
+	return list_compile_outcome(&lp, &al, v, rc, err, errlen);
 }
 
 /* ---------------------------------------------------------------- compiling */
@@ -639,14 +649,7 @@ int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t
 		rc = list_compile_read(&lp, f, &v, &n, err, errlen);
 		fclose(f);
 	}
-	free(v);
-	list_parse_free(&lp);
-	list_compile_allow_free(&al);
-	if (rc < 0)
-		return RG_TEMPFAIL;
-	if (lp.problems)
-		util_snprintf(err, errlen, "%lu problem(s)", lp.problems);
-	return lp.problems ? RG_NOTFOUND : RG_FOUND;
+	return list_compile_outcome(&lp, &al, v, rc, err, errlen);
 }
 
 /* Write data to a temp file beside path (owned and moded like the file it replaces), fsync,
