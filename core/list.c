@@ -272,23 +272,6 @@ static void list_detach_fds(void)
 		close(null);
 }
 
-/* Signals of a detached compile: Exim's handlers only set flags for its SMTP dialogue (a
- * SIGTERM or the time bound's SIGALRM would be ignored while the compile runs), so stop
- * and timeout signals get their default action back, nothing stays blocked, and exiwhat's
- * SIGUSR1 is ignored (its default would kill). */
-static void list_detach_signals(void)
-{
-	static const int dfl[] = { SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD };
-	sigset_t none;
-	size_t i;
-
-	for (i = 0; i < sizeof dfl / sizeof dfl[0]; i++)
-		signal(dfl[i], SIG_DFL);
-	signal(SIGUSR1, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 /*
  * Compile version *v in a detached grandchild that holds the lock (inherited): the RCPT that
  * noticed the change answers at once from the index in force, and the lock tells every
@@ -308,7 +291,7 @@ static int list_spawn(const struct list_ctx *x, struct list_proc *p, const struc
 		if (fork() != 0)
 			_exit(0);
 		list_detach_fds();
-		list_detach_signals();
+		util_child_signals();
 		alarm(LIST_COMPILE_SECONDS);
 		if (list_judge(x, p, v, why, sizeof why) == LIST_SRC_PENDING)
 			rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now (the version in force stays): %s",
