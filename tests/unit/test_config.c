@@ -836,10 +836,11 @@ static void test_not_regular(void **state)
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	assert_int_equal(config_load(fifo, &c, err, sizeof err), RG_CONFIG);
 	assert_null(c);
-	snprintf(want, sizeof want, "%s: not a regular file", fifo);
+	snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", fifo);
 	assert_string_equal(err, want);
 	main_path = write_file("rg.conf", "port = 26\ninclude = fifo.conf\n");
 	assert_int_equal(config_load(main_path, &c, err, sizeof err), RG_CONFIG);
+	snprintf(want, sizeof want, "%s:2: include: %s: not a regular file (a FIFO)", main_path, fifo);
 	assert_string_equal(err, want);
 	unlink(fifo);
 }
