@@ -30,6 +30,13 @@ for tool in dpkg-buildpackage dh lintian update-exim4.conf apt-get; do
 		exit 0
 	fi
 done
+# One t_deb at a time on this machine: dpkg's state is shared, and a second run's purge at
+# exit would remove the first run's packages half-way through its checks.
+exec 9>/run/lock/rcptguard-t_deb.lock
+if ! flock -w 600 9; then
+	skip_or_fail "Debian package" "another t_deb held /run/lock/rcptguard-t_deb.lock for 600 s"
+	exit 0
+fi
 for p in rcptguard rcptguard-admin; do
 	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'installed'; then
 		skip_or_fail "Debian package" "$p is installed on this machine already: not touched"
