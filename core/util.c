@@ -3,6 +3,7 @@
  * everywhere in rcptguard, so the copy helpers report it instead of hiding it.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -113,4 +114,20 @@ void util_sanitise(char *dst, size_t size, const char *src, size_t srclen)
 		dst[o++] = (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\') ? '?' : (char)ch;
 	}
 	dst[o] = '\0';
+}
+
+/* A child that outlives the Exim process (or is bounded by alarm()) must not keep Exim's
+ * handlers, which only set flags: default actions, nothing blocked, SIGUSR1 (exiwhat)
+ * ignored. */
+void util_child_signals(void)
+{
+	static const int dfl[] = { SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD };
+	sigset_t none;
+	size_t i;
+
+	for (i = 0; i < sizeof dfl / sizeof dfl[0]; i++)
+		signal(dfl[i], SIG_DFL);
+	signal(SIGUSR1, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
