@@ -85,7 +85,7 @@ $(B)/tools/admin_page.c: tools/admin_page/embed.sh tools/admin_page/page.html to
 	sh tools/admin_page/embed.sh $@
 
 $(B)/rcptguard-admin: $(ADMIN_SRC) tools/admin.h $(B)/tools/admin_page.c $(B)/librgcore.a
-	$(CC) $(ALL_CFLAGS) -Itools -fPIE -pie -o $@ $(ADMIN_SRC) $(B)/tools/admin_page.c $(B)/librgcore.a $(LIBS) $(ADMIN_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itools -fPIE -pie $(LDFLAGS) -o $@ $(ADMIN_SRC) $(B)/tools/admin_page.c $(B)/librgcore.a $(LIBS) $(ADMIN_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/librgcore.a
 	@mkdir -p $(@D)
