@@ -23,7 +23,6 @@
  * Bad data (a key of another type, a value of a future format, junk) is a miss, never a
  * crash: the record owners decode values strictly, and a WRONGTYPE key reads as absent.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -38,6 +37,7 @@
 
 #include "config.h"
 #include "dynlib.h"
+#include "ipaddr.h"
 #include "rglog.h"
 #include "store.h"
 
@@ -288,7 +288,7 @@ static int store_redis_parse_uri(const char *uri, char *host, size_t hsize, int 
 	const char *p, *end;
 	char *e;
 	unsigned long n;
-	unsigned char addr[16];
+	struct ipaddr ip;
 
 	*db = 0;
 	*port = 6379;
@@ -318,7 +318,7 @@ static int store_redis_parse_uri(const char *uri, char *host, size_t hsize, int 
 	}
 	/* Why an address, not a name: a name lookup cannot be bounded by redis_timeout, and
 	 * the RCPT path must never wait on DNS for its cache. */
-	if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1) {
+	if (ipaddr_parse(host, &ip) < 0) {        /* the one IP rule */
 		util_snprintf(err, errlen, "redis_uri \"%.200s\": the host must be an IP address", uri);
 		return RG_CONFIG;
 	}
