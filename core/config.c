@@ -17,6 +17,7 @@
  * its include line; when it ends, the including file goes on in its own part.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -24,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "address.h"
 #include "config.h"
@@ -140,6 +143,15 @@ struct block {                        /* arena: section names and entries, freed
 };
 _Static_assert(offsetof(struct block, data) % _Alignof(struct entry) == 0, "aligned arena");
 
+/* What a file (or folder) looked like when it was read; ino 0: it did not exist. */
+struct config_stamp {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+};
+
 struct config {
 	char path[RG_PATH_MAX];
 	struct settings global;
@@ -147,6 +159,8 @@ struct config {
 	struct section *sec;          /* after loading: exact ones sorted by name, then wildcards */
 	size_t nsec, nexact, cap;
 	struct block *arena;
+	struct config_stamp *stamps;  /* every file read, and the folders of include globs */
+	size_t nstamps;
 };
 
 struct parser {
@@ -537,6 +551,29 @@ static const char *config_unquote(const char *s, char *out, size_t size)
 static int config_parse_file(struct parser *p, const char *path, int depth, long cur, size_t from_fi,
 			     unsigned from_line);
 
+/* Remember what path looked like (st NULL: it did not exist), for config_changed(). */
+static int config_stamp(struct config *c, const char *path, const struct stat *st)
+{
+	struct config_stamp *a, *x;
+
+	if (!(a = realloc(c->stamps, (c->nstamps + 1) * sizeof *a)))
+		return -1;
+	c->stamps = a;
+	x = &a[c->nstamps];
+	memset(x, 0, sizeof *x);
+	if (!(x->path = strdup(path)))
+		return -1;
+	if (st) {
+		x->dev = st->st_dev;
+		x->ino = st->st_ino;
+		x->size = st->st_size;
+		x->mtim = st->st_mtim;
+		x->ctim = st->st_ctim;
+	}
+	c->nstamps++;
+	return 0;
+}
+
 /* Sort glob results bytewise, whatever the locale. */
 static int config_cmp_str(const void *a, const void *b)
 {
@@ -559,6 +596,16 @@ static int config_include(struct parser *p, size_t fi, unsigned line, const char
 	if ((pat[0] != '/' && slash) ? util_snprintf(full, sizeof full, "%.*s/%s", (int)(slash - file), file, pat)
 	    : util_snprintf(full, sizeof full, "%s", pat))
 		return config_fail_at(p, fi, line, "include path too long");
+	/* Why: a file added to or removed from a globbed folder changes the config too. */
+	if ((slash = strrchr(full, '/')) && strpbrk(slash, "*?[") && !memchr(full, '*', (size_t)(slash - full)) &&
+	    !memchr(full, '?', (size_t)(slash - full)) && !memchr(full, '[', (size_t)(slash - full))) {
+		struct stat dst;
+		char dir[RG_PATH_MAX];
+
+		util_snprintf(dir, sizeof dir, "%.*s", slash == full ? 1 : (int)(slash - full), full);
+		if (config_stamp(p->c, dir, stat(dir, &dst) ? NULL : &dst))
+			return config_fail_at(p, fi, line, "out of memory");
+	}
 	memset(&g, 0, sizeof g);
 	grc = glob(full, GLOB_NOSORT | GLOB_MARK, NULL, &g);
 	if (grc && grc != GLOB_NOMATCH)
@@ -686,14 +733,23 @@ static int config_parse_file(struct parser *p, const char *path, int depth, long
 			     unsigned from_line)
 {
 	struct linefile lf;
+	struct stat st;
+	int stamped;
 	char **files, *line, why[RG_ERRLEN];
 	size_t len, fi;
 	int rc = RG_FOUND, more;
 
+	/* Why stat before reading: the stamp is what later processes compare (preload); a
+	 * file replaced after the stat then looks changed at the next check, never the reverse. */
+	stamped = stat(path, &st) == 0;
 	/* Through linefile: an include naming a FIFO or a device is refused, never read. */
 	if (linefile_open(&lf, path, CONFIG_FILE_BYTES_MAX, LINE_BYTES_MAX, why, sizeof why) != RG_FOUND)
 		return from_line ? config_fail_at(p, from_fi, from_line, "include: %s", why)
 				 : config_fail(p->err, p->errlen, "%s", why);
+	if (!stamped || config_stamp(p->c, path, &st)) {
+		linefile_close(&lf);
+		return config_fail(p->err, p->errlen, "%s: cannot record its identity", path);
+	}
 	if (!(files = realloc(p->files, (p->nfiles + 1) * sizeof *files))) {
 		linefile_close(&lf);
 		return config_fail(p->err, p->errlen, "%s: out of memory", path);
@@ -858,11 +914,10 @@ int config_apply_options(struct settings *s, const char *options, char *err, siz
 	char key[64], val[LINE_BYTES_MAX + 1], why[RG_ERRLEN];
 	const struct key *k;
 	struct settings tmp;
-	int r;
+	int r, copied = 0;
 
 	if (!options)
 		return RG_FOUND;
-	tmp = *s;
 	while ((r = config_next_option(&options, key, sizeof key, val, sizeof val, err, errlen)) > 0) {
 		if (!strcmp(key, "config"))
 			continue;
@@ -870,12 +925,19 @@ int config_apply_options(struct settings *s, const char *options, char *err, siz
 			return config_fail(err, errlen, "option \"include\": not allowed in options");
 		if (!(k = config_find_key(key)))
 			return config_fail(err, errlen, "option \"%s\": unknown key", config_shown(why, key, strlen(key)));
+		/* Why copied only now: most calls pass config=PATH alone; the settings are 14 KB
+		 * and each page of them copied is a page fault in a fresh Exim process. */
+		if (!copied) {
+			tmp = *s;
+			copied = 1;
+		}
 		if (config_set_value(k, &tmp, val, why, sizeof why))
 			return config_fail(err, errlen, "option \"%s\": %s", k->name, why);
 	}
 	if (r < 0)
 		return RG_CONFIG;
-	*s = tmp;
+	if (copied)
+		*s = tmp;
 	return RG_FOUND;
 }
 
@@ -940,6 +1002,7 @@ int config_has_source(const struct settings *s, const char *name)
 void config_free(struct config *c)
 {
 	struct block *b;
+	size_t i;
 
 	if (!c)
 		return;
@@ -948,5 +1011,29 @@ void config_free(struct config *c)
 		free(b);
 	}
 	free(c->sec);
+	for (i = 0; i < c->nstamps; i++)
+		free(c->stamps[i].path);
+	free(c->stamps);
 	free(c);
+}
+
+/* Whether a file the config was read from (or a globbed include folder) changed since. */
+int config_changed(const struct config *c)
+{
+	const struct config_stamp *x;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; c && i < c->nstamps; i++) {
+		x = &c->stamps[i];
+		if (stat(x->path, &st))
+			st.st_ino = 0;
+		if (st.st_ino != x->ino)
+			return 1;
+		if (x->ino && (st.st_dev != x->dev || st.st_size != x->size ||
+			       st.st_mtim.tv_sec != x->mtim.tv_sec || st.st_mtim.tv_nsec != x->mtim.tv_nsec ||
+			       st.st_ctim.tv_sec != x->ctim.tv_sec || st.st_ctim.tv_nsec != x->ctim.tv_nsec))
+			return 1;
+	}
+	return 0;
 }

@@ -128,4 +128,8 @@ int config_has_source(const struct settings *s, const char *name);
 
 void config_free(struct config *c);
 
+/* 1 when a file c was read from (or a globbed include folder) changed since: one stat()
+ * per file. Lets a process that inherited a parsed config check it is still current. */
+int config_changed(const struct config *c);
+
 #endif

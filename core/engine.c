@@ -3,18 +3,23 @@
  *
  * A config is read at most once per process and path (an Exim process serves one SMTP
  * connection, so an edit takes effect at the next connection). A config that fails to
- * load is not cached: every check says why until it is fixed.
+ * load is not cached: every check says why until it is fixed. A process that inherited a
+ * parsed config from its parent (rcptguard's preload in Exim's daemon) checks once that
+ * its files are unchanged (one stat() each) and reads them again when they changed.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine.h"
+#include "rglog.h"
 
 #define ENGINE_CONFIGS 4
 
 static struct {
 	char path[RG_PATH_MAX];
 	struct config *c;
+	pid_t checked;          /* the process that last found its files unchanged */
 } engine_cache[ENGINE_CONFIGS];
 
 /* Why: every RCPT of a session asks for the same domain with the same options; the
@@ -28,12 +33,14 @@ static struct {
 
 static const struct config *engine_current;     /* of the last successful call */
 
-/* The loaded config for options (config=PATH, $RCPTGUARD_CONFIG, or the default). */
-static const struct config *engine_config(const char *options, char *err, size_t errlen)
+/* The loaded config for options (config=PATH, $RCPTGUARD_CONFIG, or the default); with
+ * recheck, its files are stat()ed even when this process already did. */
+static const struct config *engine_config(const char *options, int recheck, char *err, size_t errlen)
 {
 	char path[RG_PATH_MAX];
 	const char *env;
 	struct config *c;
+	pid_t pid = getpid();
 	size_t i;
 
 	if (config_option_path(options, path, sizeof path, err, errlen) != RG_FOUND)
@@ -47,9 +54,24 @@ static const struct config *engine_config(const char *options, char *err, size_t
 	}
 	for (i = 0; i < ENGINE_CONFIGS; i++)
 		if (engine_cache[i].c != NULL && strcmp(engine_cache[i].path, path) == 0)
+			break;
+	if (i < ENGINE_CONFIGS) {
+		if (engine_cache[i].checked == pid && !recheck)
 			return engine_cache[i].c;
+		if (!config_changed(engine_cache[i].c)) {
+			engine_cache[i].checked = pid;
+			return engine_cache[i].c;
+		}
+		/* Changed: drop it (and what points into it); read it again below. */
+		if (engine_current == engine_cache[i].c)
+			engine_current = NULL;
+		engine_last.valid = 0;
+		config_free(engine_cache[i].c);
+		engine_cache[i].c = NULL;
+	}
 	if (config_load(path, &c, err, errlen) != RG_FOUND)
 		return NULL;
+	rglog(RGLOG_DEBUG, "rcptguard: config %.200s read in process %ld", path, (long)pid);
 	for (i = 0; i < ENGINE_CONFIGS - 1 && engine_cache[i].c != NULL; i++)
 		;
 	/* Why: the evicted config may be the last successful call's; if this call then fails
@@ -59,7 +81,16 @@ static const struct config *engine_config(const char *options, char *err, size_t
 	config_free(engine_cache[i].c);
 	memcpy(engine_cache[i].path, path, sizeof path);
 	engine_cache[i].c = c;
+	engine_cache[i].checked = pid;
 	return c;
+}
+
+/* Read the options' config into this process, or check that the copy it holds is current. */
+int engine_preload(const char *options, char *err, size_t errlen)
+{
+	/* Why: registers the fork hook here, once, instead of in every child (a page fault). */
+	(void)util_fork_generation();
+	return engine_config(options ? options : "", 1, err, errlen) ? RG_FOUND : RG_CONFIG;
 }
 
 /* Settings for domain under the options' config, with the options applied. */
@@ -86,7 +117,7 @@ int engine_settings(const char *options, const char *domain, const struct settin
 		return RG_FOUND;
 	}
 	engine_last.valid = 0;
-	if ((c = engine_config(options, err, errlen)) == NULL)
+	if ((c = engine_config(options, 0, err, errlen)) == NULL)
 		return RG_CONFIG;
 	config_for_domain(c, domain, &engine_last.s);
 	if (config_apply_options(&engine_last.s, options, err, errlen) != RG_FOUND)

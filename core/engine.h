@@ -21,4 +21,9 @@ int engine_settings(const char *options, const char *domain, const struct settin
  * source asks it which domains a list file serves. Valid until the next call. */
 const struct config *engine_current_config(void);
 
+/* Read the config named in options into this process, or check (one stat() per file) that
+ * the copy it holds is current: for a parent that forks the processes doing the checks
+ * (Exim's daemon). Opens nothing else. RG_FOUND, or RG_CONFIG with the reason in err. */
+int engine_preload(const char *options, char *err, size_t errlen);
+
 #endif

@@ -291,9 +291,7 @@ static int list_spawn(const struct list_ctx *x, struct list_proc *p, const struc
 		if (fork() != 0)
 			_exit(0);
 		list_detach_fds();
-		/* Why a time bound: the file is bounded in bytes and lines, but its disk may hang.
-		 * Exim catches SIGALRM (a flag for its own timeouts): the default kills. */
-		signal(SIGALRM, SIG_DFL);
+		util_child_signals();
 		alarm(LIST_COMPILE_SECONDS);
 		if (list_judge(x, p, v, why, sizeof why) == LIST_SRC_PENDING)
 			rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now (the version in force stays): %s",
@@ -549,6 +547,10 @@ void list_reset(void)
 {
 	size_t i;
 
+	/* Why: the slots span several pages; in a process that used none (most SMTP
+	 * sessions), touching them would cost a page fault each. */
+	if (list_uses == 0)
+		return;
 	for (i = 0; i < LIST_SLOTS; i++) {
 		if (list_procs[i].used)
 			list_close(&list_procs[i]);

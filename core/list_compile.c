@@ -396,6 +396,23 @@ static void list_compile_check_problem(void *arg, unsigned long line, const char
 	cb->fn(cb->arg, msg);
 }
 
+/* Free a validation's memory (lp, al, the sorted keys v); its outcome: RG_TEMPFAIL (rc < 0),
+ * RG_NOTFOUND with the problem count in err, or RG_FOUND. */
+static int list_compile_outcome(struct list_parse *lp, struct list_compile_allow *al, char **v, int rc,
+				char *err, size_t errlen)
+{
+	unsigned long problems = lp->problems;
+
+	free(v);
+	list_parse_free(lp);
+	list_compile_allow_free(al);
+	if (rc < 0)
+		return RG_TEMPFAIL;
+	if (problems)
+		util_snprintf(err, errlen, "%lu problem(s)", problems);
+	return problems ? RG_NOTFOUND : RG_FOUND;
+}
+
 /* Validate path for x (list_check). */
 int list_compile_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
 	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
@@ -426,18 +443,38 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 	}
 	rc = list_compile_read(&lp, f, &v, &n, err, errlen);
 	fclose(f);
-	free(v);
-	list_parse_free(&lp);
-	list_compile_allow_free(&al);
 	*entries = n;
-	if (rc < 0)
-		return RG_TEMPFAIL;
-	if (lp.problems)
-		util_snprintf(err, errlen, "%lu problem(s)", lp.problems);
-	return lp.problems ? RG_NOTFOUND : RG_FOUND;
+	return list_compile_outcome(&lp, &al, v, rc, err, errlen);
 }
 
 /* ---------------------------------------------------------------- compiling */
+
+/* Finish a temp file written through fd (ok: every write went through): fsync, close,
+ * rename over file, fsync dir; on any failure tmp is removed. 0, or -1 with err. */
+static int list_compile_commit(int fd, int ok, const char *tmp, const char *file, const char *dir,
+			       char *err, size_t errlen)
+{
+	int dfd;
+
+	/* Why fsync before rename: after a crash the name must never point at unwritten blocks. */
+	ok = ok && fsync(fd) == 0;
+	if (!ok)
+		util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
+	if (close(fd) < 0 && ok)
+		ok = 0, util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
+	if (ok && rename(tmp, file) < 0)
+		ok = 0, util_snprintf(err, errlen, "%.150s: %s", file, strerror(errno));
+	if (!ok) {
+		unlink(tmp);
+		return -1;
+	}
+	/* Why the directory too: the rename itself must survive a crash. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
 
 /* Write the index of keys v[0..n) to file (temp, fsync, rename): readers never map half an
  * index, and a crash leaves the old one or the new one. */
@@ -447,7 +484,7 @@ static int list_compile_write_index(const struct list_ctx *x, const char *base, 
 	char tmp[RG_PATH_MAX + 16], file[RG_PATH_MAX + 16], meta[RG_PATH_MAX + 200], dir[RG_PATH_MAX];
 	struct cdb_make cm;
 	size_t i;
-	int fd, dfd, ok;
+	int fd, ok;
 
 	if (list_file(base, ".tmp", tmp, sizeof tmp) < 0 || list_file(base, suffix, file, sizeof file) < 0 ||
 	    list_compile_meta_format(m, meta, sizeof meta) < 0 ||
@@ -461,23 +498,7 @@ static int list_compile_write_index(const struct list_ctx *x, const char *base, 
 	for (i = 0; ok && i < n; i++)
 		ok = cdb_make_add(&cm, v[i], (unsigned)strlen(v[i]), "", 0) == 0;
 	ok = cdb_make_finish(&cm) == 0 && ok;
-	/* Why fsync before rename: after a crash the name must never point at unwritten blocks. */
-	ok = ok && fsync(fd) == 0;
-	if (!ok)
-		util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (close(fd) < 0 && ok)
-		ok = 0, util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (ok && rename(tmp, file) < 0)
-		ok = 0, util_snprintf(err, errlen, "%.150s: %s", file, strerror(errno));
-	if (!ok) {
-		unlink(tmp);
-		return -1;
-	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return list_compile_commit(fd, ok, tmp, file, dir, err, errlen);
 }
 
 /* Entries of p's index in force that keys v[0..n) lack. */
@@ -628,14 +649,7 @@ int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t
 		rc = list_compile_read(&lp, f, &v, &n, err, errlen);
 		fclose(f);
 	}
-	free(v);
-	list_parse_free(&lp);
-	list_compile_allow_free(&al);
-	if (rc < 0)
-		return RG_TEMPFAIL;
-	if (lp.problems)
-		util_snprintf(err, errlen, "%lu problem(s)", lp.problems);
-	return lp.problems ? RG_NOTFOUND : RG_FOUND;
+	return list_compile_outcome(&lp, &al, v, rc, err, errlen);
 }
 
 /* Write data to a temp file beside path (owned and moded like the file it replaces), fsync,
@@ -647,7 +661,7 @@ int list_compile_install(const struct settings *s, const char *path, const char 
 	const char *slash = strrchr(path, '/');
 	struct stat old, d;
 	size_t off = 0;
-	int fd, dfd, have_old, e = 0;
+	int fd, have_old, e = 0;
 
 	if (slash == NULL)
 		util_strlcpy(dir, ".", sizeof dir);
@@ -655,7 +669,9 @@ int list_compile_install(const struct settings *s, const char *path, const char 
 		return util_snprintf(err, errlen, "list path too long"), -1;
 	if (util_snprintf(tmp, sizeof tmp, "%s/.%s.upload.XXXXXX", dir, slash ? slash + 1 : path) < 0)
 		return util_snprintf(err, errlen, "list path too long"), -1;
-	have_old = stat(path, &old) == 0 && S_ISREG(old.st_mode);
+	/* Why lstat: a customer's link at path is replaced, never copied from (its target may
+	 * be root's: its owner and mode must not pass to the new list). */
+	have_old = lstat(path, &old) == 0 && S_ISREG(old.st_mode);
 	/* Why O_EXCL (mkostemp): a name prepared by someone else is never written through. */
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		return util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno)), -1;
@@ -678,22 +694,6 @@ int list_compile_install(const struct settings *s, const char *path, const char 
 		else
 			off += (size_t)w;
 	}
-	if (e == 0)
-		e = fsync(fd);
-	if (e != 0)
-		util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (close(fd) < 0 && e == 0)
-		e = -1, util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno));
-	if (e == 0 && rename(tmp, path) < 0)
-		e = -1, util_snprintf(err, errlen, "%.150s: %s", path, strerror(errno));
-	if (e != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return list_compile_commit(fd, e == 0, tmp, path, dir, err, errlen);
 }
 

@@ -46,6 +46,9 @@ void util_set_clock(int64_t (*clock)(void));
  * Cheaper than getpid() on every call. */
 unsigned util_fork_generation(void);
 
+/* In a child of an Exim process: signals at their default actions, none blocked. */
+void util_child_signals(void);
+
 /* Monotonic milliseconds, for deadlines. */
 int64_t util_monotonic_ms(void);
 

@@ -52,6 +52,7 @@ struct callout_slot {
 };
 
 static struct callout_slot callout_slots[CALLOUT_SLOTS];
+static int callout_slots_used;          /* a slot was taken in this process (or its parent) */
 
 /* Random probe local part (see source_callout.h). */
 int source_callout_random_local(char *out, size_t size)
@@ -87,9 +88,14 @@ int source_callout_known_address(const char *domain, const struct settings *s, c
 /* Close every connection this process opened (QUIT, no wait). */
 static void source_callout_reset(void)
 {
-	unsigned gen = util_fork_generation();
+	unsigned gen;
 	size_t i;
 
+	/* Why: the slots span pages that a session without callouts never touched; each
+	 * would cost a page fault. */
+	if (!callout_slots_used)
+		return;
+	gen = util_fork_generation();
 	for (i = 0; i < CALLOUT_SLOTS; i++) {
 		/* Why the generation check: after fork() the socket is shared with the
 		 * parent; a QUIT from the child would end the parent's session. */
@@ -123,6 +129,7 @@ static struct callout_slot *source_callout_slot(const struct settings *s)
 			best = sl;
 	}
 	smtp_close(best->conn);
+	callout_slots_used = 1;
 	memset(best, 0, sizeof *best);
 	memcpy(best->hosts, s->hosts, sizeof best->hosts);
 	memcpy(best->sender, s->callout_sender, sizeof best->sender);

@@ -272,6 +272,7 @@ static int store_lmdb_verify_child(const char *path, const struct stat *stp, con
 	}
 	if (pid == 0) {
 		close(fds[0]);
+		util_child_signals();
 		signal(SIGPIPE, SIG_IGN);
 		alarm(STORE_LMDB_CHECK_SECONDS + 5);
 		store_lmdb_walk(path, fds[1]);
@@ -330,6 +331,7 @@ static void store_lmdb_suspect(struct store *s, const char *why)
 	store_lmdb_chown(s->dir, stamp);
 	rglog(RGLOG_INFO, "rcptguard: store %s: %s; checking it", s->path, why);
 	if ((pid = fork()) == 0) {
+		util_child_signals();
 		/* Why: this child may outlive the session; holding its SMTP connection (or a
 		 * callout's) open would keep the peer waiting for the close. */
 		for (fd = 0; fd < 1024; fd++)

@@ -158,3 +158,19 @@ int util_decimal(const char *s, int64_t max, int64_t *out)
 	*out = n;
 	return 0;
 }
+
+/* A child that outlives the Exim process (or is bounded by alarm()) must not keep Exim's
+ * handlers, which only set flags: default actions, nothing blocked, SIGUSR1 (exiwhat)
+ * ignored. */
+void util_child_signals(void)
+{
+	static const int dfl[] = { SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD };
+	sigset_t none;
+	size_t i;
+
+	for (i = 0; i < sizeof dfl / sizeof dfl[0]; i++)
+		signal(dfl[i], SIG_DFL);
+	signal(SIGUSR1, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}

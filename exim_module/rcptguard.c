@@ -14,6 +14,9 @@
 #include <local_scan.h>
 #pragma GCC diagnostic pop
 
+#include <unistd.h>
+
+#include "engine.h"
 #include "fcrdns.h"
 #include "greylist.h"
 #include "rglog.h"
@@ -27,6 +30,7 @@ int catchall(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int quit(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int fcrdns(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int greylist(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
+int preload(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 
 /* Core log lines to Exim: verdicts and errors to the main log, detail to -d output. */
 static void rg_exim_log(int level, const char *line)
@@ -129,6 +133,36 @@ int quit(uschar **yield, int argc, uschar *argv[])
 	verify_shutdown();
 	*yield = string_copy((const uschar *)"result=ok");
 	return OK;
+}
+
+/*
+ * preload [OPTIONS] -> "" (empty): for smtp_accept_max_per_host, which Exim's daemon
+ * expands before it forks each SMTP process. Why: the module is then loaded once, in the
+ * daemon, and every connection's process inherits it mapped and its config parsed, instead
+ * of loading both afresh. Why so little here: it runs in the daemon, where a crash stops
+ * the whole gateway, and whatever it opened would be shared by every child: so it reads
+ * the config file(s) and nothing else (no store, resolver, LDAP or socket). A config it
+ * cannot read is left for the checks to report (the yield stays empty); only misuse (more
+ * than one argument) gives FAIL, which Exim's daemon writes to its panic log.
+ */
+int preload(uschar **yield, int argc, uschar *argv[])
+{
+	char err[RG_ERRLEN];
+
+	if (argc > 1)
+		return rg_exim_usage(yield, "rcptguard: preload takes [OPTIONS] only");
+	rg_exim_begin();
+	if (engine_preload(argc > 0 ? (const char *)argv[0] : NULL, err, sizeof err) != RG_FOUND)
+		rglog(RGLOG_DEBUG, "rcptguard: preload: %.200s", err);
+	*yield = string_copy((const uschar *)"");
+	return OK;
+}
+
+/* At load: says in which process (Exim -d), so that one can see where the module loads. */
+__attribute__((constructor)) static void rg_exim_init(void)
+{
+	if (debug_selector != 0)
+		debug_printf("rcptguard: module loaded in process %ld\n", (long)getpid());
 }
 
 /* At exit() (not _exit()): QUIT open callout connections this process opened. */

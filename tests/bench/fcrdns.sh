@@ -155,3 +155,9 @@ printf '      %-48s %7s µs %7s µs  %s\n' "no check" "$base" "$(m "$P_PLAIN" p9
 printf '      %-48s %7s µs %7s µs  %s µs\n' "rcptguard fcrdns, cache off (DNS every time)" "$(m "$P_NOCACHE" p50_us)" "$(m "$P_NOCACHE" p90_us)" "$(d "$P_NOCACHE")"
 printf '      %-48s %7s µs %7s µs  %s µs\n' "rcptguard fcrdns, cached verdict" "$(m "$P_CACHE" p50_us)" "$(m "$P_CACHE" p90_us)" "$(d "$P_CACHE")"
 printf '      %-48s %7s µs %7s µs  %s µs\n' "Exim verify = reverse_host_lookup" "$(m "$P_EXIM" p50_us)" "$(m "$P_EXIM" p90_us)" "$(d "$P_EXIM")"
+# For the summary of tests/bench/run.sh: time added to connect->banner (median over no check).
+if [ -n "${BENCH_RESULTS:-}" ]; then
+	printf 'fcrdns_cache_added_us=%s\nfcrdns_exim_added_us=%s\nfcrdns_nocache_added_us=%s\n' \
+		"$(( $(m "$P_CACHE" p50_us) - base ))" "$(( $(m "$P_EXIM" p50_us) - base ))" \
+		"$(( $(m "$P_NOCACHE" p50_us) - base ))" >>"$BENCH_RESULTS"
+fi

@@ -34,7 +34,7 @@ now = int(time.time())
 for i in range(15000):                      # a spammer'"'"'s random recipients, expired
     print("v:rnd%05d@example.org" % i); print("1 fail callout %d %d 550 unknown" % (now - 4000, now - 2200))
 for i in range(10):                          # expired catch-all results
-    print("c:old%d.example" % i); print("1 no catchall %d %d 550 no" % (now - 90000, now - 3600))
+    print("c:old%d.example" % i); print("2 no catchall %d %d accepted 550 no" % (now - 90000, now - 3600))
 print("v:stale@example.org")                 # expired, but within stale_ttl (30d): kept
 print("1 pass callout %d %d 250 ok" % (now - 86400 * 8, now - 3600))
 print("v:ancient@example.org")               # past stale_ttl too: goes

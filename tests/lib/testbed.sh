@@ -410,7 +410,6 @@ spool_directory = $dir/spool
 log_file_path = $dir/%slog
 pid_file_path = $dir/exim.pid
 smtp_accept_max = 500
-smtp_accept_max_per_host =
 smtp_accept_queue_per_connection = 0
 smtp_receive_timeout = 60s
 recipients_max = 1000

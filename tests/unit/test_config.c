@@ -787,6 +787,64 @@ static void test_include(void **state)
 	load_bad("include =\n", "1: include needs a file name or pattern");
 }
 
+/* config_changed(): an edit of the main file or an include, and a file added to a globbed
+ * include folder, are seen; an untouched config is not "changed". */
+static void test_changed(void **state)
+{
+	struct config *c = NULL;
+	const char *main_path, *inc;
+
+	(void)state;
+	inc = write_file("chg.d/10-a.conf", "port = 2001\n");
+	main_path = write_file("rg.conf", "include = chg.d/*.conf\nnegative_ttl = 1h\n");
+	assert_int_equal(config_load(main_path, &c, err, sizeof err), RG_FOUND);
+	assert_int_equal(config_changed(c), 0);
+	assert_int_equal(config_changed(c), 0);
+	write_file("rg.conf", "include = chg.d/*.conf\nnegative_ttl = 2h\n");
+	assert_int_equal(config_changed(c), 1);
+	config_free(c);
+
+	assert_int_equal(config_load(main_path, &c, err, sizeof err), RG_FOUND);
+	assert_int_equal(config_changed(c), 0);
+	write_file("chg.d/10-a.conf", "port = 2002\n");
+	assert_int_equal(config_changed(c), 1);
+	config_free(c);
+
+	assert_int_equal(config_load(main_path, &c, err, sizeof err), RG_FOUND);
+	write_file("chg.d/20-b.conf", "positive_ttl = 2d\n");
+	assert_int_equal(config_changed(c), 1);
+	config_free(c);
+
+	assert_int_equal(config_load(main_path, &c, err, sizeof err), RG_FOUND);
+	assert_int_equal(unlink(inc), 0);
+	assert_int_equal(config_changed(c), 1);
+	config_free(c);
+	unlink(main_path);
+	unlink(inc);
+}
+
+/* A FIFO (or any non-regular file) as config or include is refused at once, never read:
+ * Exim's daemon reads the config (preload), and a read that blocks would stop it. */
+static void test_not_regular(void **state)
+{
+	struct config *c = NULL;
+	char fifo[600], want[700];
+	const char *main_path;
+
+	(void)state;
+	snprintf(fifo, sizeof fifo, "%s/fifo.conf", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(config_load(fifo, &c, err, sizeof err), RG_CONFIG);
+	assert_null(c);
+	snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", fifo);
+	assert_string_equal(err, want);
+	main_path = write_file("rg.conf", "port = 26\ninclude = fifo.conf\n");
+	assert_int_equal(config_load(main_path, &c, err, sizeof err), RG_CONFIG);
+	snprintf(want, sizeof want, "%s:2: include: %s: not a regular file (a FIFO)", main_path, fifo);
+	assert_string_equal(err, want);
+	unlink(fifo);
+}
+
 static void test_missing_file(void **state)
 {
 	struct config *c = (struct config *)1;
@@ -1039,6 +1097,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_include_not_regular, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_values, setup, teardown),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test_setup_teardown(test_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_regular, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

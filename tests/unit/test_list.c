@@ -709,6 +709,43 @@ static void test_root_reads_as_owner(void **state)
 	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
 }
 
+/* An upload by root over a list path that is a customer's symlink replaces the link with a
+ * plain file owned and moded like a new list (never like the link's target), and leaves
+ * the target alone. */
+static void test_upload_over_link(void **state)
+{
+	const char *good = "alice@example.org\nbob@example.org\n";
+	char err[RG_ERRLEN] = "", target[160];
+	struct list_ctx x = { cfg, &set, "example.org", 0 };
+	struct list_status ls;
+	struct problems pr = { 0 };
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("test_upload_over_link needs root (it is the root web API's rule)\n");
+		skip();
+	}
+	snprintf(target, sizeof target, "%s/target", dir);
+	f = fopen(target, "w");
+	assert_non_null(f);
+	fputs("x@example.org\n", f);
+	fclose(f);
+	assert_int_equal(chown(target, 4242, 4242), 0);
+	assert_int_equal(chmod(target, 0604), 0);
+	assert_int_equal(symlink(target, lfile), 0);
+	assert_int_equal(list_upload(&x, good, strlen(good), collect, &pr, &ls, err, sizeof err), RG_FOUND);
+	assert_int_equal(lstat(lfile, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_not_equal(st.st_uid, 4242);
+	assert_string_equal(slurp(lfile), good);
+	assert_string_equal(slurp(target), "x@example.org\n");
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_uid, 4242);
+}
+
 /* Verify addr until the answer is not a deferral, or (want set) a deferral naming want;
  * at most 10 s (a detached compile runs meanwhile). */
 static int verify_until(const char *addr, const char *opts, struct yield *y, const char *want)
@@ -777,6 +814,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_reads_as_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_over_link, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,7 +50,9 @@ static void test_expiry(void **state)
 	assert_int_equal(life("v:a@example.org", "1 pass callout 1000 2000 ok", 5000), 6000);
 	assert_int_equal(life("v:a@example.org", "1 pass callout 1000 2000 ok", 10), 2000);
 	assert_int_equal(life("v:a@example.org", "1 fail callout 1000 2000 no", 5000), 2000);
-	assert_int_equal(life("c:example.org", "1 yes catchall 1000 3000 250 ok", 5000), 3000);
+	assert_int_equal(life("c:example.org", "2 yes catchall 1000 3000 accepted 250 ok", 5000), 3000);
+	/* A version 1 catch-all record (before the known address) has no life: a miss. */
+	assert_int_equal(life("c:example.org", "1 yes catchall 1000 3000 250 ok", 5000), -1);
 	assert_int_equal(life("g:192.0.2.0/24 a@b.example u@example.org", "1 wait 1000 1000 4000 1", 0), 4000);
 	assert_int_equal(life("a:192.0.2.0/24", "1 auto 3 1000 1500 9000", 0), 9000);
 	assert_int_equal(life("f:192.0.2.1", "1 confirmed 1000 7000 mx.example", 0), 7000);
