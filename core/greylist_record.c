@@ -5,9 +5,7 @@
  * transaction (store update), so concurrent Exim processes never lose an attempt, and
  * the unit tests drive them with any clock.
  */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "greylist_record.h"
@@ -134,22 +132,6 @@ static int greylist_record_words(const char *buf, size_t len, char w[][24], int 
 	return j == n ? 0 : -1;
 }
 
-/* A non-negative decimal, strictly. */
-static int greylist_record_num(const char *s, int64_t max, int64_t *out)
-{
-	char *e;
-	long long n;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	n = strtoll(s, &e, 10);
-	if (errno || *e != '\0' || n > max)
-		return -1;
-	*out = n;
-	return 0;
-}
-
 /* Decode a triplet record strictly. */
 int greylist_record_decode(const char *buf, size_t len, struct greylist_triplet *t)
 {
@@ -163,8 +145,8 @@ int greylist_record_decode(const char *buf, size_t len, struct greylist_triplet 
 		t->passed = 1;
 	else if (strcmp(w[1], "wait") != 0)
 		return -1;
-	if (greylist_record_num(w[2], INT64_MAX, &t->first) < 0 || greylist_record_num(w[3], INT64_MAX, &t->last) < 0 ||
-	    greylist_record_num(w[4], INT64_MAX, &t->expires) < 0 || greylist_record_num(w[5], UINT32_MAX, &d) < 0)
+	if (util_decimal(w[2], INT64_MAX, &t->first) < 0 || util_decimal(w[3], INT64_MAX, &t->last) < 0 ||
+	    util_decimal(w[4], INT64_MAX, &t->expires) < 0 || util_decimal(w[5], UINT32_MAX, &d) < 0)
 		return -1;
 	t->defers = (unsigned)d;
 	return 0;
@@ -183,8 +165,8 @@ int greylist_record_awl_decode(const char *buf, size_t len, struct greylist_awl 
 		a->manual = 1;
 	else if (strcmp(w[1], "auto") != 0)
 		return -1;
-	if (greylist_record_num(w[2], UINT32_MAX, &c) < 0 || greylist_record_num(w[3], INT64_MAX, &a->first) < 0 ||
-	    greylist_record_num(w[4], INT64_MAX, &a->last) < 0 || greylist_record_num(w[5], INT64_MAX, &a->expires) < 0)
+	if (util_decimal(w[2], UINT32_MAX, &c) < 0 || util_decimal(w[3], INT64_MAX, &a->first) < 0 ||
+	    util_decimal(w[4], INT64_MAX, &a->last) < 0 || util_decimal(w[5], INT64_MAX, &a->expires) < 0)
 		return -1;
 	a->count = (unsigned)c;
 	return 0;

@@ -7,6 +7,7 @@
 #ifndef RG_H
 #define RG_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,5 +58,22 @@ void util_lower(char *s);
 /* Replace control and non-ASCII bytes (and '"', '\\') with '?' and cut at max-1 bytes:
  * makes remote text safe to echo in a yield, a log line or an SMTP reply. */
 void util_sanitise(char *dst, size_t size, const char *src, size_t srclen);
+
+/* SIGPIPE held back while a library writes with plain write() (hiredis, libldap): a
+ * server gone between two writes must not kill the Exim process. */
+struct util_sigpipe {
+	sigset_t old;
+	int was_pending;
+};
+
+/* Block SIGPIPE, noting whether one was already pending. */
+void util_sigpipe_hold(struct util_sigpipe *g);
+
+/* Discard a SIGPIPE raised meanwhile (not one already pending), restore the mask. */
+void util_sigpipe_release(struct util_sigpipe *g);
+
+/* The one strict decimal of the record codecs (verdict, greylist): digits only, no sign,
+ * no blank, at most max. 0, or -1 when s is not one. */
+int util_decimal(const char *s, int64_t max, int64_t *out);
 
 #endif

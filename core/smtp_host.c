@@ -13,13 +13,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "address.h"
+#include "ipaddr.h"
 #include "smtp_host.h"
-
-/* Whether ch is an ASCII letter (locale-independent on purpose). */
-static int smtp_host_is_alpha(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
 
 /* Whether ch is an ASCII digit. */
 static int smtp_host_is_digit(char ch)
@@ -43,41 +39,40 @@ static int smtp_host_port(const char *s, size_t len)
 	return (v >= 1 && v <= 65535) ? (int)v : -1;
 }
 
-/* Whether s[0..len) is an IPv6 literal. */
+/* Whether s[0..len) is an IPv6 literal (ipaddr_parse, the one IP rule; brackets are the
+ * caller's, and an IPv4 text in them is refused as before). */
 static int smtp_host_valid_v6(const char *s, size_t len)
 {
-	char tmp[INET6_ADDRSTRLEN + 1];
-	struct in6_addr a;
+	char tmp[IPADDR_TEXT_MAX + 1];
+	struct ipaddr a;
 
-	if (len == 0 || len >= sizeof tmp)
+	if (len == 0 || len >= sizeof tmp || memchr(s, ':', len) == NULL || s[0] == '[')
 		return 0;
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
-	return inet_pton(AF_INET6, tmp, &a) == 1;
+	return ipaddr_parse(tmp, &a) == 0;
 }
 
-/* Whether s[0..len) is a host name (letters, digits, '-', '.', '_') or an IPv4 literal. */
+/* Whether s[0..len) is a host name (address_domain_check, the one domain rule, '_' allowed;
+ * one final dot allowed as in an FQDN; no leading '-') or an IPv4 literal (ipaddr_parse). */
 static int smtp_host_valid_name(const char *s, size_t len)
 {
-	char tmp[SMTP_HOST_NAME_MAX + 1];
-	struct in_addr a;
+	char tmp[SMTP_HOST_NAME_MAX + 1], why[RG_ERRLEN];
+	struct ipaddr a;
 	int numeric = 1;
 	size_t i;
 
-	if (len == 0 || len > SMTP_HOST_NAME_MAX || s[0] == '-' || s[0] == '.')
+	if (len == 0 || len > SMTP_HOST_NAME_MAX || s[0] == '-')
 		return 0;
-	for (i = 0; i < len; i++) {
-		if (!smtp_host_is_alpha(s[i]) && !smtp_host_is_digit(s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
-			return 0;
+	for (i = 0; i < len; i++)
 		if (!smtp_host_is_digit(s[i]) && s[i] != '.')
 			numeric = 0;
-	}
 	if (!numeric)
-		return 1;
+		return address_domain_check(s, s[len - 1] == '.' ? len - 1 : len, why, sizeof why) == RG_FOUND;
 	/* Why: "999.1.2.3" is a typo, not a name to send to DNS. */
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
-	return inet_pton(AF_INET, tmp, &a) == 1;
+	return ipaddr_parse(tmp, &a) == 0 && a.family == AF_INET;
 }
 
 /* Parse one host-list entry s[0..len) into h; -1 on bad syntax. */

@@ -121,48 +121,17 @@ static const char *source_ldap_errtext(LDAP *ld, int rc)
 	return L.err2string(rc);
 }
 
-/* SIGPIPE held back while libldap writes (it uses plain write()). */
-struct ldap_sigpipe {
-	sigset_t old;
-	int was_pending;
-};
-
-/* Hold SIGPIPE: a server gone between two writes must not kill the Exim process. */
-static void source_ldap_sigpipe_hold(struct ldap_sigpipe *g)
-{
-	sigset_t set, pending;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-/* Discard a SIGPIPE raised meanwhile (not one that was already pending), restore the mask. */
-static void source_ldap_sigpipe_release(struct ldap_sigpipe *g)
-{
-	static const struct timespec zero = { 0, 0 };
-	sigset_t set, pending;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
-		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
-			;
-	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
 /* Drop the connection (unbind when this process made it). */
 static void source_ldap_drop(void)
 {
 	/* Why the generation check: after fork() the socket is shared with the parent; an
 	 * unbind from the child would end the parent's connection. The child leaks it. */
 	if (conn.ld != NULL && conn.gen == util_fork_generation()) {
-		struct ldap_sigpipe g;
+		struct util_sigpipe g;
 
-		source_ldap_sigpipe_hold(&g);
+		util_sigpipe_hold(&g);
 		L.unbind_ext(conn.ld, NULL, NULL);
-		source_ldap_sigpipe_release(&g);
+		util_sigpipe_release(&g);
 	}
 	conn.ld = NULL;
 }
@@ -450,7 +419,7 @@ static int source_ldap_lookup(const struct address *addr, const struct settings 
 	char filter[LDAP_FILTER_MAX];
 	int64_t dl = util_monotonic_ms() + (int64_t)s->ldap_timeout * 1000;
 	struct berval cred;
-	struct ldap_sigpipe g;
+	struct util_sigpipe g;
 	int rc;
 
 	memset(ans, 0, sizeof *ans);
@@ -485,9 +454,9 @@ static int source_ldap_lookup(const struct address *addr, const struct settings 
 	}
 	if (deadline_ms < dl)
 		dl = deadline_ms;
-	source_ldap_sigpipe_hold(&g);
+	util_sigpipe_hold(&g);
 	rc = source_ldap_ask(s, filter, dl, ans, err, errlen);
-	source_ldap_sigpipe_release(&g);
+	util_sigpipe_release(&g);
 	return rc == RG_CONFIG ? source_ldap_config_error(err) : rc;
 }
 

@@ -23,7 +23,6 @@
  * Bad data (a key of another type, a value of a future format, junk) is a miss, never a
  * crash: the record owners decode values strictly, and a WRONGTYPE key reads as absent.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -38,6 +37,7 @@
 
 #include "config.h"
 #include "dynlib.h"
+#include "ipaddr.h"
 #include "rglog.h"
 #include "store.h"
 
@@ -97,37 +97,6 @@ struct store {
 	unsigned timeout_ms;
 	char cad_sha[41];              /* SHA1 of cad_script, hex; "" = not loaded yet */
 };
-
-struct redis_sigpipe {
-	sigset_t old;
-	int was_pending;
-};
-
-/* Hold SIGPIPE: hiredis writes without MSG_NOSIGNAL, and a server gone between two
- * writes must not kill the Exim process. */
-static void store_redis_sigpipe_hold(struct redis_sigpipe *g)
-{
-	sigset_t set, pending;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-/* Discard a SIGPIPE raised meanwhile (not one already pending), restore the mask. */
-static void store_redis_sigpipe_release(struct redis_sigpipe *g)
-{
-	static const struct timespec zero = { 0, 0 };
-	sigset_t set, pending;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
-		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
-			;
-	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
 
 /* Milliseconds left for one step: min(redis_timeout, deadline - now); 0 = none left. */
 static int64_t store_redis_budget(const struct store *s, int64_t deadline)
@@ -197,7 +166,7 @@ static int store_redis_run(struct store *s, size_t n, const int *argc, const cha
 			   const size_t *const argvlen[], redisReply **r, int64_t deadline,
 			   const char *what, char *err, size_t errlen)
 {
-	struct redis_sigpipe g;
+	struct util_sigpipe g;
 	int64_t ms = store_redis_budget(s, deadline);
 	size_t i;
 	int rc = RG_FOUND;
@@ -215,7 +184,7 @@ static int store_redis_run(struct store *s, size_t n, const int *argc, const cha
 	}
 	if (H.set_timeout(s->c, store_redis_tv(ms)) != REDIS_OK)
 		return store_redis_down(s, what, err, errlen);
-	store_redis_sigpipe_hold(&g);
+	util_sigpipe_hold(&g);
 	s->last_errno = 0;
 	for (i = 0; i < n && rc == RG_FOUND; i++)
 		if (H.append_argv(s->c, argc[i], (const char **)argv[i], argvlen[i]) != REDIS_OK)
@@ -225,7 +194,7 @@ static int store_redis_run(struct store *s, size_t n, const int *argc, const cha
 			s->last_errno = errno;
 			rc = RG_TEMPFAIL;
 		}
-	store_redis_sigpipe_release(&g);
+	util_sigpipe_release(&g);
 	if (rc != RG_FOUND) {
 		for (i = 0; i < n; i++) {
 			if (r[i])
@@ -319,7 +288,7 @@ static int store_redis_parse_uri(const char *uri, char *host, size_t hsize, int 
 	const char *p, *end;
 	char *e;
 	unsigned long n;
-	unsigned char addr[16];
+	struct ipaddr ip;
 
 	*db = 0;
 	*port = 6379;
@@ -349,7 +318,7 @@ static int store_redis_parse_uri(const char *uri, char *host, size_t hsize, int 
 	}
 	/* Why an address, not a name: a name lookup cannot be bounded by redis_timeout, and
 	 * the RCPT path must never wait on DNS for its cache. */
-	if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1) {
+	if (ipaddr_parse(host, &ip) < 0) {        /* the one IP rule */
 		util_snprintf(err, errlen, "redis_uri \"%.200s\": the host must be an IP address", uri);
 		return RG_CONFIG;
 	}
@@ -484,13 +453,29 @@ static int store_redis_connect_one(struct store *s, const char *uri, int64_t dea
 	return rc;
 }
 
+/* The next URI of a redis_uri list (spaces, commas or tabs between) into uri: 1, 0 at
+ * the end, -1 (err set) when one is too long. */
+static int store_redis_next_uri(const char **pp, char *uri, size_t size, char *err, size_t errlen)
+{
+	const char *p = *pp + strspn(*pp, " ,\t");
+	size_t n = strcspn(p, " ,\t");
+
+	if (n == 0)
+		return 0;
+	if (n >= size)
+		return util_snprintf(err, errlen, "redis_uri: a URI longer than %zu bytes", size - 1), -1;
+	memcpy(uri, p, n);
+	uri[n] = '\0';
+	*pp = p + n;
+	return 1;
+}
+
 /* Make sure there is a connection to a primary: the first URI that answers as one. */
 static int store_redis_ensure(struct store *s, int64_t deadline, char *err, size_t errlen)
 {
 	char uri[CONFIG_LIST_MAX], first[RG_ERRLEN] = "";
 	const char *p = s->uris;
-	size_t n;
-	int rc, config = 0;
+	int n, rc, config = 0;
 
 	s->down = s->timedout = 0;
 	if (s->c != NULL && s->gen != util_fork_generation())
@@ -503,17 +488,7 @@ static int store_redis_ensure(struct store *s, int64_t deadline, char *err, size
 	 * a RCPT more than that; the next try (after store.c's hold-down) goes on. */
 	if (deadline == 0 || deadline > util_monotonic_ms() + s->timeout_ms)
 		deadline = util_monotonic_ms() + s->timeout_ms;
-	for (;;) {
-		p += strspn(p, " ,\t");
-		if ((n = strcspn(p, " ,\t")) == 0)
-			break;
-		if (n >= sizeof uri) {
-			util_snprintf(err, errlen, "redis_uri: a URI longer than %zu bytes", sizeof uri - 1);
-			return RG_CONFIG;
-		}
-		memcpy(uri, p, n);
-		uri[n] = '\0';
-		p += n;
+	while ((n = store_redis_next_uri(&p, uri, sizeof uri, err, errlen)) > 0) {
 		rc = store_redis_connect_one(s, uri, deadline, err, errlen);
 		if (rc == RG_FOUND)
 			return RG_FOUND;
@@ -524,6 +499,8 @@ static int store_redis_ensure(struct store *s, int64_t deadline, char *err, size
 		if (store_redis_budget(s, deadline) == 0)
 			break;
 	}
+	if (n < 0)
+		return RG_CONFIG;
 	if (!first[0])
 		util_snprintf(first, sizeof first, "redis_uri is empty");
 	util_strlcpy(err, first, errlen);
@@ -563,20 +540,30 @@ static long long store_redis_pxat(int64_t expires)
 	return (long long)expires * 1000;
 }
 
-static int store_redis_get1(struct store *s, const char *key, char *val, size_t valsize, size_t *vlen,
-			    int64_t deadline, char *err, size_t errlen)
+/* Send "VERB key" (key as its Redis name, into k[REDIS_KEY_MAX]) on a live connection:
+ * the one path of the single-key commands. RG_FOUND with *r, else the failure. */
+static int store_redis_key_cmd(struct store *s, const char *verb, const char *key, char *k, redisReply **r,
+			       int64_t deadline, char *err, size_t errlen)
 {
-	char k[REDIS_KEY_MAX];
-	const char *argv[2] = { "GET", k };
-	size_t argvlen[2] = { 3, 0 };
-	redisReply *r;
+	const char *argv[2] = { verb, k };
+	size_t argvlen[2] = { strlen(verb), 0 };
 	int rc;
 
 	if ((argvlen[1] = store_redis_key(s, key, k, err, errlen)) == 0)
 		return RG_CONFIG;
 	if ((rc = store_redis_ensure(s, deadline, err, errlen)) != RG_FOUND)
 		return rc == RG_CONFIG ? RG_TEMPFAIL : rc;
-	if ((rc = store_redis_cmd(s, 2, argv, argvlen, &r, deadline, "GET", err, errlen)) != RG_FOUND)
+	return store_redis_cmd(s, 2, argv, argvlen, r, deadline, verb, err, errlen);
+}
+
+static int store_redis_get1(struct store *s, const char *key, char *val, size_t valsize, size_t *vlen,
+			    int64_t deadline, char *err, size_t errlen)
+{
+	char k[REDIS_KEY_MAX];
+	redisReply *r;
+	int rc;
+
+	if ((rc = store_redis_key_cmd(s, "GET", key, k, &r, deadline, err, errlen)) != RG_FOUND)
 		return rc;
 	if (r->type == REDIS_REPLY_NIL) {
 		rc = RG_NOTFOUND;
@@ -646,16 +633,10 @@ static int store_redis_put(struct store *s, const char *key, const char *val, si
 static int store_redis_del1(struct store *s, const char *key, int64_t deadline, char *err, size_t errlen)
 {
 	char k[REDIS_KEY_MAX];
-	const char *argv[2] = { "DEL", k };
-	size_t argvlen[2] = { 3, 0 };
 	redisReply *r;
 	int rc;
 
-	if ((argvlen[1] = store_redis_key(s, key, k, err, errlen)) == 0)
-		return RG_CONFIG;
-	if ((rc = store_redis_ensure(s, deadline, err, errlen)) != RG_FOUND)
-		return rc == RG_CONFIG ? RG_TEMPFAIL : rc;
-	if ((rc = store_redis_cmd(s, 2, argv, argvlen, &r, deadline, "DEL", err, errlen)) != RG_FOUND)
+	if ((rc = store_redis_key_cmd(s, "DEL", key, k, &r, deadline, err, errlen)) != RG_FOUND)
 		return rc;
 	rc = r->type != REDIS_REPLY_INTEGER ? store_redis_bad_reply(s, "DEL", r, err, errlen)
 	     : r->integer > 0 ? RG_FOUND : RG_NOTFOUND;
@@ -1210,8 +1191,7 @@ static int store_redis_open(const struct settings *set, struct store **out, char
 	struct store *s;
 	char ignore[RG_PATH_MAX], host[RG_PATH_MAX];
 	const char *p = set->redis_uri;
-	size_t n;
-	int port, unixsock;
+	int n, port, unixsock;
 	unsigned db;
 
 	*out = NULL;
@@ -1220,20 +1200,12 @@ static int store_redis_open(const struct settings *set, struct store **out, char
 		return RG_CONFIG;
 	}
 	/* Every URI checked now: a typo in the second one must not wait for a failover. */
-	for (;;) {
-		p += strspn(p, " ,\t");
-		if ((n = strcspn(p, " ,\t")) == 0)
-			break;
-		if (n >= sizeof ignore) {
-			util_snprintf(err, errlen, "redis_uri: a URI longer than %zu bytes", sizeof ignore - 1);
-			return RG_CONFIG;
-		}
-		memcpy(ignore, p, n);
-		ignore[n] = '\0';
-		p += n;
+	while ((n = store_redis_next_uri(&p, ignore, sizeof ignore, err, errlen)) > 0) {
 		if (store_redis_parse_uri(ignore, host, sizeof host, &port, &unixsock, &db, err, errlen) != RG_FOUND)
 			return RG_CONFIG;
 	}
+	if (n < 0)
+		return RG_CONFIG;
 	if (!hiredis_loaded) {
 		if (dynlib_load(RG_HIREDIS_SONAME, hiredis_syms, sizeof hiredis_syms / sizeof hiredis_syms[0],
 				err, errlen) != RG_FOUND)

@@ -2,10 +2,12 @@
  * util.c - string and clock helpers every core module uses. Truncation is an error
  * everywhere in rcptguard, so the copy helpers report it instead of hiding it.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -114,6 +116,47 @@ void util_sanitise(char *dst, size_t size, const char *src, size_t srclen)
 		dst[o++] = (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\') ? '?' : (char)ch;
 	}
 	dst[o] = '\0';
+}
+
+/* Hold SIGPIPE (rg.h): the caller's library writes without MSG_NOSIGNAL. */
+void util_sigpipe_hold(struct util_sigpipe *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+/* Discard a SIGPIPE raised meanwhile (not one already pending), restore the mask. */
+void util_sigpipe_release(struct util_sigpipe *g)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* A non-negative decimal, strictly (rg.h). */
+int util_decimal(const char *s, int64_t max, int64_t *out)
+{
+	char *e;
+	long long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(s, &e, 10);
+	if (errno || *e != '\0' || n > max)
+		return -1;
+	*out = n;
+	return 0;
 }
 
 /* A child that outlives the Exim process (or is bounded by alarm()) must not keep Exim's

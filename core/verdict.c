@@ -4,8 +4,6 @@
  * Text with a version first, decoded strictly: anything that does not parse (another
  * version, a torn or foreign value) is a miss, so a bad record can never decide.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "verdict.h"
@@ -60,22 +58,6 @@ static const char *verdict_field(const char *p, const char *end, char *out, size
 	return (p < end) ? p + 1 : p;
 }
 
-/* Parse a decimal timestamp strictly. */
-static int verdict_time(const char *s, int64_t *out)
-{
-	char *e;
-	long long n;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	n = strtoll(s, &e, 10);
-	if (errno || *e != '\0')
-		return -1;
-	*out = n;
-	return 0;
-}
-
 /* Decode strictly; -1 means "treat as a miss". */
 int verdict_decode(const char *buf, size_t len, int catchall, struct verdict *v)
 {
@@ -98,9 +80,9 @@ int verdict_decode(const char *buf, size_t len, int catchall, struct verdict *v)
 		return -1;
 	if ((p = verdict_field(p, end, v->source, sizeof v->source)) == NULL)
 		return -1;
-	if ((p = verdict_field(p, end, t1, sizeof t1)) == NULL || verdict_time(t1, &v->created) < 0)
+	if ((p = verdict_field(p, end, t1, sizeof t1)) == NULL || util_decimal(t1, INT64_MAX, &v->created) < 0)
 		return -1;
-	if ((p = verdict_field(p, end, t2, sizeof t2)) == NULL || verdict_time(t2, &v->expires) < 0)
+	if ((p = verdict_field(p, end, t2, sizeof t2)) == NULL || util_decimal(t2, INT64_MAX, &v->expires) < 0)
 		return -1;
 	v->known = -1;
 	if (catchall) {

@@ -21,12 +21,18 @@ struct verdict_admin_sel {
 	void *arg;
 };
 
-/* The key prefix of verdicts (catchall 0) or catch-all results (1). */
-static size_t verdict_admin_prefix(int catchall, char *buf, size_t size)
+/* The key prefix to read for f: of verdicts (f->catchall 0) or catch-all results (1),
+ * with f->plen its fixed part; an address or a catch-all domain narrows it, so that only
+ * what starts so is read. RG_FOUND, or RG_CONFIG when it does not fit a key. */
+static int verdict_admin_prefix(struct verdict_admin_sel *f, char *buf, size_t size, char *err, size_t errlen)
 {
-	if ((catchall ? verdict_key_catchall(buf, size, "") : verdict_key_address(buf, size, "")) < 0)
+	if ((f->catchall ? verdict_key_catchall(buf, size, "") : verdict_key_address(buf, size, "")) < 0)
 		buf[0] = '\0';
-	return strlen(buf);
+	f->plen = strlen(buf);
+	if ((f->address[0] && util_strlcpy(buf + f->plen, f->address, size - f->plen) < 0) ||
+	    (f->catchall && util_strlcpy(buf + f->plen, f->domain, size - f->plen) < 0))
+		return util_snprintf(err, errlen, "key too long"), RG_CONFIG;
+	return RG_FOUND;
 }
 
 /* Fill the selection; RG_CONFIG when domain or address cannot be a key. */
@@ -95,11 +101,8 @@ int verdict_admin_list(const struct store_handle *st, const char *domain, const 
 	for (f.catchall = 1; f.catchall >= 0; f.catchall--) {
 		if (f.catchall && f.address[0])
 			continue;
-		f.plen = verdict_admin_prefix(f.catchall, prefix, sizeof prefix);
-		/* An address or a catch-all domain is a key prefix: read only what starts so. */
-		if ((f.address[0] && util_strlcpy(prefix + f.plen, f.address, sizeof prefix - f.plen) < 0) ||
-		    (f.catchall && util_strlcpy(prefix + f.plen, f.domain, sizeof prefix - f.plen) < 0))
-			return util_snprintf(err, errlen, "key too long"), RG_CONFIG;
+		if ((rc = verdict_admin_prefix(&f, prefix, sizeof prefix, err, errlen)) != RG_FOUND)
+			return rc;
 		if ((rc = store_iterate_sorted(st, prefix, verdict_admin_list_one, &f, 0, err, errlen)) != RG_FOUND)
 			return rc;
 	}
@@ -135,10 +138,8 @@ int verdict_admin_flush(const struct store_handle *st, const char *domain, const
 	for (f.catchall = 1; f.catchall >= 0; f.catchall--) {
 		if (f.catchall && f.address[0])
 			continue;
-		f.plen = verdict_admin_prefix(f.catchall, prefix, sizeof prefix);
-		if ((f.address[0] && util_strlcpy(prefix + f.plen, f.address, sizeof prefix - f.plen) < 0) ||
-		    (f.catchall && util_strlcpy(prefix + f.plen, f.domain, sizeof prefix - f.plen) < 0))
-			return util_snprintf(err, errlen, "key too long"), RG_CONFIG;
+		if ((rc = verdict_admin_prefix(&f, prefix, sizeof prefix, err, errlen)) != RG_FOUND)
+			return rc;
 		rc = store_delete_if(st, prefix, verdict_admin_flush_one, &f, &n, 0, err, errlen);
 		*flushed += n;
 		if (rc != RG_FOUND)
@@ -201,7 +202,8 @@ int verdict_admin_purge(const struct store_handle *st, int64_t now, size_t *n, c
 	if ((rc = verdict_admin_stale_max(&f.stale_max, err, errlen)) != RG_FOUND)
 		return rc;
 	for (f.catchall = 1; f.catchall >= 0; f.catchall--) {
-		f.plen = verdict_admin_prefix(f.catchall, prefix, sizeof prefix);
+		if ((rc = verdict_admin_prefix(&f, prefix, sizeof prefix, err, errlen)) != RG_FOUND)
+			return rc;
 		rc = store_delete_if(st, prefix, verdict_admin_expired, &f, &k, 0, err, errlen);
 		*n += k;
 		if (rc != RG_FOUND)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "ipaddr.h"
 
 #define HTTP_LISTEN_MAX 8
 #define HTTP_CONN_LIMIT 64              /* connections per listening address */
@@ -194,16 +195,21 @@ static int http_peer(struct MHD_Connection *c, char *text, size_t size)
 	inet_ntop(alen == 4 ? AF_INET : AF_INET6, addr, text, (socklen_t)size);
 	util_strlcpy(list, admin.g.admin_metrics_from, sizeof list);
 	for (tok = strtok_r(list, " ,", &save); tok && !allowed; tok = strtok_r(NULL, " ,", &save)) {
-		unsigned char net[16];
+		struct ipaddr ip;
+		const unsigned char *net = ip.a;
 		char *slash = strchr(tok, '/');
-		int nlen = strchr(tok, ':') ? 16 : 4;
-		long bits = slash ? strtol(slash + 1, NULL, 10) : nlen * 8;
+		int nlen;
+		long bits;
 		int i;
 
 		if (slash)
 			*slash = '\0';
-		if (nlen != alen || inet_pton(nlen == 4 ? AF_INET : AF_INET6, tok, net) != 1 || bits < 0 ||
-		    bits > nlen * 8)
+		/* The one IP rule (ipaddr_parse): a ::ffff: network is its IPv4 one, as the client is. */
+		if (ipaddr_parse(tok, &ip) < 0)
+			continue;
+		nlen = ip.family == AF_INET ? 4 : 16;
+		bits = slash ? strtol(slash + 1, NULL, 10) : nlen * 8;
+		if (nlen != alen || bits < 0 || bits > nlen * 8)
 			continue;
 		allowed = 1;
 		for (i = 0; i < nlen && allowed; i++) {

@@ -24,46 +24,27 @@ struct ops_gl {
 	int truncated;
 };
 
-/* iterate callback: one triplet or auto-whitelist entry. */
-static int ops_gl_one(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+/* greylist_admin_list callback: one triplet or auto-whitelist entry as JSON. */
+static int ops_gl_one(const char *net, const char *sender, const char *rcpt, const struct greylist_triplet *t,
+		      const struct greylist_awl *a, void *arg)
 {
 	struct ops_gl *l = arg;
-	char key[STORE_KEY_MAX + 1], *w[3], *p;
-	struct greylist_triplet t;
-	struct greylist_awl a;
-	int i;
 
-	if (kl < 2 || kl >= sizeof key)
-		return 0;
 	if (json_array_size(l->arr) >= OPS_GREYLIST_MAX) {
 		l->truncated = 1;
 		return 1;
 	}
-	memcpy(key, k + 2, kl - 2);
-	key[kl - 2] = '\0';
-	if (k[0] == 'g') {
-		if (greylist_record_decode(v, vl, &t) < 0)
-			return 0;
-		for (i = 0, p = key; i < 3; i++) {
-			w[i] = p;
-			if (i < 2 && (p = strchr(p, ' ')) == NULL)
-				return 0;
-			if (i < 2)
-				*p++ = '\0';
-		}
+	if (t != NULL)
 		json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:i}", "type", "triplet",
-							"network", w[0], "sender", w[1], "recipient", w[2], "state",
-							l->now >= t.expires ? "expired" : t.passed ? "pass" : "wait",
-							"first", (json_int_t)t.first, "last", (json_int_t)t.last,
-							"expires", (json_int_t)t.expires, "defers", (int)t.defers));
-	} else {
-		if (greylist_record_awl_decode(v, vl, &a) < 0)
-			return 0;
-		json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I}", "type", "awl", "network", key,
-							"kind", a.manual ? "manual" : "auto", "count", (int)a.count,
-							"first", (json_int_t)a.first, "last", (json_int_t)a.last,
-							"expires", (json_int_t)a.expires));
-	}
+							"network", net, "sender", sender, "recipient", rcpt, "state",
+							l->now >= t->expires ? "expired" : t->passed ? "pass" : "wait",
+							"first", (json_int_t)t->first, "last", (json_int_t)t->last,
+							"expires", (json_int_t)t->expires, "defers", (int)t->defers));
+	else
+		json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I}", "type", "awl", "network", net,
+							"kind", a->manual ? "manual" : "auto", "count", (int)a->count,
+							"first", (json_int_t)a->first, "last", (json_int_t)a->last,
+							"expires", (json_int_t)a->expires));
 	return 0;
 }
 
@@ -95,8 +76,8 @@ void admin_greylist(struct admin_req *q, struct admin_reply *r)
 	if (strcmp(q->method, "GET") == 0) {
 		struct ops_gl l = { json_array(), util_now(), 0 };
 
-		if (store_iterate(st, "a:", ops_gl_one, &l, 0, err, sizeof err) != RG_FOUND ||
-		    store_iterate(st, "g:", ops_gl_one, &l, 0, err, sizeof err) != RG_FOUND) {
+		/* One record decoder for the CLI and the API: greylist_admin_list. */
+		if (greylist_admin_list(st, ops_gl_one, &l, err, sizeof err) != RG_FOUND) {
 			json_decref(l.arr);
 			return admin_reply_error(r, 503, "store: %s", err);
 		}

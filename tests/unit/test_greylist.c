@@ -227,6 +227,8 @@ static void test_state_machine(void **state)
 		assert_int_equal(greylist_record_decode("1 maybe 1 2 3 4", 15, &back), -1);
 		assert_int_equal(greylist_record_decode("1 pass 1 2 3 4 5", 16, &back), -1);
 		assert_int_equal(greylist_record_decode("1 pass -1 2 3 4", 15, &back), -1);
+		assert_int_equal(greylist_record_decode("1 pass +1 2 3 4", 15, &back), -1);
+		assert_int_equal(greylist_record_decode("1 pass 1 2 3 4294967296", 23, &back), -1);
 		assert_int_equal(greylist_record_awl_decode("1 auto 1 2 3", 12, &ab), -1);
 	}
 }

@@ -265,7 +265,7 @@ static void test_bad_host_lists(void **state)
 	static const char *bad[] = {
 		"", " , ,", "[::1", "[::1]x", "[::1]:", "[::1]:0", "[zz::1]:25", "[]", "host:",
 		"host:0", "host:65536", "host:12ab", ":25", "a:b:c", "999.1.2.3", "host/x",
-		"-host", "ok.example bad!host", "[127.0.0.1]",
+		"-host", ".host", "a..b.example", "ok.example bad!host", "[127.0.0.1]",
 		"h1 h2 h3 h4 h5 h6 h7 h8 h9 h10 h11 h12 h13 h14 h15 h16 h17",
 	};
 	struct smtp_conn *c = NULL;
