@@ -1,7 +1,7 @@
 /* fuzz_smtp.c - libFuzzer target: a destination's replies (any bytes on the socket) and
  * host lists never crash the SMTP client; a reply it accepts is a valid code with
  * sanitised text. The first input byte picks host list or reply. smtp.c is included for
- * its static reader (smtp_read_reply) and host-list parser (smtp_parse_hosts). */
+ * its static reader (smtp_read_reply); host lists go through smtp_host_parse_list(). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +45,7 @@ static void fuzz_replies(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct smtp_host h[SMTP_HOSTS_MAX];
+	struct smtp_host h[SMTP_HOST_LIST_MAX];
 	char in[2048], err[RG_ERRLEN];
 	size_t n = 0, i;
 
@@ -59,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(in, data + 1, size - 1);
 	in[size - 1] = '\0';
-	if (smtp_parse_hosts(in, 25, h, &n, err, sizeof err) == RG_FOUND) {
-		if (n == 0 || n > SMTP_HOSTS_MAX)
+	if (smtp_host_parse_list(in, 25, h, &n, err, sizeof err) == RG_FOUND) {
+		if (n == 0 || n > SMTP_HOST_LIST_MAX)
 			abort();
 		for (i = 0; i < n; i++)
 			if (h[i].port == 0 || h[i].port > 65535 || h[i].name[0] == '\0')
