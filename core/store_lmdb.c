@@ -19,8 +19,9 @@
  * before anyone uses it. The cost of a crash is bounded to greylisting starting afresh
  * (one more delay per triplet); verdicts are never touched. Every writer checks the stamp
  * inside its write transaction (LMDB's writer lock orders it against the sync below) and
- * marks it "dirty BOOT" durably before its first unsynced commit; closing the store (the
- * CLI, the hourly housekeeping) syncs the file and marks it "synced" again.
+ * marks it "dirty BOOT" durably before its first unsynced commit; the process that closes
+ * the store last (the CLI once Exim is stopped, a quiet gateway), or the first to close
+ * it a minute after it went dirty (a busy one), syncs the file and marks it "synced".
  * greylist_sync = yes opens greylist.mdb like rcptguard.mdb.
  *
  * MDB_WRITEMAP is not used, because it turns a full disk into SIGBUS in the Exim process;
@@ -60,6 +61,7 @@
 #define STORE_LMDB_CHECK_SECONDS 120  /* a check that takes longer cannot tell */
 #define STORE_LMDB_CHECK_EVERY 600    /* seconds between checks set off by stale readers */
 #define STORE_LMDB_TRIES 8             /* a write after map growth: 64 MiB doubles past 4 GiB in 7 */
+#define STORE_LMDB_SYNC_EVERY 60       /* seconds: greylist.mdb unsynced at most this long, while busy */
 
 enum { STORE_LMDB_MAIN = 0, STORE_LMDB_GREY = 1, STORE_LMDB_ENVS = 2 };
 
@@ -456,7 +458,6 @@ static int store_lmdb_grey_boot(struct store *s, struct store_lmdb_env *e, char 
 	}
 	if (rc == RG_FOUND && store_lmdb_boot_write(s->dir, e->stamp, NULL, err, errlen) < 0)
 		rc = RG_TEMPFAIL;
-	store_lmdb_chown(s->dir, e->stamp);
 	close(fd);
 	return rc;
 }
@@ -474,10 +475,11 @@ static int store_lmdb_grey_dirty(struct store *s, struct store_lmdb_env *e)
 		return 0;
 	if (store_lmdb_boot_read(e->stamp, s->boot, NULL, 0) != STORE_LMDB_BOOT_DIRTY_NOW) {
 		if (store_lmdb_boot_write(s->dir, e->stamp, s->boot, err, sizeof err) < 0) {
+			int why = errno ? errno : EIO;
+
 			rglog(RGLOG_ERROR, "rcptguard: store: %.200s", err);
-			return errno ? errno : EIO;
+			return why;
 		}
-		store_lmdb_chown(s->dir, e->stamp);
 	}
 	if (stat(e->stamp, &st) == 0) {
 		e->stamp_ino = st.st_ino;
@@ -486,18 +488,42 @@ static int store_lmdb_grey_dirty(struct store *s, struct store_lmdb_env *e)
 	return 0;
 }
 
-/* Sync an unsynced env and stamp it "synced" (the CLI's close, the hourly housekeeping).
- * Why inside a write transaction: LMDB's writer lock keeps every other process from
- * committing between the sync and the stamp. */
+/* mdb_reader_list callback: count the lines that name a live reader (a pid first). */
+static int store_lmdb_count_reader(const char *line, void *arg)
+{
+	line += strspn(line, " ");
+	if (*line >= '0' && *line <= '9')
+		(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * At close of an unsynced env: sync it and stamp it "synced" when this process is the last
+ * one using it (no other live reader slot: the CLI after Exim stopped, a quiet gateway),
+ * or when the stamp has said "dirty" for STORE_LMDB_SYNC_EVERY seconds (a busy gateway:
+ * one process in a while pays the sync, at its QUIT). Why inside a write transaction:
+ * LMDB's writer lock keeps every other process from committing between the sync and the
+ * stamp.
+ */
 static void store_lmdb_grey_sync(struct store *s, struct store_lmdb_env *e)
 {
 	char err[RG_ERRLEN];
+	struct stat st;
 	MDB_txn *txn;
-	int rc;
+	int rc, others = 0, dead;
 
-	if (e->env == NULL || !e->unsynced ||
-	    store_lmdb_boot_read(e->stamp, s->boot, NULL, 0) == STORE_LMDB_BOOT_SYNCED ||
-	    mdb_txn_begin(e->env, NULL, 0, &txn) != 0)
+	if (e->env == NULL || !e->unsynced || stat(e->stamp, &st) < 0 ||
+	    store_lmdb_boot_read(e->stamp, s->boot, NULL, 0) != STORE_LMDB_BOOT_DIRTY_NOW)
+		return;
+	if (e->rtxn != NULL) {
+		mdb_txn_abort(e->rtxn);         /* frees this process's reader slot */
+		e->rtxn = NULL;
+	}
+	mdb_reader_check(e->env, &dead);
+	mdb_reader_list(e->env, store_lmdb_count_reader, &others);
+	if (others > 0 && util_now() - (int64_t)st.st_mtime < STORE_LMDB_SYNC_EVERY)
+		return;
+	if (mdb_txn_begin(e->env, NULL, 0, &txn) != 0)
 		return;
 	if ((rc = mdb_env_sync(e->env, 1)) != 0)
 		rglog(RGLOG_INFO, "rcptguard: store %s: sync: %s", e->path, mdb_strerror(rc));
@@ -1181,7 +1207,7 @@ static int store_lmdb_check(struct store *s, char *err, size_t errlen)
 }
 
 /* Close the environments (only in the process that opened them); greylist.mdb is synced
- * and stamped first, so that a reboot after the CLI or the housekeeping keeps it. */
+ * and stamped first when due (store_lmdb_grey_sync), so that a reboot keeps it. */
 static void store_lmdb_close(struct store *s)
 {
 	int j;

@@ -80,6 +80,7 @@ int store_lmdb_boot_read(const char *path, const char *boot, char *seen, size_t 
 int store_lmdb_boot_write(const char *dir, const char *path, const char *boot, char *err, size_t errlen)
 {
 	char tmp[RG_PATH_MAX + 32], line[STORE_LMDB_STAMP_MAX];
+	struct stat st;
 	size_t len;
 	int fd, ok;
 
@@ -89,6 +90,14 @@ int store_lmdb_boot_write(const char *dir, const char *path, const char *boot, c
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0660);
 	if (fd < 0)
 		return util_snprintf(err, errlen, "%s: %s", tmp, strerror(errno)), -1;
+	/* Why before the rename: a stamp owned by root (the CLI) that Exim's user cannot read
+	 * would read as absent, and the file beside it would be set aside. */
+	if (geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid != 0 && fchown(fd, st.st_uid, st.st_gid) < 0) {
+		util_snprintf(err, errlen, "%s: chown: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
 	len = strlen(line);
 	/* Why fsync before rename: "dirty" must be on disk before any unsynced commit can be,
 	 * or a crash could leave a torn environment beside a stamp that vouches for it. */
