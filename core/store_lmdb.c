@@ -75,6 +75,7 @@ struct store_lmdb_env {
 	int dead_readers;              /* stale reader slots cleared at open */
 	dev_t stamp_dev;               /* the boot stamp last seen saying "dirty" of this boot */
 	ino_t stamp_ino;
+	struct timespec stamp_mtime;
 	char path[RG_PATH_MAX];
 	char stamp[RG_PATH_MAX + 8];   /* path-boot: the boot stamp (greylist.mdb only) */
 };
@@ -470,8 +471,10 @@ static int store_lmdb_grey_dirty(struct store *s, struct store_lmdb_env *e)
 	struct stat st;
 
 	/* The common case costs one stat(): the stamp is replaced by rename, so the same
-	 * inode still says what it said when this process last read it. */
-	if (stat(e->stamp, &st) == 0 && st.st_ino == e->stamp_ino && st.st_dev == e->stamp_dev)
+	 * inode and time (an inode number alone may be reused) say what they said when this
+	 * process last read them. */
+	if (stat(e->stamp, &st) == 0 && st.st_ino == e->stamp_ino && st.st_dev == e->stamp_dev &&
+	    st.st_mtim.tv_sec == e->stamp_mtime.tv_sec && st.st_mtim.tv_nsec == e->stamp_mtime.tv_nsec)
 		return 0;
 	if (store_lmdb_boot_read(e->stamp, s->boot, NULL, 0) != STORE_LMDB_BOOT_DIRTY_NOW) {
 		if (store_lmdb_boot_write(s->dir, e->stamp, s->boot, err, sizeof err) < 0) {
@@ -484,6 +487,7 @@ static int store_lmdb_grey_dirty(struct store *s, struct store_lmdb_env *e)
 	if (stat(e->stamp, &st) == 0) {
 		e->stamp_ino = st.st_ino;
 		e->stamp_dev = st.st_dev;
+		e->stamp_mtime = st.st_mtim;
 	}
 	return 0;
 }

@@ -64,7 +64,7 @@ engine_runs() {
 		mkdir -p "$TB/engine-state"
 		printf 'state_dir = %s\ngreylist_delay = %ss\ngreylist_awl_after = 0\ngreylist_sync = %s\n' \
 			"$TB/engine-state" "$DELAY" "$sync" >"$TB/engine.conf"
-		out=$(timeout 120 "$BIN/gl_bench" engine "$TB/engine.conf" "$N" "$DELAY.05" 2>&1) ||
+		out=$(timeout 300 "$BIN/gl_bench" engine "$TB/engine.conf" "$N" "$DELAY.05" 2>&1) ||
 			{ printf 'error\n%s\n' "$out"; return 1; }
 		all+=$out$'\n'
 	done
@@ -131,7 +131,7 @@ setsid postgrey --inet="127.0.0.1:$PGPORT" --dbdir="$TB/postgrey" --delay="$DELA
 	--user=postgrey </dev/null >"$TB/postgrey.out" 2>&1 &
 tb_track $!
 tb_wait_listen $! 10 "$PGPORT" || bail "postgrey did not start: $(tail -n 5 "$TB/postgrey.out")"
-PG=$(timeout 120 python3 "$BENCH_SRC/policyload.py" "$PGPORT" "$N" "$DELAY.05" 2>&1)
+PG=$(timeout 300 python3 "$BENCH_SRC/policyload.py" "$PGPORT" "$N" "$DELAY.05" 2>&1)
 [ $? -eq 0 ] && ok "postgrey: every answer as expected" || { not ok "postgrey stream"; diag "$PG"; }
 
 say "   decisions per second (higher is better; load average $LOAD_BEFORE at the start, $(cut -d ' ' -f 1-3 /proc/loadavg) now)"
