@@ -86,6 +86,7 @@ struct store {
 	unsigned map_mib, map_max_mib;
 	char boot[STORE_LMDB_BOOT_ID_MAX]; /* the running kernel's boot id ("" unknown) */
 	char gkey[2][32];              /* the greylist owner's key prefixes ("g:", "a:") */
+	int grey_fresh;                /* 1: this process found no greylist.mdb and creates it */
 	char dir[RG_PATH_MAX];
 };
 
@@ -445,7 +446,8 @@ static int store_lmdb_grey_boot(struct store *s, struct store_lmdb_env *e, char 
 		close(fd);
 		return RG_FOUND;
 	}
-	if (stat(e->path, &st) == 0) {
+	s->grey_fresh = stat(e->path, &st) < 0 && errno == ENOENT;
+	if (!s->grey_fresh) {
 		/* A file without a stamp has an unknown past: it is not trusted either. */
 		if (store_lmdb_move_aside(e->path, st.st_ino, "unsynced", aside, sizeof aside))
 			rglog(RGLOG_ERROR, "rcptguard: store %s %s%.40s: it may be torn, set aside as %s and "
@@ -537,6 +539,8 @@ static void store_lmdb_grey_sync(struct store *s, struct store_lmdb_env *e)
 	e->stamp_ino = 0;
 }
 
+static void store_lmdb_grey_migrate(struct store *s);
+
 /* Open greylist.mdb on first use. RG_FOUND or RG_TEMPFAIL. */
 static int store_lmdb_grey_open(struct store *s, char *err, size_t errlen)
 {
@@ -544,9 +548,13 @@ static int store_lmdb_grey_open(struct store *s, char *err, size_t errlen)
 
 	if (e->env != NULL)
 		return RG_FOUND;
-	if (store_lmdb_grey_boot(s, e, err, errlen) != RG_FOUND)
+	s->grey_fresh = 0;
+	if (store_lmdb_grey_boot(s, e, err, errlen) != RG_FOUND ||
+	    store_lmdb_env_open(s, e, err, errlen) != RG_FOUND)
 		return RG_TEMPFAIL;
-	return store_lmdb_env_open(s, e, err, errlen);
+	if (s->grey_fresh)
+		store_lmdb_grey_migrate(s);
+	return RG_FOUND;
 }
 
 /* Which env holds every key starting with key[0..len): STORE_LMDB_MAIN or _GREY, or -1
@@ -937,6 +945,69 @@ static int store_lmdb_batch_read(struct store_lmdb_env *e, const char *prefix, s
 		memcpy(resume, b->buf + b->off[b->n - 1][0], *rlen);
 	}
 	return 0;
+}
+
+/* Write (or delete, del = 1) the records of batch b in env e in one write transaction; the
+ * map grows on MDB_MAP_FULL. A record already in e is kept (it is newer). 0 or an LMDB error. */
+static int store_lmdb_batch_apply(struct store *s, struct store_lmdb_env *e, const struct store_lmdb_batch *b,
+				  int del)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	size_t i;
+	int rc = 0, tries;
+
+	for (tries = 0; tries < STORE_LMDB_TRIES; tries++) {
+		if ((rc = store_lmdb_write_begin(s, e, &txn)) != 0)
+			return rc;
+		for (i = 0; i < b->n && rc == 0; i++) {
+			k.mv_size = b->off[i][1];
+			k.mv_data = b->buf + b->off[i][0];
+			v.mv_size = b->off[i][3];
+			v.mv_data = b->buf + b->off[i][2];
+			rc = del ? mdb_del(txn, e->dbi, &k, NULL) : mdb_put(txn, e->dbi, &k, &v, MDB_NOOVERWRITE);
+			if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
+				rc = 0;
+		}
+		if (!store_lmdb_end(s, e, txn, &rc, del))
+			break;
+	}
+	return rc;
+}
+
+/* Once, when this process creates greylist.mdb: move the greylist records that an older
+ * version kept in rcptguard.mdb into it, batch by batch (why: else an upgrade would cost
+ * every triplet one more delay, and the old records would stay in rcptguard.mdb for ever). */
+static void store_lmdb_grey_migrate(struct store *s)
+{
+	struct store_lmdb_batch *b = calloc(1, sizeof *b);
+	struct store_lmdb_env *m = &s->e[STORE_LMDB_MAIN], *g = &s->e[STORE_LMDB_GREY];
+	char resume[STORE_KEY_MAX + 1];
+	size_t moved = 0, rlen, j;
+	int rc = 0, more;
+
+	if (b == NULL)
+		return;
+	for (j = 0; j < 2 && rc == 0; j++) {
+		if (s->gkey[j][0] == '\0')
+			continue;
+		do {
+			rlen = 0;       /* from the prefix again: what was moved is gone */
+			if ((rc = store_lmdb_batch_read(m, s->gkey[j], strlen(s->gkey[j]), resume, &rlen, b, &more)) != 0 ||
+			    b->n == 0 || (rc = store_lmdb_batch_apply(s, g, b, 0)) != 0 ||
+			    (rc = store_lmdb_batch_apply(s, m, b, 1)) != 0)
+				break;
+			moved += b->n;
+		} while (more);
+	}
+	if (rc != 0)
+		rglog(RGLOG_ERROR, "rcptguard: store: moving greylist records from %s into %s: %s (%zu moved)", m->path,
+		      g->path, mdb_strerror(rc), moved);
+	else if (moved > 0)
+		rglog(RGLOG_INFO, "rcptguard: store: %zu greylist record(s) moved from %s into %s", moved, m->path,
+		      g->path);
+	free(b->buf);
+	free(b);
 }
 
 /* One env's side of an iteration: its current batch and where it stands. */

@@ -764,6 +764,48 @@ static void test_lmdb_new_boot(void **state)
 	rglog_set_hook(NULL, 0);
 }
 
+/* LMDB, an upgrade: greylist records that an older version kept in rcptguard.mdb move
+ * into greylist.mdb when it is created; verdicts stay; a newer record already moved wins. */
+static void test_lmdb_migrate(void **state)
+{
+	char err[RG_ERRLEN], val[64], path[128];
+	const struct store_handle *h;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	size_t vlen;
+	int i;
+	static const char *const old[][2] = { { "g:192.0.2.0/24 a@x.test b@y.test", "old triplet" },
+					      { "a:192.0.2.0/24", "old awl" }, { "v:kept@x.test", "verdict" } };
+
+	(void)state;
+	lmdb_clean();
+	snprintf(path, sizeof path, "%s/rcptguard.mdb", dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	for (i = 0; i < 3; i++) {
+		k.mv_size = strlen(old[i][0]);
+		k.mv_data = (void *)old[i][0];
+		v.mv_size = strlen(old[i][1]);
+		v.mv_data = (void *)old[i][1];
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	h = open_store(4);
+	assert_int_equal(store_get(h, old[0][0], val, sizeof val, &vlen, 0, E), RG_FOUND);
+	assert_string_equal(val, "old triplet");
+	assert_int_equal(store_get(h, old[1][0], val, sizeof val, &vlen, 0, E), RG_FOUND);
+	assert_string_equal(val, "old awl");
+	assert_int_equal(store_get(h, old[2][0], val, sizeof val, &vlen, 0, E), RG_FOUND);
+	store_process_close();
+	assert_int_equal(lmdb_entries("rcptguard.mdb"), 1);
+	assert_int_equal(lmdb_entries("greylist.mdb"), 2);
+}
+
 /* LMDB, greylist_sync = yes: greylist.mdb is synced at each commit; the stamp stays
  * "synced" (and an earlier boot's "dirty" stamp is still honoured). */
 static void test_lmdb_greylist_sync(void **state)
@@ -1246,6 +1288,7 @@ int main(void)
 		cmocka_unit_test(test_lmdb_damaged_set_aside),
 		cmocka_unit_test(test_lmdb_two_envs),
 		cmocka_unit_test(test_lmdb_new_boot),
+		cmocka_unit_test(test_lmdb_migrate),
 		cmocka_unit_test(test_lmdb_greylist_sync),
 		cmocka_unit_test(test_unknown_member),
 	};
