@@ -127,15 +127,21 @@ static void store_lmdb_chown(const char *dir, const char *path)
 		rglog(RGLOG_INFO, "rcptguard: store: cannot chown %s: %s", lock, strerror(errno));
 }
 
-/* Rename path (whose inode is bad_ino) to path.KIND-TIME, and remove its lock file; the
+/* Rename path (whose inode is bad_ino) to path.KIND-TIME (-TIME.N when that is taken: an
+ * earlier file set aside is evidence, never overwritten), and remove its lock file; the
  * caller holds the state dir's flock. 1 renamed (aside names it), 0 not. */
 static int store_lmdb_move_aside(const char *path, ino_t bad_ino, const char *kind, char *aside, size_t size)
 {
 	char lock[RG_PATH_MAX + 8];
 	struct stat st;
+	int n = 0;
 
-	if (util_snprintf(aside, size, "%s.%s-%lld", path, kind, (long long)util_now()) < 0 ||
-	    stat(path, &st) < 0 || st.st_ino != bad_ino || rename(path, aside) < 0)
+	if (util_snprintf(aside, size, "%s.%s-%lld", path, kind, (long long)util_now()) < 0)
+		return 0;
+	while (lstat(aside, &st) == 0 && ++n < 100)
+		if (util_snprintf(aside, size, "%s.%s-%lld.%d", path, kind, (long long)util_now(), n) < 0)
+			return 0;
+	if (stat(path, &st) < 0 || st.st_ino != bad_ino || rename(path, aside) < 0)
 		return 0;
 	if (util_snprintf(lock, sizeof lock, "%s-lock", path) == 0)
 		unlink(lock);
@@ -445,6 +451,13 @@ static int store_lmdb_grey_boot(struct store *s, struct store_lmdb_env *e, char 
 	if (state == STORE_LMDB_BOOT_SYNCED || state == STORE_LMDB_BOOT_DIRTY_NOW) {
 		close(fd);
 		return RG_FOUND;
+	}
+	/* Why not set aside: a stamp this process cannot read (another user's) says nothing
+	 * about the file, which other processes may be using well. */
+	if (state == STORE_LMDB_BOOT_UNREADABLE) {
+		util_snprintf(err, errlen, "%s: %s", e->stamp, strerror(errno));
+		close(fd);
+		return RG_TEMPFAIL;
 	}
 	s->grey_fresh = stat(e->path, &st) < 0 && errno == ENOENT;
 	if (!s->grey_fresh) {

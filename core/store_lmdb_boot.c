@@ -67,7 +67,7 @@ int store_lmdb_boot_read(const char *path, const char *boot, char *seen, size_t 
 	if (seensize)
 		seen[0] = '\0';
 	if (store_lmdb_boot_line(path, line, sizeof line, 1) < 0)
-		return STORE_LMDB_BOOT_ABSENT;
+		return errno == ENOENT ? STORE_LMDB_BOOT_ABSENT : STORE_LMDB_BOOT_UNREADABLE;
 	if (strcmp(line, "synced") == 0)
 		return STORE_LMDB_BOOT_SYNCED;
 	if (strncmp(line, "dirty ", 6) != 0 || !store_lmdb_boot_valid(line + 6))

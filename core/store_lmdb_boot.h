@@ -18,7 +18,8 @@
 
 /* What a stamp says. */
 enum store_lmdb_boot_state {
-	STORE_LMDB_BOOT_ABSENT = 0,     /* no stamp (or an unreadable one: same treatment) */
+	STORE_LMDB_BOOT_ABSENT = 0,     /* no stamp, or one that does not parse */
+	STORE_LMDB_BOOT_UNREADABLE,     /* a stamp this process cannot read (errno says why) */
 	STORE_LMDB_BOOT_SYNCED,         /* every commit is on disk */
 	STORE_LMDB_BOOT_DIRTY_NOW,      /* unsynced commits of this boot: fine */
 	STORE_LMDB_BOOT_DIRTY_BEFORE    /* unsynced commits of an earlier boot: set aside */

@@ -710,7 +710,8 @@ static void test_lmdb_two_envs(void **state)
 /* LMDB: greylist.mdb with unsynced commits of an earlier boot (a stamp naming another boot
  * id: the system went down before a sync) is set aside with one log line before anyone
  * reads it; verdicts in rcptguard.mdb are kept; greylisting goes on in a fresh file. So is
- * one without a stamp. A stamp of this boot, or "synced", keeps the file. */
+ * one without a stamp. A stamp of this boot, or "synced", keeps the file; an unreadable
+ * one is a temporary failure. */
 static void test_lmdb_new_boot(void **state)
 {
 	char err[RG_ERRLEN], val[64], path[128];
@@ -761,6 +762,17 @@ static void test_lmdb_new_boot(void **state)
 	assert_non_null(strstr(logged, "has no boot stamp"));
 	assert_int_equal(store_get(h, "v:kept@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
 	store_process_close();
+	/* A stamp that cannot be read (here: not a regular file) says nothing about the file:
+	 * a temporary failure naming it, and nothing is set aside. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	h = open_store(4);
+	assert_int_equal(store_get(h, "g:new", val, sizeof val, &vlen, 0, E), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "greylist.mdb-boot"));
+	assert_int_equal(logged_n, 2);
+	assert_int_equal(files_named("greylist.mdb.unsynced-"), 2);
+	store_process_close();
+	assert_int_equal(rmdir(path), 0);
 	rglog_set_hook(NULL, 0);
 }
 
