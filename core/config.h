@@ -78,6 +78,7 @@ struct settings {
 	int postmaster_check;                          /* yes: 5xx count only from a destination
 							* that accepts callout_known */
 	char callout_known[RG_ADDRESS_MAX + 3];        /* "<a@d>"; "" = postmaster@DOMAIN */
+	int greylist_sync;                             /* no: greylist.mdb commits without fsync (global only) */
 };
 
 struct config;

@@ -209,7 +209,7 @@ assert_eq "451 4.7.1 $GL_MSG" "$r" "Redis down: a new triplet is greylisted on t
 sleep 2.2
 r=$(reply 127.0.0.30 fb@sender.test user1@example.org)
 assert_match '^250 ' "$r" "Redis down: its retry passes on the same gateway (250)"
-assert_eq 1 "$(find "$TB/stateA" -name '*.mdb' | wc -l)" "gateway A's local store exists"
+assert_eq "greylist.mdb rcptguard.mdb" "$(cd "$TB/stateA" && ls -- *.mdb | sort | paste -sd ' ')" "gateway A's local store exists (greylist.mdb beside rcptguard.mdb)"
 tb_redis_restart main
 assert_eq "0" "$(tb_redis_cli main SCRIPT EXISTS 0000000000000000000000000000000000000000 | head -1)" \
 	"Redis is back, empty (no data, no scripts)"
