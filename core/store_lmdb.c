@@ -336,6 +336,11 @@ static int store_lmdb_verify_child(const char *path, const struct stat *stp, con
 		close(fds[0]);
 		util_child_signals();
 		signal(SIGPIPE, SIG_IGN);
+		/* Why: this child exists to die on a damaged page; its death by SIGSEGV or
+		 * SIGBUS is the answer, so no inherited handler (Exim's, a sanitizer's) may
+		 * turn it into a crash report or a hang. */
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
 		alarm(STORE_LMDB_CHECK_SECONDS + 5);
 		store_lmdb_walk(path, fds[1]);
 		_exit(2);
