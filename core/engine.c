@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "rglog.h"
+#include "store.h"
 
 #define ENGINE_CONFIGS 4
 
@@ -89,8 +90,15 @@ static const struct config *engine_config(const char *options, int recheck, char
 int engine_preload(const char *options, char *err, size_t errlen)
 {
 	/* Why: registers the fork hook here, once, instead of in every child (a page fault). */
+	const struct settings *s;
+
 	(void)util_fork_generation();
-	return engine_config(options ? options : "", 1, err, errlen) ? RG_FOUND : RG_CONFIG;
+	if (engine_config(options ? options : "", 1, err, errlen) == NULL ||
+	    engine_settings(options, "", &s, err, errlen) != RG_FOUND)
+		return RG_CONFIG;
+	/* Why: a shared store's client library is mapped here once and inherited by every
+	 * SMTP process (dlopen is fork-safe; a connection is not, and none is made). */
+	return store_preload(s, err, errlen);
 }
 
 /* Settings for domain under the options' config, with the options applied. */
