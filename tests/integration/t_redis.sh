@@ -107,6 +107,16 @@ assert_match 'result=pass reason=passed' "$(log_of B | grep 'greylist \[127\.0\.
 	"gateway B logs reason=passed (the record gateway A wrote)"
 assert_eq 0 "$(find "$TB/stateA" "$TB/stateB" -name '*.mdb' | wc -l)" "no local store file made (no fallback)"
 
+# ---- the shipped preload maps hiredis in each gateway's daemon, and connects nothing there
+# (every SMTP process inherits the library and makes its own connection)
+assert_match 'libhiredis' "$(cat "/proc/$PID_A/maps")" "gateway A's daemon has hiredis mapped (preload)"
+for i in $(seq 1 30); do
+	held=$(tb_redis_cli main CLIENT LIST | grep -vc 'cmd=client')
+	[ "$held" = 0 ] && break
+	sleep 0.1
+done
+assert_eq 0 "$held" "between sessions no connection to Redis is held (none by the daemons)"
+
 # ---- the server's script cache emptied (SCRIPT FLUSH, as after a restart or a failover):
 # a decision is one script (EVALSHA); NOSCRIPT makes the gateway send it again (EVAL)
 mark
