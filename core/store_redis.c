@@ -4,9 +4,11 @@
  * learned by one answers at all.
  *
  * hiredis (0.14, synchronous API) is not linked: it is dlopen()ed on first use
- * (core/dynlib.h says why). One connection per process, made lazily, to the first server
- * of redis_uri that answers and says it is a primary (ROLE), so that a replica promoted
- * by Sentinel or by hand takes over without a config change. A connection is never used
+ * (core/dynlib.h says why), or once in Exim's daemon by the preload op. One connection per
+ * process, made lazily, to the first server of redis_uri that answers and says it is a
+ * primary (ROLE; with one URI nothing is asked: a replica there refuses the first write,
+ * READONLY, and is dropped like a dead server), so that a replica promoted by Sentinel or
+ * by hand takes over without a config change. A connection is never used
  * after fork() (the generation check). Every command is bounded by min(redis_timeout,
  * the caller's deadline) through the socket's send/receive timeouts; a server that did
  * not answer is dropped and reported RG_TEMPFAIL with down set, so that store.c can fall
@@ -16,9 +18,12 @@
  * bytes, written with its end of life (SET ... PXAT, the one-command form of PEXPIREAT):
  * no key without a TTL, so Redis deletes expired records itself (STORE_CAP_EXPIRY).
  * update() is WATCH / GET / MULTI / SET|DEL / EXEC, retried when another process or
- * gateway wrote the key meanwhile. delete_if() deletes by a compare-and-delete script
- * (EVALSHA, EVAL when the server's script cache is empty after a restart or failover), so
- * a record rewritten between the read and the delete survives.
+ * gateway wrote the key meanwhile. script() runs a record owner's Lua step (the greylist
+ * decision) atomically in one round trip, behind a prelude of this member's own (rg_get,
+ * rg_put, rg_del: the layout stays here). delete_if() deletes by a compare-and-delete
+ * script, so a record rewritten between the read and the delete survives. Scripts go by
+ * EVALSHA (the SHA1 computed here), and by EVAL when the server's script cache is empty
+ * after a restart or failover.
  *
  * Bad data (a key of another type, a value of a future format, junk) is a miss, never a
  * crash: the record owners decode values strictly, and a WRONGTYPE key reads as absent.
