@@ -86,12 +86,13 @@ static const struct config *engine_config(const char *options, int recheck, char
 	return c;
 }
 
-/* Read the options' config into this process, or check that the copy it holds is current. */
+/* Read the options' config into this process, or check that the copy it holds is current,
+ * and load what its store member will need (no connection). */
 int engine_preload(const char *options, char *err, size_t errlen)
 {
-	/* Why: registers the fork hook here, once, instead of in every child (a page fault). */
 	const struct settings *s;
 
+	/* Why: registers the fork hook here, once, instead of in every child (a page fault). */
 	(void)util_fork_generation();
 	if (engine_config(options ? options : "", 1, err, errlen) == NULL ||
 	    engine_settings(options, "", &s, err, errlen) != RG_FOUND)
