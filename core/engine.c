@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "rglog.h"
+#include "store.h"
 
 #define ENGINE_CONFIGS 4
 
@@ -85,12 +86,20 @@ static const struct config *engine_config(const char *options, int recheck, char
 	return c;
 }
 
-/* Read the options' config into this process, or check that the copy it holds is current. */
+/* Read the options' config into this process, or check that the copy it holds is current,
+ * and load what its store member will need (no connection). */
 int engine_preload(const char *options, char *err, size_t errlen)
 {
+	const struct settings *s;
+
 	/* Why: registers the fork hook here, once, instead of in every child (a page fault). */
 	(void)util_fork_generation();
-	return engine_config(options ? options : "", 1, err, errlen) ? RG_FOUND : RG_CONFIG;
+	if (engine_config(options ? options : "", 1, err, errlen) == NULL ||
+	    engine_settings(options, "", &s, err, errlen) != RG_FOUND)
+		return RG_CONFIG;
+	/* Why: a shared store's client library is mapped here once and inherited by every
+	 * SMTP process (dlopen is fork-safe; a connection is not, and none is made). */
+	return store_preload(s, err, errlen);
 }
 
 /* Settings for domain under the options' config, with the options applied. */

@@ -866,6 +866,14 @@ static void test_unknown_member(void **state)
 static char rdir[64];
 static pid_t rpid, rpid2;
 
+/* Scripts for the script op: one that puts ARGV[1] (old value, new value, 7), one that fails. */
+static const struct store_script put_script = {
+	"test-put",
+	"local old = rg_get(1) rg_put(1, ARGV[1], tonumber(redis.call('TIME')[1]) + 3600) "
+	"return {old or '-', rg_get(1), 7}"
+};
+static const struct store_script bad_script = { "test-bad", "return bad_script_fails.x" };
+
 /* Start redis-server on sock (a replica of primary_sock's server when not NULL). */
 static pid_t redis_start(const char *sock, const char *extra1, const char *extra2)
 {
@@ -1099,6 +1107,45 @@ static void test_redis_delete_noscript(void **state)
 	ops->close(s);
 }
 
+/* The script op: the member's helpers (prefix, TTL, another type as absent), one round
+ * trip, EVAL after SCRIPT FLUSH; a script's own error is a temporary failure, not the server's. */
+static void test_redis_script(void **state)
+{
+	const struct store_ops *ops = redis_ops();
+	const char *keys[2] = { "s:a", "s:b" }, *args[1] = { "v1" };
+	struct store_script_reply r;
+	struct settings set;
+	struct store *s;
+	char err[RG_ERRLEN], out[64];
+
+	(void)state;
+	assert_true(ops->caps & STORE_CAP_SCRIPT);
+	redis_settings(&set);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->script(s, &put_script, 1, keys, 1, args, &r, 0, err, sizeof err), RG_FOUND);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(r.v[0], "-");               /* absent before */
+	assert_string_equal(r.v[1], "v1");
+	assert_string_equal(r.v[2], "7");               /* an integer, as text */
+	rcli(out, sizeof out, "GET rg:s:a");
+	assert_string_equal(out, "v1");
+	rcli(out, sizeof out, "TTL rg:s:a");
+	assert_in_range(atoi(out), 3500, 3600);         /* rg_put's expiry */
+	rcli(out, sizeof out, "SCRIPT FLUSH");
+	args[0] = "v2";
+	assert_int_equal(ops->script(s, &put_script, 1, keys, 1, args, &r, 0, err, sizeof err), RG_FOUND);
+	assert_string_equal(r.v[0], "v1");
+	rcli(out, sizeof out, "HSET rg:s:b f v");
+	assert_int_equal(ops->script(s, &put_script, 1, keys + 1, 1, args, &r, 0, err, sizeof err), RG_FOUND);
+	assert_string_equal(r.v[0], "-");               /* another type reads as absent */
+	rcli(out, sizeof out, "TYPE rg:s:b");
+	assert_string_equal(out, "string");
+	assert_int_equal(ops->script(s, &bad_script, 1, keys, 0, NULL, &r, 0, err, sizeof err), RG_TEMPFAIL);
+	assert_int_equal(ops->unreachable(s), 0);
+	assert_non_null(strstr(err, "bad_script_fails"));
+	ops->close(s);
+}
+
 /* A frozen server costs one redis_timeout, says unreachable; a restarted one is found again. */
 static void test_redis_frozen_and_restart(void **state)
 {
@@ -1162,8 +1209,28 @@ static void test_redis_role_and_uris(void **state)
 	assert_int_equal(ops->put(s, "v:x", "1", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
 	assert_int_equal(ops->get(s, "v:x", val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
 	ops->close(s);
-	/* Only replicas: no primary, a temporary failure that says so. */
+	/* One URI: no ROLE round trip at connect. A replica there answers reads and refuses
+	 * writes (READONLY), a script too: that is the server failing (unreachable, so store.c
+	 * falls back), never bad data. */
 	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s", sock2);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->get(s, "v:x", val, sizeof val, &vlen, 0, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(ops->put(s, "v:x", "1", 1, util_now() + 60, 0, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "READONLY"));
+	assert_int_equal(ops->unreachable(s), 1);
+	{
+		const char *keys[1] = { "v:x" }, *args[1] = { "1" };
+		struct store_script_reply r;
+
+		assert_int_equal(ops->script(s, &put_script, 1, keys, 1, args, &r, 0, err, sizeof err), RG_TEMPFAIL);
+		assert_non_null(strstr(err, "READONLY"));
+		assert_int_equal(ops->unreachable(s), 1);
+	}
+	assert_int_equal(ops->info(s, &info, err, sizeof err), RG_FOUND);
+	assert_string_equal(info.role, "slave");        /* asked by info, not at connect */
+	ops->close(s);
+	/* Only replicas among several: no primary, a temporary failure that says so. */
+	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s unix:%s/none.sock", sock2, rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_TEMPFAIL);
 	assert_non_null(strstr(err, "not a primary"));
 	snprintf(set.redis_uri, sizeof set.redis_uri, "redis://redis.example:6379/0");
@@ -1188,7 +1255,18 @@ static void test_redis_auth(void **state)
 	rcli(out, sizeof out, "ACL SETUSER gw on '>s3cret' '~rg:*' +@all");
 	rcli(out, sizeof out, "CONFIG SET requirepass adminpw");
 	redis_settings(&set);
+	/* One URI, no password: nothing asked at connect; the first command's NOAUTH is the
+	 * server refusing us (unreachable: store.c falls back and logs this text). */
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->put(s, "v:auth", "1", 1, util_now() + 60, 0, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "NOAUTH"));
+	assert_non_null(strstr(err, "redis_password_file"));
+	assert_int_equal(ops->unreachable(s), 1);
+	ops->close(s);
+	/* Several URIs: ROLE at connect says it at once, as a config error. */
+	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s/r.sock unix:%s/r.sock", rdir, rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);   /* NOAUTH at ROLE */
+	redis_settings(&set);
 	snprintf(pw, sizeof pw, "%s/pw", rdir);
 	assert_non_null(f = fopen(pw, "w"));
 	fputs("gw s3cret\n", f);
@@ -1289,6 +1367,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redis_bad_data, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_update_concurrent, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_delete_noscript, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_script, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_frozen_and_restart, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_role_and_uris, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_auth, redis_setup, redis_teardown),
