@@ -32,7 +32,7 @@ static struct {
 /* What a process writes on every check, kept together: one page to fault, not several. */
 static struct {
 	const struct config *current;   /* of the last successful call */
-	pid_t checked[ENGINE_CONFIGS];  /* the process that last found engine_cache[i] unchanged */
+	unsigned checked[ENGINE_CONFIGS]; /* fork generation that last found engine_cache[i] unchanged */
 } engine_proc;
 
 /* A config's global settings with one options string applied: what most calls need. */
@@ -69,7 +69,8 @@ static void engine_forget(size_t i)
 static struct config *engine_config_path(const char *path, int recheck, size_t *slot, char *err, size_t errlen)
 {
 	struct config *c;
-	pid_t pid = getpid();
+	/* Why not getpid(): it is a system call, and this runs for every RCPT. */
+	unsigned gen = util_fork_generation();
 	size_t i;
 
 	for (i = 0; i < ENGINE_CONFIGS; i++)
@@ -77,11 +78,11 @@ static struct config *engine_config_path(const char *path, int recheck, size_t *
 			break;
 	if (i < ENGINE_CONFIGS) {
 		*slot = i;
-		if (engine_proc.checked[i] == pid && !recheck)
+		if (engine_proc.checked[i] == gen && !recheck)
 			return engine_cache[i].c;
 		if (!config_changed(engine_cache[i].c)) {
-			if (engine_proc.checked[i] != pid)
-				engine_proc.checked[i] = pid;
+			if (engine_proc.checked[i] != gen)
+				engine_proc.checked[i] = gen;
 			return engine_cache[i].c;
 		}
 		/* Changed: drop it (and what points into it); read it again below. */
@@ -89,7 +90,7 @@ static struct config *engine_config_path(const char *path, int recheck, size_t *
 	}
 	if (config_load(path, &c, err, errlen) != RG_FOUND)
 		return NULL;
-	rglog(RGLOG_DEBUG, "rcptguard: config %.200s read in process %ld", path, (long)pid);
+	rglog(RGLOG_DEBUG, "rcptguard: config %.200s read in process %ld", path, (long)getpid());
 	for (i = 0; i < ENGINE_CONFIGS - 1 && engine_cache[i].c != NULL; i++)
 		;
 	/* Why: the evicted config may be the last successful call's; if this call then fails
@@ -99,7 +100,7 @@ static struct config *engine_config_path(const char *path, int recheck, size_t *
 	if (engine_cache[i].path != path)       /* path may be this slot's own (a reload) */
 		util_strlcpy(engine_cache[i].path, path, sizeof engine_cache[i].path);
 	engine_cache[i].c = c;
-	engine_proc.checked[i] = pid;
+	engine_proc.checked[i] = gen;
 	*slot = i;
 	return c;
 }
