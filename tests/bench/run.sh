@@ -208,6 +208,16 @@ _tb_exim_check "$NOPRE_DIR/exim.conf" "front A without preload"
 _tb_exim_start "$NOPRE_DIR/exim.conf" "$NOPRE_DIR" "front A without preload" "$NOPRE_PORT"
 NOPRE_PID=$TB_LAST_PID
 
+# Front D: the shipped snippets (preload, RCPT, quit) around a do-nothing dlfunc module
+# (null_dlfunc.c answers result=pass at once): what Exim's ACL and ${dlfunc} cost with
+# any module, the floor under front A in figure 1.
+A_FRONT=("$FRONT_PID" "$FRONT_PORT" "$FRONT_CONF" "$FRONT_LOG")
+FRONT_PID=
+TB_FRONT_NAME=front-null TB_FRONT_SO=$BIN/null_dlfunc.so tb_front
+NULL_PORT=$FRONT_PORT
+NULL_PID=$FRONT_PID
+FRONT_PID=${A_FRONT[0]} FRONT_PORT=${A_FRONT[1]} FRONT_CONF=${A_FRONT[2]} FRONT_LOG=${A_FRONT[3]}
+
 # exim_cost PID: what an Exim daemon and the session processes it reaped have used so far:
 # "CHILD_CPU_US CHILD_FAULTS DAEMON_CPU_US DAEMON_FAULTS" (CPU = user + system, clock ticks
 # turned into µs; faults = minor page faults; /proc/PID/stat fields 14-17, 10, 11). Why
@@ -223,7 +233,8 @@ say "set-up: one back-end Exim (port $BE_USERS: knows alice, bob, user1..3 at an
 say "        front A = Exim + rcptguard via the shipped ACL snippet (port $RG_PORT),"
 say "        front B = Exim's own verify = recipient/callout=10s + its callout cache (port $EX_PORT),"
 say "        front C = Exim with no recipient verification (port $PLAIN_PORT): the ceiling,"
-say "        front A' = front A without the preload line (port $NOPRE_PORT), for figure 3b."
+say "        front A' = front A without the preload line (port $NOPRE_PORT), for figure 3b,"
+say "        front D = the shipped snippets around a do-nothing dlfunc module (port $NULL_PORT)."
 
 # load PORT ARGS...: run rcptload against PORT; prints its key=value line.
 load() {
@@ -261,15 +272,16 @@ for f in rg ex; do
 done
 
 declare -A SUM_OK SUM_WALL BACKEND_DURING
-SUM_OK=([rg]=0 [ex]=0 [pl]=0)
-SUM_WALL=([rg]=0 [ex]=0 [pl]=0)
-BACKEND_DURING=([rg]=0 [ex]=0 [pl]=0)
+SUM_OK=([rg]=0 [ex]=0 [pl]=0 [nl]=0)
+SUM_WALL=([rg]=0 [ex]=0 [pl]=0 [nl]=0)
+BACKEND_DURING=([rg]=0 [ex]=0 [pl]=0 [nl]=0)
 for r in $(seq 1 "$ROUNDS"); do
 	line="   round $r:"
-	for f in rg ex pl; do
+	for f in rg ex pl nl; do
 		port=$RG_PORT
 		[ $f = ex ] && port=$EX_PORT
 		[ $f = pl ] && port=$PLAIN_PORT
+		[ $f = nl ] && port=$NULL_PORT
 		tb_backend_mark
 		out=$(load "$port" -c "$CLIENTS" -t "$SECONDS_PER_ROUND" -n "$RCPTS_PER_SESSION" -f "$TB/hot.txt")
 		rc=$?
@@ -283,6 +295,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		name=rcptguard
 		[ $f = ex ] && name="Exim callout"
 		[ $f = pl ] && name="no verification"
+		[ $f = nl ] && name="do-nothing dlfunc"
 		line="$line  $name $(kv rcpt_per_s "$out") RCPT/s ($(kv sessions "$out") sessions, p50 $(awk -v u="$(kv session_us_p50 "$out")" 'BEGIN { printf "%.1f", u / 1000 }') ms each)"
 	done
 	say "$line"
@@ -290,6 +303,7 @@ done
 RG_RPS=$(awk -v a="${SUM_OK[rg]}" -v b="${SUM_WALL[rg]}" 'BEGIN { printf "%.0f", (b > 0 ? a / b : 0) }')
 EX_RPS=$(awk -v a="${SUM_OK[ex]}" -v b="${SUM_WALL[ex]}" 'BEGIN { printf "%.0f", (b > 0 ? a / b : 0) }')
 PL_RPS=$(awk -v a="${SUM_OK[pl]}" -v b="${SUM_WALL[pl]}" 'BEGIN { printf "%.0f", (b > 0 ? a / b : 0) }')
+NL_RPS=$(awk -v a="${SUM_OK[nl]}" -v b="${SUM_WALL[nl]}" 'BEGIN { printf "%.0f", (b > 0 ? a / b : 0) }')
 RPS_RATIO=$(ratio "$RG_RPS" "$EX_RPS")
 CEIL_RATIO=$(ratio "$RG_RPS" "$PL_RPS")
 assert_eq 0 "${BACKEND_DURING[rg]}" "front A (rcptguard): no back-end connection during the runs (all answers from its cache)"
@@ -297,6 +311,8 @@ assert_eq 0 "${BACKEND_DURING[ex]}" "front B (Exim callout): no back-end connect
 say "   all rounds: rcptguard $RG_RPS RCPT/s, Exim callout cache $EX_RPS RCPT/s, ratio ${RPS_RATIO}x" \
 	"(target >= 1.5x: $(target ge "$RPS_RATIO" 1.5))"
 say "   ceiling: Exim verifying nothing $PL_RPS RCPT/s; rcptguard reaches ${CEIL_RATIO}x of it (target >= 0.9x: $(target ge "$CEIL_RATIO" 0.9))"
+say "   floor of any dlfunc module behind the shipped snippets (front D): $NL_RPS RCPT/s = $(ratio "$NL_RPS" "$PL_RPS")x of the"
+say "   ceiling; rcptguard reaches $(ratio "$RG_RPS" "$NL_RPS")x of that floor (the rest is Exim's ACL and \${dlfunc} per RCPT)"
 
 # ---------------------------------------------------------------- 2. one cached verdict
 
@@ -466,6 +482,8 @@ printf '   %-58s %14s %14s %8s  %s\n' "  the same, CPU µs added per connection 
 	"$(awk -v a="$FCC_RG" -v b="$FCC_EX" 'BEGIN { if (b > 0 && a != "") printf "%.2fx", a / b; else printf "n/a" }')" ""
 printf '   %-58s %14s %14s %8s  %s\n' "100-RCPT sessions, $CLIENTS clients, RCPT/s vs no verification" "$RG_RPS" "$PL_RPS" "${CEIL_RATIO}x" \
 	">= 0.9x: $(target ge "$CEIL_RATIO" 0.9)"
+printf '   %-58s %14s %14s %8s  %s\n' "  the same, vs a do-nothing dlfunc behind the same snippets" "$RG_RPS" "$NL_RPS" "$(ratio "$RG_RPS" "$NL_RPS")x" \
+	"(the snippets' own floor: $(ratio "$NL_RPS" "$PL_RPS")x)"
 printf '   %-58s %14s %14s %8s  %s\n' "greylisting new triplets, engine vs postgrey (decisions/s)" "$(res greylist_new_engine_per_s)" "$(res greylist_new_postgrey_per_s)" "${GL_RATIO:-n/a}x" \
 	">= 5x: $(target ge "${GL_RATIO:-x}" 5)"
 say "   (load average now $(cut -d' ' -f1-3 /proc/loadavg): other work on this machine skews the timings; the page"
