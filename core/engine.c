@@ -184,6 +184,7 @@ int engine_preload(const char *options, char *err, size_t errlen)
 	}
 	if (c == NULL)
 		return RG_CONFIG;
+	engine_proc.current = c;
 	return engine_base_make(c, slot, options, olen, err, errlen);
 }
 
