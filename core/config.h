@@ -79,6 +79,7 @@ struct settings {
 							* that accepts callout_known */
 	char callout_known[RG_ADDRESS_MAX + 3];        /* "<a@d>"; "" = postmaster@DOMAIN */
 	int greylist_sync;                             /* no: greylist.mdb commits without fsync (global only) */
+	int log_cached;                                /* no; yes: a line per verdict from the cache too */
 };
 
 struct config;
@@ -132,5 +133,9 @@ void config_free(struct config *c);
 /* 1 when a file c was read from (or a globbed include folder) changed since: one stat()
  * per file. Lets a process that inherited a parsed config check it is still current. */
 int config_changed(const struct config *c);
+
+/* 1 when a [domain] section applies to domain (exact, or a matching "*.suffix"); 0 when
+ * config_for_domain() would give the global settings unchanged. */
+int config_domain_has_section(const struct config *c, const char *domain);
 
 #endif

@@ -93,6 +93,10 @@ static struct {
 /* Set by the steps below when the server did not answer (timeout, gone, refused). */
 static int unreachable;
 
+/* Whether this process (or its parent) asked LDAP: conn, down and pwcache are untouched
+ * otherwise, and reset leaves them alone. */
+static int ldap_touched;
+
 /* The bind password, read once per process and path. */
 static struct {
 	unsigned gen;
@@ -139,6 +143,11 @@ static void source_ldap_drop(void)
 /* Source op reset: unbind, forget the password. */
 static void source_ldap_reset(void)
 {
+	/* Why: the three span pages that a session without LDAP never touched; clearing
+	 * them at every QUIT would cost a page fault each. */
+	if (!ldap_touched)
+		return;
+	ldap_touched = 0;
 	source_ldap_drop();
 	memset(&conn, 0, sizeof conn);
 	memset(&down, 0, sizeof down);
@@ -380,6 +389,7 @@ static int source_ldap_ask(const struct settings *s, const char *filter, int64_t
 {
 	int rc = RG_TEMPFAIL, dead, attempt;
 
+	ldap_touched = 1;
 	if (down.gen == util_fork_generation() && util_monotonic_ms() < down.until && !strcmp(down.uri, s->ldap_uri))
 		return util_snprintf(err, errlen, "%s (a moment ago; not asked again yet)", down.why), RG_TEMPFAIL;
 	for (attempt = 0; attempt < 2; attempt++) {

@@ -49,7 +49,7 @@ static struct {
 	char identity[STORE_IDENTITY_MAX];
 	int fallback;                   /* 1: h is the local store standing in for the shared one */
 	char why[RG_ERRLEN];            /* why the shared store is not in use */
-} store_cur;
+} store_cur __attribute__((aligned(4096)));   /* one page: each process writes it, a fault per page */
 
 /* The member named name, or NULL. */
 const struct store_ops *store_find(const char *name)
