@@ -494,9 +494,9 @@ out:
 
 /* Validate path for x (the CLI's list check). */
 int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
-	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
+	       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen)
 {
-	return list_compile_check(x, path, fn, arg, max_problems, entries, err, errlen);
+	return list_compile_check(x, path, fn, arg, max_problems, entries, entry_lines, err, errlen);
 }
 
 /* ---------------------------------------------------------------- upload (web API) */
@@ -508,12 +508,13 @@ int list_upload(const struct list_ctx *x, const char *data, size_t len, list_lin
 	struct list_version v;
 	struct list_proc *p;
 	struct stat sb;
+	uint64_t lines;
 	int rc, lk, status;
 
 	memset(out, 0, sizeof *out);
 	if (x->s == NULL || x->s->list[0] == '\0')
 		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
-	if ((rc = list_compile_upload_check(x, data, len, fn, arg, err, errlen)) != RG_FOUND)
+	if ((rc = list_compile_upload_check(x, data, len, fn, arg, &out->entry_lines, err, errlen)) != RG_FOUND)
 		return rc;
 	if ((p = list_proc_get(x, err, errlen)) == NULL)
 		return RG_TEMPFAIL;
@@ -534,9 +535,11 @@ int list_upload(const struct list_ctx *x, const char *data, size_t len, list_lin
 		return RG_TEMPFAIL;
 	if (status == LIST_SRC_REFUSED && fn)
 		fn(arg, 0, p->bad.reason);
+	lines = out->entry_lines;
 	if (list_status(x, out, err, errlen) != RG_FOUND)
 		return RG_TEMPFAIL;
 	out->src_state = status;
+	out->entry_lines = lines;
 	if (status == LIST_SRC_REFUSED)
 		return util_snprintf(err, errlen, "%.200s", p->bad.reason), RG_NOTFOUND;
 	return RG_FOUND;

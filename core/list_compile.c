@@ -415,7 +415,7 @@ static int list_compile_outcome(struct list_parse *lp, struct list_compile_allow
 
 /* Validate path for x (list_check). */
 int list_compile_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
-	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
+	       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen)
 {
 	struct list_compile_check_cb cb = { fn, arg };
 	struct list_parse lp;
@@ -426,7 +426,7 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 	FILE *f;
 	int rc, fd;
 
-	*entries = 0;
+	*entries = *entry_lines = 0;
 	list_compile_setup(&lp, &al, x, path);
 	lp.fn = fn ? list_compile_check_problem : NULL;
 	lp.arg = &cb;
@@ -444,6 +444,7 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 	rc = list_compile_read(&lp, f, &v, &n, err, errlen);
 	fclose(f);
 	*entries = n;
+	*entry_lines = lp.entries;
 	return list_compile_outcome(&lp, &al, v, rc, err, errlen);
 }
 
@@ -622,7 +623,7 @@ static void list_compile_upload_problem(void *arg, unsigned long line, const cha
 
 /* Validate data[0..len) as x's list (list_upload). */
 int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
-			      void *arg, char *err, size_t errlen)
+			      void *arg, uint64_t *entry_lines, char *err, size_t errlen)
 {
 	struct list_compile_upload_cb cbs = { fn, arg };
 	struct list_parse lp;
@@ -649,6 +650,7 @@ int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t
 		rc = list_compile_read(&lp, f, &v, &n, err, errlen);
 		fclose(f);
 	}
+	*entry_lines = lp.entries;
 	return list_compile_outcome(&lp, &al, v, rc, err, errlen);
 }
 

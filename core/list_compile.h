@@ -58,7 +58,7 @@ int list_compile_allowed(const struct list_ctx *x, const char *path, const char 
 
 /* list_check(): validate path for x. */
 int list_compile_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
-		       unsigned max_problems, uint64_t *entries, char *err, size_t errlen);
+		       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen);
 
 /* Compile version *ver of x->s->list into base.cdb (the caller holds base.lock); in_force
  * (NULL: none) with in_force_entries is the index in force, for the shrink guard. 0 in
@@ -67,10 +67,10 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_force, uint64_t in_force_entries,
 		 const struct list_version *ver, struct list_state *st, char *err, size_t errlen);
 
-/* Validate data[0..len) as x->s->list: RG_FOUND, RG_NOTFOUND (every problem to fn with its
- * line), RG_TEMPFAIL (err). */
+/* Validate data[0..len) as x->s->list: RG_FOUND (*entry_lines: its entry lines), RG_NOTFOUND
+ * (every problem to fn with its line), RG_TEMPFAIL (err). */
 int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
-			      void *arg, char *err, size_t errlen);
+			      void *arg, uint64_t *entry_lines, char *err, size_t errlen);
 
 /* Install data as path: temp file beside it (owned and moded like the file it replaces),
  * fsync, rename, fsync the directory. 0, or -1 with err. */

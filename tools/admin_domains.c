@@ -316,8 +316,11 @@ static void dom_list(struct admin_req *q, const char *domain, int accept, struct
 		return admin_reply_error(r, 503, "%s", err);
 	admin_audit(q, "list upload %s: %zu bytes, %s", domain, q->len,
 		    ls.src_state == LIST_SRC_HELD ? "held by the shrink guard" : "in force");
+	/* The end line the customer's scp uploads should carry (a cut copy cannot forge it). */
+	snprintf(msg, sizeof msg, "# end %llu", (unsigned long long)ls.entry_lines);
 	admin_reply_json(r, ls.src_state == LIST_SRC_HELD ? 409 : 200,
-			 json_pack("{s:s,s:o}", "domain", domain, "list", dom_list_json(&copy, domain, &ls)));
+			 json_pack("{s:s,s:o,s:s}", "domain", domain, "list", dom_list_json(&copy, domain, &ls),
+				   "end_marker", msg));
 }
 
 /* POST /api/v1/domains/D/probe {"rcpt": "known@D"} */

@@ -108,6 +108,7 @@ adm "$CUST" PUT /api/v1/domains/only.test/list --data-binary $'# mailboxes\nuser
 assert_eq 200 "$ADM_STATUS" "PUT list: 200"
 assert_eq "true 2 in_force" "$(adm_json '"\(.list.in_force) \(.list.entries) \(.list.state)"')" \
 	"PUT list: the version in force has 2 entries"
+assert_eq "# end 2" "$(adm_json .end_marker)" "PUT list: the answer gives the file's end line (# end N, N entry lines)"
 tb_mark
 tb_rcpts alice@only.test bob@only.test >/dev/null
 assert_match '^250 ' "$(tb_reply_of alice@only.test)" "the uploaded list answers the next RCPT: alice accepted"

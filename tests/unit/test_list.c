@@ -445,21 +445,21 @@ static void test_check(void **state)
 	struct list_ctx x = { cfg, &set, "example.org", 0 };
 	struct list_ctx loose = { NULL, NULL, "", 0 };
 	char err[RG_ERRLEN] = "";
-	uint64_t n;
+	uint64_t n, lines;
 
 	(void)state;
 	write_in_place(lfile, "a@example.org\nb c@example.org\nd@other.test\ne@example.org\n\001@x\n");
 	problems_seen = 0;
-	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 10, &n, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 10, &n, &lines, err, sizeof err), RG_NOTFOUND);
 	assert_int_equal(problems_seen, 3);
 	assert_string_equal(err, "3 problem(s)");
 	problems_seen = 0;
-	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 2, &n, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 2, &n, &lines, err, sizeof err), RG_NOTFOUND);
 	assert_int_equal(problems_seen, 2);
 	write_in_place(other, "A@Other.test\na@other.test\nb@example.org\n");
-	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, err, sizeof err), RG_FOUND);
+	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_FOUND);
 	assert_int_equal(n, 2);
-	assert_int_equal(list_check(&loose, "/nonexistent/file", NULL, NULL, 10, &n, err, sizeof err), RG_TEMPFAIL);
+	assert_int_equal(list_check(&loose, "/nonexistent/file", NULL, NULL, 10, &n, &lines, err, sizeof err), RG_TEMPFAIL);
 	/* A file without newlines: refused at line 1, read through a bounded buffer. */
 	{
 		char *big = malloc(200001);
@@ -470,12 +470,12 @@ static void test_check(void **state)
 		write_in_place(other, big);
 		free(big);
 		problems_seen = 0;
-		assert_int_equal(list_check(&loose, other, count_problem, NULL, 10, &n, err, sizeof err), RG_NOTFOUND);
+		assert_int_equal(list_check(&loose, other, count_problem, NULL, 10, &n, &lines, err, sizeof err), RG_NOTFOUND);
 		assert_int_equal(problems_seen, 1);
 		assert_non_null(strstr(last_problem, "other.list:1: line longer than"));
 	}
 	write_in_place(other, "a@other.test\nb@other.test");
-	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, err, sizeof err), RG_FOUND);
+	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_FOUND);
 	assert_int_equal(n, 2);
 }
 
@@ -666,6 +666,105 @@ static void test_end_marker(void **state)
 	free(text);
 }
 
+/* Write len bytes of text over the start of path without truncating it, as legacy scp
+ * (scp -O) does before its final ftruncate; ctime == mtime, so the file settles. */
+static void write_over(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+	struct stat st;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(stat(path, &st), 0);
+	if (clock_now < (int64_t)st.st_mtim.tv_sec)
+		clock_now = st.st_mtim.tv_sec;
+}
+
+/* n lines "PREFIXi@example.org" and, with end, the end line end ("# end N" or "# end"). */
+static char *list_text(const char *prefix, int n, const char *end)
+{
+	size_t cap = (size_t)n * 40 + 64, len = 0;
+	char *t = malloc(cap);
+	int i;
+
+	assert_non_null(t);
+	t[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(t + len, cap - len, "%s%d@example.org\n", prefix, i);
+	if (end)
+		snprintf(t + len, cap - len, "%s\n", end);
+	return t;
+}
+
+/* The counted end line "# end N": checked whenever present; a legacy scp copy written over
+ * a longer file (whole but not truncated, or cut short) is refused, naming file and line,
+ * and the version in force stays; list_check() gives the count to write. */
+static void test_end_count(void **state)
+{
+	struct list_ctx x = { cfg, &set, "example.org", 0 };
+	char err[RG_ERRLEN] = "", *old, *neu;
+	struct list_status ls;
+	uint64_t n, lines;
+
+	(void)state;
+	/* The shrink guard off: only the end line may keep a copy out of force. */
+	load_config("list_max_shrink = 0");
+	/* Without list_end_marker: a count that matches is in force, one that does not is refused. */
+	write_renamed(lfile, "a@example.org\n# a comment\n\nb@example.org\nb@example.org\n# end 3\n");
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	assert_int_equal(list_check(&x, lfile, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 2);
+	assert_int_equal(lines, 3);
+	write_renamed(lfile, "a@example.org\nc@example.org\n# end 3\n");
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, ".list:3: the end line says 3 entries, the file has 2"));
+	/* "# end of list" is a comment, not a marker. */
+	write_renamed(lfile, "a@example.org\nc@example.org\n# end of list\n");
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+
+	/* 1,000 entries in force; the customer sends 900 others with legacy scp. */
+	old = list_text("user", 1000, "# end 1000");
+	neu = list_text("member", 900, "# end 900");
+	assert_true(strlen(neu) < strlen(old));
+	write_renamed(lfile, old);
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	/* Whole, but the final ftruncate never came: the old tail follows "# end 900". */
+	write_over(lfile, neu, strlen(neu));
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, ":901: entry after the end line 901") ?
+			strstr(ls.state.reason, ":901: entry after the end line 901") :
+			strstr(ls.state.reason, ":902: entry after the end line 901"));
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("member1@example.org", err), RG_NOTFOUND);
+	/* Cut after 600 lines: the old file's tail still ends with "# end 1000". */
+	write_renamed(lfile, old);
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	write_over(lfile, neu, strstr(neu, "member600@") - neu);
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, ":941: the end line says 1000 entries, the file has 940: an incomplete upload?"));
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("member1@example.org", err), RG_NOTFOUND);
+	/* The bare "# end" (list_end_marker = yes) still catches the uncut copy. */
+	free(old);
+	free(neu);
+	load_config("list_end_marker = yes\nlist_max_shrink = 0");
+	old = list_text("user", 1000, "# end");
+	neu = list_text("member", 900, "# end");
+	write_renamed(lfile, old);
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	write_over(lfile, neu, strlen(neu));
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, "entry after the end line 901"));
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	free(old);
+	free(neu);
+}
+
 /* Defect 5: as root, a list linked to a root-only file is opened as state_dir's owner
  * (here nobody): "Permission denied", and nothing of the file in the state or messages. */
 static void test_root_reads_as_owner(void **state)
@@ -673,7 +772,7 @@ static void test_root_reads_as_owner(void **state)
 	char err[RG_ERRLEN] = "", secret[160], sdir[160], cmd[400];
 	struct list_ctx x = { cfg, &set, "example.org", 0 };
 	struct list_status ls;
-	uint64_t n;
+	uint64_t n, lines;
 	FILE *f;
 
 	(void)state;
@@ -697,7 +796,7 @@ static void test_root_reads_as_owner(void **state)
 	assert_null(strstr(ls.detail, "secrethash"));
 	assert_int_equal(lookup("x@example.org", err), RG_TEMPFAIL);
 	assert_null(strstr(err, "secrethash"));
-	assert_int_equal(list_check(&x, lfile, NULL, NULL, 10, &n, err, sizeof err), RG_TEMPFAIL);
+	assert_int_equal(list_check(&x, lfile, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_TEMPFAIL);
 	assert_non_null(strstr(err, "Permission denied"));
 	assert_null(strstr(last_error, "secrethash"));
 	snprintf(cmd, sizeof cmd, "! grep -rq secrethash %s/state", dir);
@@ -813,6 +912,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_marker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_reads_as_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_over_link, setup, teardown),
 	};
