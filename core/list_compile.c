@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,11 +263,11 @@ int list_compile_allowed(const struct list_ctx *x, const char *path, const char 
 	return r;
 }
 
-/* Open path read-only without blocking (a FIFO must not hang open()), as it is: fd, or -1
- * with the errno in *e. */
-static int list_compile_open_plain(const char *path, int *e)
+/* Open path read-only without blocking (a FIFO must not hang open()), with extra flags
+ * (O_NOFOLLOW): fd, or -1 with the errno in *e. */
+static int list_compile_open_plain(const char *path, int flags, int *e)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | flags);
 
 	*e = fd < 0 ? errno : 0;
 	return fd;
@@ -274,7 +275,7 @@ static int list_compile_open_plain(const char *path, int *e)
 
 /* Open path as uid/gid in a child (fd passed back over a socket pair): what root's CLI
  * reads for a list is what Exim's user could read, no more. fd, or -1 with *e. */
-static int list_compile_open_as(const char *path, uid_t uid, gid_t gid, int *e)
+static int list_compile_open_as(const char *path, uid_t uid, gid_t gid, int flags, int *e)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], byte = 0;
 	struct iovec iov = { &byte, 1 };
@@ -296,7 +297,7 @@ static int list_compile_open_as(const char *path, uid_t uid, gid_t gid, int *e)
 		if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
 			code = errno, fd = -1;
 		else
-			fd = list_compile_open_plain(path, &code);
+			fd = list_compile_open_plain(path, flags, &code);
 		byte = (char)(code & 0x7f);
 		memset(cbuf, 0, sizeof cbuf);
 		if (fd >= 0) {
@@ -325,6 +326,29 @@ static int list_compile_open_as(const char *path, uid_t uid, gid_t gid, int *e)
 	return fd;
 }
 
+/* Who reads a file that no domain names, for root's list check: the owner of its directory,
+ * or Exim's user when root owns the directory (never root). */
+static void list_compile_reader(const char *path, uid_t *uid, gid_t *gid)
+{
+	char dir[RG_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const struct passwd *pw;
+	struct stat d;
+
+	*uid = *gid = 65534;            /* nobody, when nothing better is known */
+	if (slash == NULL)
+		util_strlcpy(dir, ".", sizeof dir);
+	else
+		util_snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path);
+	if (stat(dir, &d) == 0 && d.st_uid != 0) {
+		*uid = d.st_uid;
+		*gid = d.st_gid;
+	} else if ((pw = getpwnam("Debian-exim")) != NULL || (pw = getpwnam("exim")) != NULL) {
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+	}
+}
+
 /*
  * Open x's list source path for reading: not blocking, as state_dir's owner when run as
  * root, only a regular file of at most list_max_size. fd and its stat in *sb; -1 with err
@@ -339,10 +363,23 @@ static int list_compile_open(const struct list_ctx *x, const char *path, struct 
 
 	/* Why: a root CLI following a customer's link to /etc/shadow must get "Permission
 	 * denied", as Exim (state_dir's owner) would. */
-	if (geteuid() == 0 && x->s && stat(x->s->state_dir, &d) == 0 && d.st_uid != 0)
-		fd = list_compile_open_as(path, d.st_uid, d.st_gid, &e);
-	else
-		fd = list_compile_open_plain(path, &e);
+	if (geteuid() == 0 && x->s && stat(x->s->state_dir, &d) == 0 && d.st_uid != 0) {
+		fd = list_compile_open_as(path, d.st_uid, d.st_gid, 0, &e);
+	} else if (geteuid() == 0 && x->s == NULL) {
+		uid_t uid;
+		gid_t gid;
+
+		/* Why: a file no domain names (root's list check FILE) has no Exim reader to
+		 * stand for; root reads it as whoever owns its directory, and never through a
+		 * link (which could point anywhere). */
+		list_compile_reader(path, &uid, &gid);
+		fd = list_compile_open_as(path, uid, gid, O_NOFOLLOW, &e);
+		if (fd < 0 && e == ELOOP)
+			return util_snprintf(err, errlen, "%.150s: a symbolic link (root checks only the file itself)",
+					     path), -2;
+	} else {
+		fd = list_compile_open_plain(path, 0, &e);
+	}
 	if (fd < 0)
 		return util_snprintf(err, errlen, "%.150s: %s", path, strerror(e)), -1;
 	if (fstat(fd, sb) < 0) {

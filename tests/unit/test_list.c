@@ -765,6 +765,55 @@ static void test_end_count(void **state)
 	free(neu);
 }
 
+/* Root's list check of a file that no domain names: read as its directory's owner (or
+ * Exim's user when root owns the directory), never through a symlink, nothing echoed. */
+static void test_check_no_domain_as_root(void **state)
+{
+	struct list_ctx loose = { NULL, NULL, "", 0 };
+	char err[RG_ERRLEN] = "", cdir[160], secret[200], link[200], plain[200];
+	uint64_t n, lines;
+	FILE *f;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("test_check_no_domain_as_root needs root (it is the root CLI's rule)\n");
+		skip();
+	}
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(cdir, sizeof cdir, "%s/customer", dir);
+	assert_int_equal(mkdir(cdir, 0755), 0);
+	assert_int_equal(chown(cdir, 65534, 65534), 0);
+	snprintf(secret, sizeof secret, "%s/secret.list", cdir);
+	f = fopen(secret, "w");
+	assert_non_null(f);
+	fputs("x@secrethash.example\n", f);
+	fclose(f);
+	assert_int_equal(chmod(secret, 0600), 0);
+	/* Root-only, in nobody's directory: nobody cannot read it, so neither does root. */
+	assert_int_equal(list_check(&loose, secret, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "Permission denied"));
+	assert_null(strstr(err, "secrethash"));
+	/* Readable by nobody: checked. */
+	assert_int_equal(chown(secret, 65534, 65534), 0);
+	assert_int_equal(list_check(&loose, secret, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 1);
+	/* A link, even to a readable list: refused unread. */
+	snprintf(link, sizeof link, "%s/link.list", cdir);
+	assert_int_equal(symlink(secret, link), 0);
+	assert_int_equal(list_check(&loose, link, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_NOTFOUND);
+	assert_non_null(strstr(err, "a symbolic link"));
+	/* A root-only file in root's directory: read as Exim's user, not as root. */
+	snprintf(plain, sizeof plain, "%s/root.list", dir);
+	f = fopen(plain, "w");
+	assert_non_null(f);
+	fputs("x@secrethash.example\n", f);
+	fclose(f);
+	assert_int_equal(chown(dir, 0, 0), 0);
+	assert_int_equal(chmod(plain, 0600), 0);
+	assert_int_equal(list_check(&loose, plain, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "Permission denied"));
+}
+
 /* Defect 5: as root, a list linked to a root-only file is opened as state_dir's owner
  * (here nobody): "Permission denied", and nothing of the file in the state or messages. */
 static void test_root_reads_as_owner(void **state)
@@ -913,6 +962,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_no_domain_as_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_reads_as_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_over_link, setup, teardown),
 	};
