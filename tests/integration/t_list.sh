@@ -220,23 +220,23 @@ EOF
 lines() {
 	python3 -c 'import sys; p, n, e = sys.argv[1], int(sys.argv[2]), sys.argv[3]; sys.stdout.write("".join("%s%d@legacy.test\n" % (p, i) for i in range(n)) + e + "\n")' "$@"
 }
-lines user 20000 "# end 20000" >"$TB/legacy-old"
-lines member 19000 "# end 19000" >"$TB/legacy-new"
-TB_OUT=$(tb_ctl list check "$TB/legacy-old" 2>&1)
+lines user 20000 "# end 20000" >"$LISTS/legacy-old"
+lines member 19000 "# end 19000" >"$LISTS/legacy-new"
+TB_OUT=$(tb_ctl list check "$LISTS/legacy-old" 2>&1)
 assert_match 'valid, 20000 address\(es\), 20000 entry line\(s\); its end line: # end 20000' "$TB_OUT" \
 	"list check prints the counted end line for the file"
 tb_front_mark
-upload_renamed "$TB/legacy-old" legacy.test.list
+upload_renamed "$LISTS/legacy-old" legacy.test.list
 judged "$LISTS/legacy\\.test\\.list" user1@legacy.test
 assert_log "list $LISTS/legacy\\.test\\.list: new version in force, 20000 entries" "legacy.test: 20,000 entries ending '# end 20000' in force"
 # The legacy protocol's sink (scp -t, what scp -O runs on the server) gets the header and
 # 100,000 of the new file's bytes, then the connection drops: it exits before its ftruncate.
 {
-	printf 'C0644 %d legacy.test.list\n' "$(stat -c %s "$TB/legacy-new")"
-	head -c 100000 "$TB/legacy-new"
+	printf 'C0644 %d legacy.test.list\n' "$(stat -c %s "$LISTS/legacy-new")"
+	head -c 100000 "$LISTS/legacy-new"
 } | scp -t "$LISTS/legacy.test.list" >/dev/null 2>&1
 size=$(stat -c %s "$LISTS/legacy.test.list")
-assert_eq "$(stat -c %s "$TB/legacy-old")" "$size" "the cut scp -O left a file of the old size (new bytes over the old, not truncated)"
+assert_eq "$(stat -c %s "$LISTS/legacy-old")" "$size" "the cut scp -O left a file of the old size (new bytes over the old, not truncated)"
 assert_eq "# end 20000" "$(tail -n 1 "$LISTS/legacy.test.list")" "...that still ends with the old file's '# end 20000'"
 assert_match '^member0@legacy\.test$' "$(head -n 1 "$LISTS/legacy.test.list")" "...and starts with the new content"
 sleep 2.2   # list_settle (1s), and a second for the whole-second clock
@@ -251,7 +251,7 @@ assert_match '^550 ' "$(tb_rcpt_reply member0@legacy.test)" "the cut copy is not
 TB_OUT=$(tb_ctl list status legacy.test 2>&1)
 assert_match 'REFUSED since .*the end line says 20000 entries' "$TB_OUT" "list status: refused, and why"
 # The same upload, whole: scp -O truncates at its end; in force.
-sshd_scp -O "$TB/legacy-new" "$LISTS/legacy.test.list"
+sshd_scp -O "$LISTS/legacy-new" "$LISTS/legacy.test.list"
 assert_eq 0 $? "a whole scp -O upload succeeds"
 sleep 2.2
 tb_front_mark

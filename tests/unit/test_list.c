@@ -448,6 +448,8 @@ static void test_check(void **state)
 	uint64_t n, lines;
 
 	(void)state;
+	/* Root's check of a file no domain names reads as Exim's user: let it in. */
+	assert_int_equal(chmod(dir, 0755), 0);
 	write_in_place(lfile, "a@example.org\nb c@example.org\nd@other.test\ne@example.org\n\001@x\n");
 	problems_seen = 0;
 	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 10, &n, &lines, err, sizeof err), RG_NOTFOUND);
