@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -691,48 +692,100 @@ int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t
 	return list_compile_outcome(&lp, &al, v, rc, err, errlen);
 }
 
-/* Write data to a temp file beside path (owned and moded like the file it replaces), fsync,
- * rename over path, fsync the directory: readers see the old file or the whole new one. */
+/* Create a temp file ".NAME.upload.N" in dfd, never through an existing name; fd, or -1. */
+static int list_compile_tmp(int dfd, const char *name, mode_t mode, char *tmp, size_t size)
+{
+	static unsigned seq;
+	int fd = -1, i;
+
+	for (i = 0; fd < 0 && i < 100; i++) {
+		if (util_snprintf(tmp, size, ".%s.upload.%ld.%u", name, (long)getpid(),
+				  __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED) ^ (unsigned)util_monotonic_ms()) < 0)
+			return errno = ENAMETOOLONG, -1;
+		/* Why O_EXCL and O_NOFOLLOW: a name prepared by someone else is never written through. */
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd < 0 && errno != EEXIST)
+			return -1;
+	}
+	return fd;
+}
+
+/* Write data to a temp file beside path, fsync, rename over path, fsync the directory:
+ * readers see the old file or the whole new one. Run as root (the web API), the file is
+ * made with the directory owner's uid (per-thread filesystem ids: the daemon's other
+ * threads stay root) and the group of the file it replaces (Exim's for a new list), so
+ * root never writes where the customer could not; mode that of the file it replaces
+ * (0640 for a new one). */
 int list_compile_install(const struct settings *s, const char *path, const char *data, size_t len,
 			       char *err, size_t errlen)
 {
-	char tmp[RG_PATH_MAX + 32], dir[RG_PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	struct stat old, d;
+	char tmp[RG_PATH_MAX + 64], dir[RG_PATH_MAX];
+	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+	struct stat old, d, sd;
+	mode_t mode = 0640;
 	size_t off = 0;
-	int fd, have_old, e = 0;
+	int dfd, fd, have_old, e = 0, dropped = 0;
 
 	if (slash == NULL)
 		util_strlcpy(dir, ".", sizeof dir);
 	else if (util_snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path) < 0)
 		return util_snprintf(err, errlen, "list path too long"), -1;
-	if (util_snprintf(tmp, sizeof tmp, "%s/.%s.upload.XXXXXX", dir, slash ? slash + 1 : path) < 0)
-		return util_snprintf(err, errlen, "list path too long"), -1;
-	/* Why lstat: a customer's link at path is replaced, never copied from (its target may
-	 * be root's: its owner and mode must not pass to the new list). */
-	have_old = lstat(path, &old) == 0 && S_ISREG(old.st_mode);
-	/* Why O_EXCL (mkostemp): a name prepared by someone else is never written through. */
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-		return util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno)), -1;
-	if (geteuid() == 0) {
-		/* Why: root (the web API) must leave a file its customer and Exim can use. */
-		if (have_old)
-			e = fchown(fd, old.st_uid, old.st_gid);
-		else if (stat(dir, &d) == 0 && stat(s->state_dir, &old) == 0)
-			e = fchown(fd, d.st_uid, old.st_gid);
+	/* Why a directory descriptor: every step below acts in the directory seen here, even
+	 * if its name is swapped meanwhile. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(dfd, &d) < 0) {
+		e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		return util_snprintf(err, errlen, "%.150s: %s", dir, strerror(e)), -1;
 	}
-	if (e == 0)
-		e = fchmod(fd, have_old ? old.st_mode & 0666 : 0640);
+	/* Why no-follow: a customer's link at path is replaced, never copied from (its target
+	 * may be root's: its owner and mode must not pass to the new list). */
+	have_old = fstatat(dfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(old.st_mode);
+	if (have_old)
+		mode = old.st_mode & 0666;
+	if (geteuid() == 0 && d.st_uid != 0) {
+		gid_t gid = have_old ? old.st_gid : stat(s->state_dir, &sd) == 0 ? sd.st_gid : d.st_gid;
+
+		setfsgid(gid);
+		setfsuid(d.st_uid);
+		dropped = 1;
+	}
+	if ((fd = list_compile_tmp(dfd, name, mode, tmp, sizeof tmp)) < 0) {
+		e = errno;
+		util_snprintf(err, errlen, "%.150s/%.60s: %s", dir, tmp, strerror(e));
+		goto out;
+	}
+	/* The umask must not narrow the documented mode. */
+	e = fchmod(fd, mode) < 0 ? errno : 0;
 	while (e == 0 && off < len) {
 		ssize_t w = write(fd, data + off, len - off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			e = -1;
+			e = w < 0 ? errno : EIO;
 		else
 			off += (size_t)w;
 	}
-	return list_compile_commit(fd, e == 0, tmp, path, dir, err, errlen);
+	/* Why fsync before rename: after a crash the name must never point at unwritten blocks. */
+	if (e == 0 && fsync(fd) < 0)
+		e = errno;
+	if (close(fd) < 0 && e == 0)
+		e = errno;
+	if (e == 0 && renameat(dfd, tmp, dfd, name) < 0)
+		e = errno;
+	if (e != 0) {
+		util_snprintf(err, errlen, "%.150s: %s", path, strerror(e));
+		unlinkat(dfd, tmp, 0);
+	} else {
+		/* Why the directory too: the rename itself must survive a crash. */
+		fsync(dfd);
+	}
+out:
+	if (dropped) {
+		setfsuid(0);
+		setfsgid(0);
+	}
+	close(dfd);
+	return e == 0 ? 0 : -1;
 }
-

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -896,6 +897,45 @@ static void test_upload_over_link(void **state)
 	assert_int_equal(st.st_uid, 4242);
 }
 
+/* Root's upload into a customer's directory: the temp file is made as the directory's
+ * owner (the new list is theirs, with the replaced file's group and mode), and where the
+ * owner may not write, root does not either. */
+static void test_upload_as_dir_owner(void **state)
+{
+	const char *good = "alice@example.org\nbob@example.org\n";
+	char err[RG_ERRLEN] = "", cmd[300];
+	struct list_ctx x = { cfg, &set, "example.org", 0 };
+	struct list_status ls;
+	struct problems pr = { 0 };
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("test_upload_as_dir_owner needs root (it is the root web API's rule)\n");
+		skip();
+	}
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(chown(lfile, 0, 4243), 0);
+	assert_int_equal(chmod(lfile, 0604), 0);
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	assert_int_equal(list_upload(&x, good, strlen(good), collect, &pr, &ls, err, sizeof err), RG_FOUND);
+	assert_int_equal(stat(lfile, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 4243);
+	assert_int_equal(st.st_mode & 0777, 0604);
+	assert_string_equal(slurp(lfile), good);
+	/* The owner cannot write its directory: neither can the upload; nothing changes. */
+	assert_int_equal(chmod(dir, 0555), 0);
+	assert_int_equal(list_upload(&x, "carol@example.org\n", 18, collect, &pr, &ls, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "Permission denied"));
+	assert_string_equal(slurp(lfile), good);
+	snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep upload)\"", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+	/* This process is root again afterwards: its own files are root's. */
+	assert_int_equal(setfsuid(-1), 0);
+}
+
 /* Verify addr until the answer is not a deferral, or (want set) a deferral naming want;
  * at most 10 s (a detached compile runs meanwhile). */
 static int verify_until(const char *addr, const char *opts, struct yield *y, const char *want)
@@ -967,6 +1007,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_no_domain_as_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_reads_as_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_over_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_as_dir_owner, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
