@@ -113,6 +113,7 @@ static const struct key keys[] = {
 	{ "store_fallback", T_ENUM, F(store_fallback), 0, 0, 1, "local", "local|none" },
 	NUM(postmaster_check, T_BOOL, 0, 1, "yes"),
 	STR(callout_known, T_ADDRESS, ""),
+	NUM(list_max_memory, T_UINT, 0, 1048576, "0"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 #define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */

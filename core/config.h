@@ -78,6 +78,7 @@ struct settings {
 	int postmaster_check;                          /* yes: 5xx count only from a destination
 							* that accepts callout_known */
 	char callout_known[RG_ADDRESS_MAX + 3];        /* "<a@d>"; "" = postmaster@DOMAIN */
+	unsigned list_max_memory;                      /* MiB a detached list compile may add; 0 = 8 x list_max_size + 64 */
 };
 
 struct config;

@@ -293,6 +293,8 @@ static int list_spawn(const struct list_ctx *x, struct list_proc *p, const struc
 		list_detach_fds();
 		util_child_signals();
 		alarm(LIST_COMPILE_SECONDS);
+		if (list_compile_limit_memory(x->s, why, sizeof why) < 0)
+			rglog(RGLOG_ERROR, "rcptguard: list %.200s: compile not bounded in memory: %s", x->s->list, why);
 		if (list_judge(x, p, v, why, sizeof why) == LIST_SRC_PENDING)
 			rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now (the version in force stays): %s",
 			      x->s->list, why);

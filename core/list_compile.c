@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -488,6 +489,55 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 
 /* ---------------------------------------------------------------- compiling */
 
+static uint64_t list_compile_mem_mib;   /* the bound set by list_compile_limit_memory (MiB) */
+
+/* The data memory this process uses now (VmData), in bytes; 0 when unknown. */
+static uint64_t list_compile_vmdata(void)
+{
+	char line[128];
+	unsigned long long kb = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmData: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+/* Bound the data memory of a detached compile. */
+int list_compile_limit_memory(const struct settings *s, char *err, size_t errlen)
+{
+	uint64_t mib = s->list_max_memory ? s->list_max_memory : 8 * (uint64_t)s->list_max_size + 64;
+	uint64_t base = list_compile_vmdata(), want = base + (mib << 20);
+	struct rlimit rl;
+
+	if (base == 0)
+		return util_snprintf(err, errlen, "cannot read /proc/self/status"), -1;
+	if (getrlimit(RLIMIT_DATA, &rl) < 0)
+		return util_snprintf(err, errlen, "getrlimit: %s", strerror(errno)), -1;
+	/* Why: a compile's memory follows its file (keys, offsets, the sorted array, the cdb
+	 * tables); the file is bounded, and so must be what the compile may take from the
+	 * machine that Exim runs on. Only ever lowered. */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= want)
+		return 0;
+	rl.rlim_cur = want;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_DATA, &rl) < 0)
+		return util_snprintf(err, errlen, "setrlimit: %s", strerror(errno)), -1;
+	list_compile_mem_mib = mib;
+	return 0;
+}
+
+/* Whether err says an allocation failed (under the bound set above). */
+static int list_compile_oom(const char *err)
+{
+	return list_compile_mem_mib && (strstr(err, "out of memory") || strstr(err, strerror(ENOMEM)));
+}
+
 /* Finish a temp file written through fd (ok: every write went through): fsync, close,
  * rename over file, fsync dir; on any failure tmp is removed. 0, or -1 with err. */
 static int list_compile_commit(int fd, int ok, const char *tmp, const char *file, const char *dir,
@@ -636,6 +686,18 @@ int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_forc
 		rglog(RGLOG_INFO, "rcptguard: list %.200s: new version in force, %zu entries (compiled in %lld ms)",
 		      x->s->list, n, (long long)(util_monotonic_ms() - t0));
 out:
+	/* Out of memory under the compile's bound: judged (refused), not retried; it would
+	 * run out again. */
+	if (rc < 0 && list_compile_oom(err)) {
+		memset(st, 0, sizeof *st);
+		st->src = *ver;
+		st->at = util_now();
+		st->fate = LIST_REFUSED;
+		util_snprintf(st->reason, sizeof st->reason, "%.150s: the compile ran out of memory (list_max_memory = %"
+			      PRIu64 " MiB): the list is too large; split it or raise list_max_memory",
+			      x->s->list, list_compile_mem_mib);
+		rc = 1;
+	}
 	free(v);
 	list_parse_free(&lp);
 	list_compile_allow_free(&al);

@@ -56,6 +56,11 @@ void list_compile_state_remove(const char *base);
 /* Whether x's config now lets domain's addresses into path (a refusal to forget). */
 int list_compile_allowed(const struct list_ctx *x, const char *path, const char *domain);
 
+/* Bound this process's data memory (RLIMIT_DATA) to what it uses now plus s's
+ * list_max_memory (0: 8 x list_max_size + 64 MiB), for a detached compile: a compile that
+ * runs out of it is refused with a clear reason. 0, or -1 with err. */
+int list_compile_limit_memory(const struct settings *s, char *err, size_t errlen);
+
 /* list_check(): validate path for x. */
 int list_compile_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
 		       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen);

@@ -983,6 +983,45 @@ static void test_verify_chain(void **state)
 	assert_non_null(strstr(y.line, "result=defer reason=tempfail"));
 }
 
+/* A detached compile is bounded in memory (list_max_memory beyond what the process used):
+ * one that runs out is refused with a clear reason in the list status, not retried, and
+ * the version in force stays. */
+static void test_compile_memory_bound(void **state)
+{
+	char opts[256], err[RG_ERRLEN], *big;
+	struct list_status ls;
+	struct yield y;
+	int i;
+
+	(void)state;
+	load_config("list_max_memory = 1\nlist_max_shrink = 0");
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	big = list_text("user", 300000, "# end 300000");
+	write_renamed(lfile, big);
+	free(big);
+	snprintf(opts, sizeof opts, "config=%s", conf);
+	/* The RCPT answers from the version in force and leaves the compile to a child. */
+	assert_int_equal(verify_run_recipient("alice@example.org", opts, &y), RG_FOUND);
+	for (i = 0; i < 500 && status_of(&ls) == LIST_SRC_PENDING; i++)
+		usleep(20000);
+	assert_int_equal(ls.src_state, LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, "the compile ran out of memory (list_max_memory = 1 MiB)"));
+	assert_int_equal(verify_run_recipient("alice@example.org", opts, &y), RG_FOUND);
+	assert_int_equal(verify_run_recipient("user1@example.org", opts, &y), RG_NOTFOUND);
+	/* With room (the default bound), the same file goes into force. */
+	load_config("list_max_shrink = 0");
+	assert_int_equal(engine_preload(opts, err, sizeof err), RG_FOUND);
+	big = list_text("user", 300000, "# end 300000");
+	write_renamed(lfile, big);
+	free(big);
+	assert_int_equal(verify_run_recipient("alice@example.org", opts, &y), RG_FOUND);
+	for (i = 0; i < 500 && status_of(&ls) == LIST_SRC_PENDING; i++)
+		usleep(20000);
+	assert_int_equal(ls.src_state, LIST_SRC_IN_FORCE);
+	assert_int_equal(ls.meta.entries, 300000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1008,6 +1047,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_root_reads_as_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_over_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_as_dir_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compile_memory_bound, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
