@@ -346,6 +346,53 @@ assert_eq 200 "$st" "with admin_tls_cert/key: HTTPS answers"
 st=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TLS_PORT/api/v1/domains")
 assert_ne 200 "$st" "with TLS configured, plain HTTP gets no answer"
 
+# ---- the config is re-read when it changes (and on SIGHUP); a bad one leaves the one in force
+# domains: the operator's list of domains, sorted, comma-separated.
+domains() {
+	adm "$ADM_OP" GET /api/v1/domains
+	adm_json '[.domains[].domain] | sort | join(",")'
+}
+# wait_domains WANT: up to 10 s for the daemon's list of domains to be WANT; prints the last seen.
+wait_domains() {
+	local i seen
+	for i in $(seq 50); do
+		seen=$(domains)
+		[ "$seen" = "$1" ] && break
+		sleep 0.2
+	done
+	printf '%s\n' "$seen"
+}
+sed -n '3,$p' "$TB/rcptguard.conf" >"$TB/conf.body"
+tb_conf <<EOF
+$(cat "$TB/conf.body")
+
+[domain new.test]
+hosts = 127.0.0.1:$BE_USERS
+sources = callout
+EOF
+assert_eq "example.org,new.test,only.test,users.test" "$(wait_domains example.org,new.test,only.test,users.test)" \
+	"a domain added to the config is served without a restart"
+assert_match "config $TB/rcptguard\\.conf re-read \\(changed\\)" "$(cat "$ADM_LOG")" "the daemon logs that it re-read the config"
+tb_conf <<EOF
+$(cat "$TB/conf.body")
+
+[domain new.test]
+hosts = 127.0.0.1:$BE_USERS
+sources = callout
+no_such_key = 1
+EOF
+for _ in $(seq 50); do grep -q 'not re-read' "$ADM_LOG" && break; sleep 0.2; done
+assert_match "config $TB/rcptguard\\.conf not re-read \\(the config in force stays\\): .*rcptguard\\.conf:[0-9]+: .*no_such_key" \
+	"$(cat "$ADM_LOG")" "a config with an error is logged with its file:line, and not used"
+assert_eq "example.org,new.test,only.test,users.test" "$(domains)" "...the config in force stays (new.test still served)"
+assert_eq 200 "$ADM_STATUS" "...and requests still get 200"
+assert_eq 1 "$(grep -c 'not re-read' "$ADM_LOG")" "...logged once, not once a second"
+tb_conf <"$TB/conf.body"
+kill -HUP "$ADM_PID"
+assert_eq "example.org,only.test,users.test" "$(wait_domains example.org,only.test,users.test)" \
+	"the config repaired (new.test removed): re-read, new.test gone"
+kill -0 "$ADM_PID" 2>/dev/null && ok "SIGHUP: the daemon re-reads and keeps running" || not ok "SIGHUP: the daemon re-reads and keeps running"
+
 # ---- the web page is served, self-contained
 adm "" GET /
 assert_eq 200 "$ADM_STATUS" "GET /: 200"
