@@ -122,6 +122,34 @@ int list_status(const struct list_ctx *x, struct list_status *out, char *err, si
  * RG_FOUND with what was done in msg, RG_NOTFOUND when nothing is held, RG_TEMPFAIL. */
 int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, size_t errlen);
 
+/* An uploaded list written beside its file, not yet in place (list_upload_prepare). */
+struct list_pending {
+	int dfd;                        /* the list's directory; -1: nothing pending */
+	char tmp[RG_PATH_MAX + 64];     /* the temp file's name in it */
+	char name[RG_PATH_MAX];         /* the list's name in it */
+	char path[RG_PATH_MAX];
+	int as_owner;                   /* root acts as the directory's owner there */
+	uid_t uid;
+	gid_t gid;
+	uint64_t entry_lines;           /* the upload's entry lines ("# end N") */
+};
+
+/* The upload's first half, which touches no per-process state (the web API runs it
+ * without its core lock; x->c may be a private copy of the config): validate data as
+ * x->s->list and write it to a temp file beside it. RG_FOUND (pd pending: commit or abort
+ * it), RG_NOTFOUND refused (every problem to fn with its line), RG_CONFIG no list,
+ * RG_TEMPFAIL (err). */
+int list_upload_prepare(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
+			void *arg, struct list_pending *pd, char *err, size_t errlen);
+
+/* The second half: rename pd into place and compile it at once (as list_upload). pd is
+ * consumed. */
+int list_upload_commit(const struct list_ctx *x, struct list_pending *pd, list_line_problem_fn *fn, void *arg,
+		       struct list_status *out, char *err, size_t errlen);
+
+/* Drop a prepared upload (its temp file is removed). */
+void list_upload_abort(struct list_pending *pd);
+
 /* Install data[0..len) as x->s->list (the web API's upload): the same validation as an scp
  * upload, then a settle-free atomic install (temp file beside the list, fsync, rename) and
  * a compile at once. RG_FOUND installed (out->src_state LIST_SRC_IN_FORCE, or

@@ -772,50 +772,63 @@ static int list_compile_tmp(int dfd, const char *name, mode_t mode, char *tmp, s
 	return fd;
 }
 
-/* Write data to a temp file beside path, fsync, rename over path, fsync the directory:
- * readers see the old file or the whole new one. Run as root (the web API), the file is
- * made with the directory owner's uid (per-thread filesystem ids: the daemon's other
- * threads stay root) and the group of the file it replaces (Exim's for a new list), so
- * root never writes where the customer could not; mode that of the file it replaces
- * (0640 for a new one). */
-int list_compile_install(const struct settings *s, const char *path, const char *data, size_t len,
-			       char *err, size_t errlen)
+/* Act as pd's filesystem identity (the directory's owner) or, back, as root. */
+static void list_compile_as_owner(const struct list_pending *pd, int on)
 {
-	char tmp[RG_PATH_MAX + 64], dir[RG_PATH_MAX];
+	if (!pd->as_owner)
+		return;
+	setfsgid(on ? pd->gid : 0);
+	setfsuid(on ? pd->uid : 0);
+}
+
+/* Write data to a temp file beside path and fsync it (pd keeps the directory and the name
+ * for list_compile_install_rename). Run as root (the web API), the file is made with the
+ * directory owner's uid (per-thread filesystem ids: the daemon's other threads stay root)
+ * and the group of the file it replaces (Exim's for a new list), so root never writes
+ * where the customer could not; mode that of the file it replaces (0640 for a new one). */
+int list_compile_install_write(const struct settings *s, const char *path, const char *data, size_t len,
+			       struct list_pending *pd, char *err, size_t errlen)
+{
+	char dir[RG_PATH_MAX];
 	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
 	struct stat old, d, sd;
 	mode_t mode = 0640;
 	size_t off = 0;
-	int dfd, fd, have_old, e = 0, dropped = 0;
+	int fd, have_old, e = 0;
 
+	memset(pd, 0, sizeof *pd);
+	pd->dfd = -1;
 	if (slash == NULL)
 		util_strlcpy(dir, ".", sizeof dir);
 	else if (util_snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path) < 0)
 		return util_snprintf(err, errlen, "list path too long"), -1;
-	/* Why a directory descriptor: every step below acts in the directory seen here, even
-	 * if its name is swapped meanwhile. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(dfd, &d) < 0) {
+	if (util_strlcpy(pd->name, name, sizeof pd->name) < 0 || util_strlcpy(pd->path, path, sizeof pd->path) < 0)
+		return util_snprintf(err, errlen, "list path too long"), -1;
+	/* Why a directory descriptor: every step acts in the directory seen here, even if its
+	 * name is swapped meanwhile. */
+	if ((pd->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(pd->dfd, &d) < 0) {
 		e = errno;
-		if (dfd >= 0)
-			close(dfd);
+		list_compile_install_abort(pd);
 		return util_snprintf(err, errlen, "%.150s: %s", dir, strerror(e)), -1;
 	}
 	/* Why no-follow: a customer's link at path is replaced, never copied from (its target
 	 * may be root's: its owner and mode must not pass to the new list). */
-	have_old = fstatat(dfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(old.st_mode);
+	have_old = fstatat(pd->dfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(old.st_mode);
 	if (have_old)
 		mode = old.st_mode & 0666;
 	if (geteuid() == 0 && d.st_uid != 0) {
-		gid_t gid = have_old ? old.st_gid : stat(s->state_dir, &sd) == 0 ? sd.st_gid : d.st_gid;
-
-		setfsgid(gid);
-		setfsuid(d.st_uid);
-		dropped = 1;
+		pd->as_owner = 1;
+		pd->uid = d.st_uid;
+		pd->gid = have_old ? old.st_gid : stat(s->state_dir, &sd) == 0 ? sd.st_gid : d.st_gid;
 	}
-	if ((fd = list_compile_tmp(dfd, name, mode, tmp, sizeof tmp)) < 0) {
+	list_compile_as_owner(pd, 1);
+	if ((fd = list_compile_tmp(pd->dfd, name, mode, pd->tmp, sizeof pd->tmp)) < 0) {
 		e = errno;
-		util_snprintf(err, errlen, "%.150s/%.60s: %s", dir, tmp, strerror(e));
-		goto out;
+		list_compile_as_owner(pd, 0);
+		util_snprintf(err, errlen, "%.150s: %s", path, strerror(e));
+		close(pd->dfd);
+		pd->dfd = -1;
+		return -1;
 	}
 	/* The umask must not narrow the documented mode. */
 	e = fchmod(fd, mode) < 0 ? errno : 0;
@@ -834,20 +847,47 @@ int list_compile_install(const struct settings *s, const char *path, const char 
 		e = errno;
 	if (close(fd) < 0 && e == 0)
 		e = errno;
-	if (e == 0 && renameat(dfd, tmp, dfd, name) < 0)
-		e = errno;
+	list_compile_as_owner(pd, 0);
 	if (e != 0) {
 		util_snprintf(err, errlen, "%.150s: %s", path, strerror(e));
-		unlinkat(dfd, tmp, 0);
-	} else {
-		/* Why the directory too: the rename itself must survive a crash. */
-		fsync(dfd);
+		list_compile_install_abort(pd);
+		return -1;
 	}
-out:
-	if (dropped) {
-		setfsuid(0);
-		setfsgid(0);
+	return 0;
+}
+
+/* Rename pd's temp file over its list and fsync the directory (as the directory's owner). */
+int list_compile_install_rename(struct list_pending *pd, char *err, size_t errlen)
+{
+	int e = 0;
+
+	list_compile_as_owner(pd, 1);
+	if (renameat(pd->dfd, pd->tmp, pd->dfd, pd->name) < 0)
+		e = errno;
+	else
+		fsync(pd->dfd);         /* the rename itself must survive a crash */
+	list_compile_as_owner(pd, 0);
+	if (e != 0) {
+		util_snprintf(err, errlen, "%.150s: %s", pd->path, strerror(e));
+		list_compile_install_abort(pd);
+		return -1;
 	}
-	close(dfd);
-	return e == 0 ? 0 : -1;
+	close(pd->dfd);
+	pd->dfd = -1;
+	return 0;
+}
+
+/* Remove pd's temp file (when there is one) and forget it. */
+void list_compile_install_abort(struct list_pending *pd)
+{
+	if (pd->dfd >= 0) {
+		if (pd->tmp[0]) {
+			list_compile_as_owner(pd, 1);
+			unlinkat(pd->dfd, pd->tmp, 0);
+			list_compile_as_owner(pd, 0);
+		}
+		close(pd->dfd);
+	}
+	pd->dfd = -1;
+	pd->tmp[0] = '\0';
 }

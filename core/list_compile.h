@@ -77,10 +77,13 @@ int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_forc
 int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
 			      void *arg, uint64_t *entry_lines, char *err, size_t errlen);
 
-/* Install data as path: temp file beside it (as root: made with the directory owner's uid
- * and the replaced file's group and mode), fsync, rename, fsync the directory. 0, or -1
- * with err. */
-int list_compile_install(const struct settings *s, const char *path, const char *data, size_t len,
-			 char *err, size_t errlen);
+/* Install data as pd->path in two steps: write a temp file beside it (as root: made with
+ * the directory owner's uid and the replaced file's group and mode) and fsync it; then
+ * rename it into place and fsync the directory. 0, or -1 with err (the temp file removed). */
+int list_compile_install_write(const struct settings *s, const char *path, const char *data, size_t len,
+			       struct list_pending *pd, char *err, size_t errlen);
+int list_compile_install_rename(struct list_pending *pd, char *err, size_t errlen);
+/* Remove a written temp file that will not be renamed. */
+void list_compile_install_abort(struct list_pending *pd);
 
 #endif

@@ -133,6 +133,45 @@ adm "$CUST" PUT /api/v1/domains/only.test/list --data-binary @"$TB/big.list"
 assert_eq 200 "$ADM_STATUS" "a list of 1,000,000 lines: 200"
 assert_eq 1000000 "$(adm_json .list.entries)" "1,000,000 entries in force"
 assert_match '^250 ' "$(tb_rcpt_reply user999999@only.test)" "the last line of the big list answers"
+# A large upload does not hold the lock every request needs: while its 1,000,000 lines are
+# validated (refused here: its last line is bad), other requests are answered. The PUT's
+# body is fully sent before the GETs start (http.client returns from request() then); a
+# GET that ends well before the PUT's answer was served during the validation.
+{ cat "$TB/big.list"; echo "not an address"; } >"$TB/big-bad.list"
+lockfree=$(python3 - "$ADM_PORT" "$CUST" "$TB/big-bad.list" <<'PY'
+import http.client, sys, threading, time
+port, tok, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+body = open(path, "rb").read()
+hdr = {"Authorization": "Bearer " + tok, "Content-Type": "text/plain"}
+sent, gets = threading.Event(), []
+def put():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("PUT", "/api/v1/domains/only.test/list", body, hdr)
+    put.sent_at = time.monotonic()
+    sent.set()
+    r = c.getresponse()
+    put.status = r.status
+    r.read()
+    put.done_at = time.monotonic()
+t = threading.Thread(target=put)
+t.start()
+sent.wait(120)
+while t.is_alive():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    t0 = time.monotonic()
+    c.request("GET", "/api/v1/domains/only.test/list", headers=hdr)
+    r = c.getresponse()
+    r.read()
+    gets.append((t0, time.monotonic(), r.status))
+    time.sleep(0.02)
+t.join()
+early = [g for g in gets if g[2] == 200 and g[1] < put.done_at - 0.2]
+print(put.status, len(early), "%.2f" % (put.done_at - put.sent_at))
+PY
+)
+read -r put_status early took <<<"$lockfree"
+assert_eq 422 "$put_status" "a 1,000,001-line upload with a bad last line: 422 (after ${took:-?} s)"
+assert_num "${early:-0}" -ge 1 "while it was validated, other requests were answered ($early GET(s) well before its answer)"
 adm "$CUST" PUT /api/v1/domains/only.test/list --data-binary $'user1@only.test\nalice@only.test\n'
 assert_eq 409 "$ADM_STATUS" "a list dropping most entries: 409 (held by the shrink guard)"
 assert_eq held "$(adm_json .list.state)" "409: state held"
