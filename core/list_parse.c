@@ -118,7 +118,7 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 	char line[LIST_LINE_MAX + 2], why[RG_ERRLEN];
 	/* Why one more byte than allowed: reading it is how "larger than" is seen. */
 	uint64_t budget = lp->max_bytes ? lp->max_bytes + 1 : 0;
-	unsigned long no = 0;
+	unsigned long no = 0, count = 0;
 	long len;
 	int rc = 0, allowed, ended = 0, marker;
 
@@ -146,9 +146,10 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 		s += strspn(s, " \t");
 		if (*s == '\0')
 			continue;
-		if ((marker = list_parse_marker(s, &lp->end_n)) != 0) {
+		if ((marker = list_parse_marker(s, &count)) != 0) {
 			lp->end_line = no;
 			lp->end_count = marker == 2;
+			lp->end_n = count;
 		}
 		ended = marker != 0;
 		if (*s == '#')
