@@ -115,6 +115,7 @@ static const struct key keys[] = {
 	STR(callout_known, T_ADDRESS, ""),
 	{ "greylist_sync", T_BOOL, F(greylist_sync), 0, 1, 1, "no", NULL },
 	NUM(log_cached, T_BOOL, 0, 1, "no"),
+	NUM(list_max_memory, T_UINT, 0, 1048576, "0"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 #define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */

@@ -80,6 +80,7 @@ struct settings {
 	char callout_known[RG_ADDRESS_MAX + 3];        /* "<a@d>"; "" = postmaster@DOMAIN */
 	int greylist_sync;                             /* no: greylist.mdb commits without fsync (global only) */
 	int log_cached;                                /* no; yes: a line per verdict from the cache too */
+	unsigned list_max_memory;                      /* MiB a detached list compile may add; 0 = 8 x list_max_size + 64 */
 };
 
 struct config;
