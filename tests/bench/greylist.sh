@@ -53,12 +53,11 @@ ENG=$(timeout 120 "$BIN/gl_bench" engine "$TB/engine.conf" "$N" "$DELAY.05" 2>&1
 [ $? -eq 0 ] && ok "engine: every answer as expected (defer, pass, pass)" || { not ok "engine stream"; diag "$ENG"; }
 
 # ---- 1b. a real Exim session
-TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-greylist.conf
 tb_conf <<EOF
 greylist_delay = ${DELAY}s
 greylist_awl_after = 0
 EOF
-tb_front "hostlist relay_from_hosts =
+tb_front --rcpt-snippet "$TB_SNIPPETS/rcptguard-greylist.conf" --main "hostlist relay_from_hosts =
 RCPTGUARD_GREYLIST_HOSTNAME =="
 # Each client its own share of the stream (rcptload's clients would overlap), sessions of
 # per_session RCPTs; the phase's rate = all RCPTs / the slowest client's wall time.

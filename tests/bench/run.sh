@@ -139,9 +139,9 @@ RG_PORT=$FRONT_PORT
 bench_exim_front() {
 	local name=$1 verify=$2 dir="$TB/$1" port
 	read -r port <<<"$(tb_free_ports 1)"
-	_tb_exim_dir "$dir"
+	tb_exim_dir "$dir"
 	{
-		_tb_exim_common "$dir" "$name.test"
+		tb_exim_common "$dir" "$name.test"
 		cat <<EOF
 log_selector = +smtp_connection +received_recipients
 smtp_banner = $name.test ESMTP benchmark front
@@ -178,8 +178,8 @@ to_backend_smtp:
 EOF
 	} >"$dir/exim.conf"
 	chmod 0644 "$dir/exim.conf"
-	_tb_exim_check "$dir/exim.conf" "$name Exim config"
-	_tb_exim_start "$dir/exim.conf" "$dir" "$name Exim" "$port"
+	tb_exim_check "$dir/exim.conf" "$name Exim config"
+	tb_exim_start "$dir/exim.conf" "$dir" "$name Exim" "$port"
 	BENCH_FRONT_PORT=$port
 }
 
@@ -193,15 +193,15 @@ PLAIN_PORT=$BENCH_FRONT_PORT
 # Front A again, without the preload (RCPTGUARD_NO_PRELOAD): each connection loads the
 # module and reads the config afresh, as before issue 11. Same config, own folder.
 NOPRE_DIR=$TB/front-nopreload
-_tb_exim_dir "$NOPRE_DIR"
+tb_exim_dir "$NOPRE_DIR"
 {
 	echo "RCPTGUARD_NO_PRELOAD = 1"
 	sed "s|$TB/front/|$NOPRE_DIR/|g" "$FRONT_CONF"
 } >"$NOPRE_DIR/exim.conf"
 chmod 0644 "$NOPRE_DIR/exim.conf"
 read -r NOPRE_PORT <<<"$(tb_free_ports 1)"
-_tb_exim_check "$NOPRE_DIR/exim.conf" "front A without preload"
-_tb_exim_start "$NOPRE_DIR/exim.conf" "$NOPRE_DIR" "front A without preload" "$NOPRE_PORT"
+tb_exim_check "$NOPRE_DIR/exim.conf" "front A without preload"
+tb_exim_start "$NOPRE_DIR/exim.conf" "$NOPRE_DIR" "front A without preload" "$NOPRE_PORT"
 
 say ""
 say "set-up: one back-end Exim (port $BE_USERS: knows alice, bob, user1..3 at any domain),"
