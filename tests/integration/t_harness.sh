@@ -2,8 +2,8 @@
 # t_harness.sh - the test bed's own assertions give no false failures: assert_match and
 # assert_no_match on a long text whose first line matches (grep -q stops reading early;
 # under pipefail a "printf | grep -q" then failed with SIGPIPE, always on a long text);
-# a mistyped or missing option of tb_front, tb_conf, tb_front_bh or nsd_zone stops the
-# script (never a silently different test); a watched paniclog fails the script unless
+# a mistyped or missing option of tb_front, tb_conf, tb_front_bh or nsd_zone, or an
+# environment knob they no longer read, stops the script (never a silently different test); a watched paniclog fails the script unless
 # --panic-ok; tb_front's options reach the front's configuration.
 . "$(dirname "$0")/../lib/testbed.sh"
 
@@ -48,6 +48,8 @@ refused front_positional 'tb_front "hostlist relay_from_hosts = 127.0.8.1"' \
 refused front_no_value 'tb_front --main' "tb_front: option --main needs a value"
 refused conf_typo 'tb_conf --state_dir /x </dev/null' "tb_conf: unknown option or argument '--state_dir'"
 refused bh_typo 'tb_front_bh --debgu -d 192.0.2.1' "tb_front_bh: unknown option '--debgu'"
+refused front_old_knob 'TB_FRONT_RCPT_PRE="  warn" tb_front' "tb_front: TB_FRONT_RCPT_PRE is not read any more: use tb_front --rcpt-pre"
+refused conf_old_knob 'TB_STATE_DIR=/x tb_conf </dev/null' "tb_conf: TB_STATE_DIR is not read any more: use tb_conf --state-dir"
 refused nsd_typo '. '"$TB_REPO"'/tests/lib/nsd.sh; nsd_zone --tll 60 a.test </dev/null' "nsd_zone: unknown option '--tll'"
 
 # ---- a watched paniclog: a failure at exit when not empty, unless --panic-ok

@@ -30,6 +30,7 @@ BLACKHOLE_PORT=
 
 nsd_zone() {
 	local ttl=3600 neg_ttl=300 zone
+	tb_no_knobs nsd_zone NSD_TTL:--ttl NSD_NEG_TTL:--neg-ttl
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--ttl | --neg-ttl)

@@ -9,6 +9,7 @@
 # file.
 tb_conf() {
 	local state_dir=$TB/state
+	tb_no_knobs tb_conf TB_STATE_DIR:--state-dir
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--state-dir) tb_need_value tb_conf "$1" $#; state_dir=$2; shift 2 ;;

@@ -185,6 +185,11 @@ tb_front() {
 	local extra="" rcpt_pre="" mail_acl_lines="" acls="" domains=$TB_DOMAINS
 	local rcpt_snip=$TB_SNIPPETS/rcptguard-rcpt.conf quit_snip=$TB_SNIPPETS/rcptguard-quit.conf
 	local no_quit=0 name=front exim=$TB_EXIM so=$RG_SO rg_conf=$TB/rcptguard.conf panic_ok=
+	tb_no_knobs tb_front TB_FRONT_NAME:--name TB_FRONT_EXIM:--exim TB_FRONT_SO:--so \
+		TB_FRONT_RG_CONF:--rg-conf TB_FRONT_RCPT_SNIPPET:--rcpt-snippet \
+		TB_FRONT_QUIT_SNIPPET:--quit-snippet TB_NO_QUIT_ACL:--no-quit-acl \
+		TB_FRONT_RCPT_PRE:--rcpt-pre TB_FRONT_MAIL_ACL:--mail-acl TB_FRONT_ACLS:--acls \
+		TB_PANIC_OK:--panic-ok
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--main | --rcpt-pre | --mail-acl | --acls | --domains | --rcpt-snippet | --quit-snippet | \
@@ -321,6 +326,7 @@ tb_front_children() {
 # debug output with --debug, e.g. --debug -d+expand) in $TB_BH_ERR.
 tb_front_bh() {
 	local debug=""
+	tb_no_knobs tb_front_bh TB_BH_DEBUG:--debug
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--debug) tb_need_value tb_front_bh "$1" $#; debug=$2; shift 2 ;;

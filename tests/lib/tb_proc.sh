@@ -50,6 +50,18 @@ tb_need_value() {
 	[ "$3" -ge 2 ] || tb_usage_error "$1" "option $2 needs a value"
 }
 
+# tb_no_knobs FUNC VAR:OPTION...: FUNC once read the environment variable VAR where it
+# now takes OPTION; VAR still set (a caller written for the old form) stops the script.
+# Why: an old-style knob would otherwise be ignored silently and change what a test checks.
+tb_no_knobs() {
+	local func=$1 pair var
+	shift
+	for pair in "$@"; do
+		var=${pair%%:*}
+		[ -z "${!var+set}" ] || tb_usage_error "$func" "$var is not read any more: use $func ${pair#*:}"
+	done
+}
+
 # tb_track PID: stop this process group at exit.
 tb_track() {
 	echo "$1" >>"$TB/.pids"

@@ -13,8 +13,9 @@
 #   tb_proc.sh     the folder $TB, ports, processes, exit trap: tb_setup, tb_track,
 #                  tb_on_exit, tb_stop, tb_free_ports, tb_listening, tb_wait_listen,
 #                  tb_now_ms, tb_watch_paniclog DIR [--panic-ok], tb_mount_tmpfs DIR SIZE,
-#                  tb_usage_error FUNC TEXT, tb_need_value FUNC OPTION NARGS (for the
-#                  option parsers of the test bed and tests/lib/*.sh)
+#                  tb_usage_error FUNC TEXT, tb_need_value FUNC OPTION NARGS,
+#                  tb_no_knobs FUNC VAR:OPTION... (for the option parsers of the test bed
+#                  and tests/lib/*.sh)
 #   tb_exim.sh     Exims: tb_backend [NAME], tb_backend_log, tb_backend_mark,
 #                  tb_backend_wait REGEX N [SECONDS], tb_backend_connections PORT,
 #                  tb_front [OPTIONS] (--main, --rcpt-pre, --mail-acl, --acls, --domains,
