@@ -122,14 +122,14 @@ deliver_now() {
 
 read -r BE_ORG BE_CATCHALL BE_DOWN <<<"$(tb_free_ports 3)"
 BE_DIR=$TB/backend
-# shellcheck disable=SC2034  # BE_LOG, TB_BE_MARK, BE_PID, FRONT_PID, TB_FRONT_STARTED: testbed.sh reads them
+# shellcheck disable=SC2034  # BE_LOG, BE_PID, FRONT_PID: testbed.sh reads them
 BE_LOG=$BE_DIR/mainlog
-TB_BE_MARK=0
-_tb_exim_dir "$BE_DIR"
+tb_backend_mark
+tb_exim_dir "$BE_DIR"
 mkdir -p "$BE_DIR/mail"
 chown "$TB_EXIM_USER:$TB_EXIM_USER" "$BE_DIR/mail"
 {
-	_tb_exim_common "$BE_DIR" mail.example.org
+	tb_exim_common "$BE_DIR" mail.example.org
 	cat <<EOF
 log_selector = +smtp_connection +incoming_port +received_recipients
 smtp_banner = \$primary_hostname ESMTP the customer's mail server (demo back-end)
@@ -176,8 +176,8 @@ catchall_mailbox:
 EOF
 } >"$BE_DIR/exim.conf"
 chmod 0644 "$BE_DIR/exim.conf"
-_tb_exim_check "$BE_DIR/exim.conf" "back-end Exim config"
-_tb_exim_start "$BE_DIR/exim.conf" "$BE_DIR" "back-end Exim" "$BE_ORG:$BE_CATCHALL" -odq
+tb_exim_check "$BE_DIR/exim.conf" "back-end Exim config"
+tb_exim_start "$BE_DIR/exim.conf" "$BE_DIR" "back-end Exim" "$BE_ORG:$BE_CATCHALL" -odq
 BE_PID=$TB_LAST_PID   # shellcheck disable=SC2034
 
 # ---------------------------------------------------------------- lists, LDAP, DNS
@@ -271,10 +271,10 @@ EOF
 CONF=$TB/rcptguard.conf
 
 FRONT_DIR=$TB/front
-_tb_exim_dir "$FRONT_DIR"
+tb_exim_dir "$FRONT_DIR"
 read -r FRONT_PORT <<<"$(tb_free_ports 1)"
 {
-	_tb_exim_common "$FRONT_DIR" gateway.example
+	tb_exim_common "$FRONT_DIR" gateway.example
 	cat <<EOF
 log_selector = +smtp_connection +received_recipients
 smtp_banner = \$primary_hostname ESMTP rcptguard demo gateway
@@ -342,12 +342,11 @@ EOF
 chmod 0644 "$FRONT_DIR/exim.conf"
 FRONT_CONF=$FRONT_DIR/exim.conf
 FRONT_LOG=$FRONT_DIR/mainlog
-_tb_exim_check "$FRONT_CONF" "gateway Exim config"
-_tb_exim_start "$FRONT_CONF" "$FRONT_DIR" "gateway Exim" "$FRONT_PORT" -odq
+tb_exim_check "$FRONT_CONF" "gateway Exim config"
+tb_exim_start "$FRONT_CONF" "$FRONT_DIR" "gateway Exim" "$FRONT_PORT" -odq
 # shellcheck disable=SC2034  # read by testbed.sh (stop, paniclog check at exit)
 FRONT_PID=$TB_LAST_PID
-# shellcheck disable=SC2034
-TB_FRONT_STARTED=1
+tb_watch_paniclog "$FRONT_DIR"
 
 step "rcptguard demo"
 explain "Folder: $TB (removed at the end; RG_KEEP=1 keeps it)" \
@@ -643,9 +642,9 @@ for g in A B; do
 	printf '%s\n' "state_dir = $TB/pool$g" "store = redis" "redis_uri = $(tb_redis_uri pool)" \
 		"greylist_delay = 2s" "" "[domain example.org]" "hosts = 127.0.0.1:$BE_ORG" >"$TB/pool$g.conf"
 	chmod 0644 "$TB/pool$g.conf"
-	TB_FRONT_NAME=pool$g TB_FRONT_RG_CONF=$TB/pool$g.conf TB_DOMAINS=example.org \
-		TB_FRONT_RCPT_PRE=".include $REPO/acl-snippets/rcptguard-greylist.conf" \
-		tb_front "hostlist relay_from_hosts = 127.0.0.1"
+	tb_front --name "pool$g" --rg-conf "$TB/pool$g.conf" --domains example.org \
+		--rcpt-pre ".include $REPO/acl-snippets/rcptguard-greylist.conf" \
+		--main "hostlist relay_from_hosts = 127.0.0.1"
 	printf -v "POOL_$g" '%s' "$FRONT_PORT"
 	FRONT_PID=
 done

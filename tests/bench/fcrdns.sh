@@ -91,9 +91,9 @@ say "      cached verdict (store)                           : $(kv cached_us_p50
 fe() {
 	local name=$1 acl=$2 dir="$TB/$1"
 	read -r FE_PORT <<<"$(tb_free_ports 1)"
-	_tb_exim_dir "$dir"
+	tb_exim_dir "$dir"
 	{
-		_tb_exim_common "$dir" "$name.test"
+		tb_exim_common "$dir" "$name.test"
 		cat <<EOF
 RCPTGUARD_SO = $RG_SO
 RCPTGUARD_OPTIONS = config=$3
@@ -106,8 +106,8 @@ $acl
 EOF
 	} >"$dir/exim.conf"
 	chmod 0644 "$dir/exim.conf"
-	_tb_exim_check "$dir/exim.conf" "$name Exim config"
-	_tb_exim_start "$dir/exim.conf" "$dir" "$name Exim" "$FE_PORT"
+	tb_exim_check "$dir/exim.conf" "$name Exim config"
+	tb_exim_start "$dir/exim.conf" "$dir" "$name Exim" "$FE_PORT"
 	FE_PID=$TB_LAST_PID
 }
 # cost PID: "CHILD_CPU_US CHILD_FAULTS DAEMON_CPU_US DAEMON_FAULTS" an Exim daemon and the

@@ -84,12 +84,11 @@ ENGS=$(engine_runs yes)
 	{ not ok "engine stream, greylist_sync = yes"; diag "$ENGS"; }
 
 # ---- 1b. a real Exim session
-TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-greylist.conf
 tb_conf <<EOF
 greylist_delay = ${DELAY}s
 greylist_awl_after = 0
 EOF
-tb_front "hostlist relay_from_hosts =
+tb_front --rcpt-snippet "$TB_SNIPPETS/rcptguard-greylist.conf" --main "hostlist relay_from_hosts =
 RCPTGUARD_GREYLIST_HOSTNAME =="
 # Each client its own share of the stream (rcptload's clients would overlap), sessions of
 # per_session RCPTs; the phase's rate = all RCPTs / the slowest client's wall time.

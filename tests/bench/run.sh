@@ -140,9 +140,9 @@ RG_PID=$FRONT_PID
 bench_exim_front() {
 	local name=$1 verify=$2 dir="$TB/$1" port
 	read -r port <<<"$(tb_free_ports 1)"
-	_tb_exim_dir "$dir"
+	tb_exim_dir "$dir"
 	{
-		_tb_exim_common "$dir" "$name.test"
+		tb_exim_common "$dir" "$name.test"
 		cat <<EOF
 log_selector = +smtp_connection +received_recipients
 smtp_banner = $name.test ESMTP benchmark front
@@ -179,8 +179,8 @@ to_backend_smtp:
 EOF
 	} >"$dir/exim.conf"
 	chmod 0644 "$dir/exim.conf"
-	_tb_exim_check "$dir/exim.conf" "$name Exim config"
-	_tb_exim_start "$dir/exim.conf" "$dir" "$name Exim" "$port"
+	tb_exim_check "$dir/exim.conf" "$name Exim config"
+	tb_exim_start "$dir/exim.conf" "$dir" "$name Exim" "$port"
 	BENCH_FRONT_PORT=$port
 	BENCH_FRONT_PID=$TB_LAST_PID
 }
@@ -197,15 +197,15 @@ PLAIN_PID=$BENCH_FRONT_PID
 # Front A again, without the preload (RCPTGUARD_NO_PRELOAD): each connection loads the
 # module and reads the config afresh, as before issue 11. Same config, own folder.
 NOPRE_DIR=$TB/front-nopreload
-_tb_exim_dir "$NOPRE_DIR"
+tb_exim_dir "$NOPRE_DIR"
 {
 	echo "RCPTGUARD_NO_PRELOAD = 1"
 	sed "s|$TB/front/|$NOPRE_DIR/|g" "$FRONT_CONF"
 } >"$NOPRE_DIR/exim.conf"
 chmod 0644 "$NOPRE_DIR/exim.conf"
 read -r NOPRE_PORT <<<"$(tb_free_ports 1)"
-_tb_exim_check "$NOPRE_DIR/exim.conf" "front A without preload"
-_tb_exim_start "$NOPRE_DIR/exim.conf" "$NOPRE_DIR" "front A without preload" "$NOPRE_PORT"
+tb_exim_check "$NOPRE_DIR/exim.conf" "front A without preload"
+tb_exim_start "$NOPRE_DIR/exim.conf" "$NOPRE_DIR" "front A without preload" "$NOPRE_PORT"
 NOPRE_PID=$TB_LAST_PID
 
 # Front D: the shipped snippets (preload, RCPT, quit) around a do-nothing dlfunc module
@@ -213,7 +213,7 @@ NOPRE_PID=$TB_LAST_PID
 # any module, the floor under front A in figure 1.
 A_FRONT=("$FRONT_PID" "$FRONT_PORT" "$FRONT_CONF" "$FRONT_LOG")
 FRONT_PID=
-TB_FRONT_NAME=front-null TB_FRONT_SO=$BIN/null_dlfunc.so tb_front
+tb_front --name front-null --so "$BIN/null_dlfunc.so"
 NULL_PORT=$FRONT_PORT
 NULL_PID=$FRONT_PID
 FRONT_PID=${A_FRONT[0]} FRONT_PORT=${A_FRONT[1]} FRONT_CONF=${A_FRONT[2]} FRONT_LOG=${A_FRONT[3]}

@@ -59,7 +59,7 @@ tb_conf <<EOF
 log_cached = yes
 $(tb_std_domains)
 EOF
-TB_FRONT_RCPT_PRE=".include $TB_SNIPPETS/rcptguard-blocklist.conf" tb_front "RCPTGUARD_DNSLISTS = bl.test
+tb_front --rcpt-pre ".include $TB_SNIPPETS/rcptguard-blocklist.conf" --main "RCPTGUARD_DNSLISTS = bl.test
 RCPTGUARD_BLOCKLIST_CIDR = $cidr
 RCPTGUARD_BLOCKLIST_EXEMPT = 127.0.0.5"
 

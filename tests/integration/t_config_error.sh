@@ -75,7 +75,7 @@ assert_match '^550 .*recipient unknown' "$(tb_reply_of nobody@example.org)" "con
 assert_no_log 'configuration error' "config fixed: no configuration error logged"
 
 # A bad per-call option from the ACL (OPTIONS) is a configuration error too: 451.
-TB_FRONT_RCPT_PRE='  warn set acl_m_rg_opts = no_such_option=1' tb_front
+tb_front --rcpt-pre '  warn set acl_m_rg_opts = no_such_option=1'
 tb_mark
 r=$(tb_rcpt_reply nobody@example.org)
 assert_match '^451 ' "$r" "bad ACL option: 451, not 550"

@@ -209,7 +209,7 @@ assert_match '^acl_smtp_quit = acl_rcptguard_quit' "$(/usr/sbin/exim4 -C "$TB/on
 # The system's Exim as a daemon on a loopback port, with that configuration.
 read -r port <<<"$(tb_free_ports 1)"
 mkdir -p "$TB/deb-daemon"
-_tb_exim_start "$TB/on.conf" "$TB/deb-daemon" "Debian-configured Exim" "$port"
+tb_exim_start "$TB/on.conf" "$TB/deb-daemon" "Debian-configured Exim" "$port"
 deb_pid=$TB_LAST_PID
 ok "the system's Exim (/usr/sbin/exim4) listens on 127.0.0.1:$port with Debian's configuration"
 FRONT_PORT=$port

@@ -11,7 +11,7 @@ EOF
 tb_front
 
 # ---- exim -d+expand -bh: the dialogue
-TB_BH_DEBUG=-d+expand tb_front_bh 192.0.2.1 --to user1@example.org,nobody@example.org
+tb_front_bh --debug -d+expand 192.0.2.1 --to user1@example.org,nobody@example.org
 replies=$(tb_rcpt_parse "$TB_SWAKS_OUT")
 assert_match $'^user1@example\\.org\t250 ' "$replies" "-bh session: known user 250"
 assert_match $'^nobody@example\\.org\t550 <nobody@example\\.org>: recipient unknown' "$replies" "-bh session: unknown user 550"
@@ -29,7 +29,7 @@ assert_match "callout $hp << 550 5\\.1\\.1" "$dbg" "-d: << 550 5.1.1 reply"
 assert_match 'rcptguard: verify_recipient <nobody@example\.org> result=fail source=callout' "$dbg" "-d: the verdict line too"
 
 # Cached now: -d shows the verdict from the cache and no dialogue.
-TB_BH_DEBUG=-d tb_front_bh 192.0.2.1 --to user1@example.org
+tb_front_bh --debug -d 192.0.2.1 --to user1@example.org
 dbg=$(cat "$TB_BH_ERR")
 assert_match 'rcptguard: verify_recipient <user1@example\.org> result=pass source=cache' "$dbg" "-d, cached: source=cache"
 assert_no_match "callout .* >> RCPT TO:<user1@example\\.org>" "$dbg" "-d, cached: no callout dialogue"

@@ -11,7 +11,7 @@ MSG_NOPTR="Your IP address does not resolve to a hostname - no proper reverse ma
 MSG_DYN="You are a dynamic host - please use your providers mailserver to send emails"
 TIMEOUT_S=2
 
-NSD_TTL=3600 nsd_zone fcrdns.example <<'EOF'
+nsd_zone --ttl 3600 fcrdns.example <<'EOF'
 good                      A     127.0.2.1
 noaddr                    TXT   "a name without an address"
 elsewhere                 A     127.0.2.99
@@ -90,8 +90,8 @@ ms_of() {
 
 # ---------------------------------------------------------------- connect ACL placement
 
-TB_FRONT_ACLS=$'acl_check_connect:\n.include '"$TB_SNIPPETS"$'/rcptguard-connect.conf\n  accept'
-tb_front "acl_smtp_connect = acl_check_connect"
+tb_front --main "acl_smtp_connect = acl_check_connect" \
+	--acls $'acl_check_connect:\n.include '"$TB_SNIPPETS"$'/rcptguard-connect.conf\n  accept'
 
 tb_mark
 assert_match '^220 ' "$(banner 127.0.2.1)" "proper host (PTR good.fcrdns.example, A back to it): 220 banner"
@@ -218,9 +218,9 @@ assert_eq 0 "$(tb_front_log | grep -c 'SIGSEGV\|SIGKILL\|Out of memory')" "no Ex
 
 # ---- RCPT ACL placement: authenticated clients and exempt relays are spared
 conf_forward
-TB_FRONT_ACLS=$'begin authenticators\nplain:\n  driver = plaintext\n  public_name = PLAIN\n  server_prompts = :\n  server_condition = ${if and{{eq{$auth2}{roamer}}{eq{$auth3}{secret}}}}\n  server_set_id = $auth2'
-TB_FRONT_RCPT_PRE=".include $TB_SNIPPETS/rcptguard-connect.conf"
-tb_front $'RCPTGUARD_FCRDNS_EXEMPT == <; 127.0.2.4\nauth_advertise_hosts = *'
+tb_front --acls $'begin authenticators\nplain:\n  driver = plaintext\n  public_name = PLAIN\n  server_prompts = :\n  server_condition = ${if and{{eq{$auth2}{roamer}}{eq{$auth3}{secret}}}}\n  server_set_id = $auth2' \
+	--rcpt-pre ".include $TB_SNIPPETS/rcptguard-connect.conf" \
+	--main $'RCPTGUARD_FCRDNS_EXEMPT == <; 127.0.2.4\nauth_advertise_hosts = *'
 tb_mark
 r=$(tb_rcpt_reply user1@example.org --local-interface 127.0.2.2)
 assert_eq "550 $MSG_NOPTR" "$r" "RCPT placement: no PTR: 550 with the text"

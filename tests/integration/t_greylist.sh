@@ -15,19 +15,24 @@ chmod 0644 "$TB/whitelist"
 # Why 4 s and not less: each step is a whole swaks session (perl start, SMTP dialogue); on a
 # busy machine two of them take longer than a shorter delay, and the early retry then passes.
 GL_DELAY=4
-# gl_conf LINE...: the test's rcptguard.conf with these extra lines (greylist_delay = GL_DELAY).
+# gl_conf [--state-dir DIR] LINE...: the test's rcptguard.conf with these extra lines
+# (greylist_delay = GL_DELAY); --state-dir goes to tb_conf.
 gl_conf() {
+	local opts=()
+	if [ "${1:-}" = --state-dir ]; then
+		opts=(--state-dir "$2")
+		shift 2
+	fi
 	{
 		echo "greylist_delay = ${GL_DELAY}s"
 		echo "greylist_whitelist = $TB/whitelist"
 		printf '%s\n' "$@"
-	} | tb_conf
+	} | tb_conf "${opts[@]}"
 }
 gl_conf "greylist_awl_after = 3"
 # Relay clients (exempt): 127.0.8.1. The verified host name: from a test table, since
 # this machine has no reverse DNS for 127.x (Exim would look it up).
-TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-greylist.conf
-tb_front "hostlist relay_from_hosts = 127.0.8.1
+tb_front --rcpt-snippet "$TB_SNIPPETS/rcptguard-greylist.conf" --main "hostlist relay_from_hosts = 127.0.8.1
 RCPTGUARD_GREYLIST_HOSTNAME == \${if eq{\$sender_host_address}{127.0.7.7}{mx1.trusted.test}{}}"
 
 # reply IP FROM TO: the RCPT reply of one session from client IP.
@@ -142,11 +147,11 @@ assert_log "greylist: whitelist unusable, passing: $TB/whitelist:2: unknown entr
 printf 'client 127.0.9.0/24\n' >"$TB/whitelist"
 
 # ---- broken store: pass by default, defer with greylist_on_error = defer
-TB_STATE_DIR=/nonexistent/rcptguard gl_conf ""
+gl_conf --state-dir /nonexistent/rcptguard ""
 tb_front_mark
 assert_match '^250 ' "$(reply 127.0.5.10 st@err.test user@example.org)" "store unavailable: pass"
 assert_log 'greylist: store unavailable, passing' "main log: store unavailable, passing"
-TB_STATE_DIR=/nonexistent/rcptguard gl_conf "greylist_on_error = defer"
+gl_conf --state-dir /nonexistent/rcptguard "greylist_on_error = defer"
 assert_match '^451 4\.7\.1' "$(reply 127.0.5.10 st@err.test user@example.org)" "store unavailable, greylist_on_error = defer: 451"
 assert_log 'greylist: store unavailable, deferring' "main log: store unavailable, deferring"
 # Why a long delay here: the 50 sessions must all fall within one delay, however busy the machine.

@@ -15,8 +15,7 @@ greylist_delay = 2s
 greylist_awl_after = 0
 $(tb_std_domains)
 EOF2
-TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-greylist.conf
-tb_front "hostlist relay_from_hosts =
+tb_front --rcpt-snippet "$TB_SNIPPETS/rcptguard-greylist.conf" --main "hostlist relay_from_hosts =
 RCPTGUARD_GREYLIST_HOSTNAME =="
 ST=$TB/state
 BOOT=$(cat /proc/sys/kernel/random/boot_id)

@@ -31,8 +31,7 @@ pg_conf() {
 }
 pg_conf "$PG_CLIENTS" "$PG_RECIPIENTS"
 # The verified host name per client IP, from a table (no reverse DNS for 127.x here).
-TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-greylist.conf
-tb_front "hostlist relay_from_hosts = 127.0.8.1
+tb_front --rcpt-snippet "$TB_SNIPPETS/rcptguard-greylist.conf" --main "hostlist relay_from_hosts = 127.0.8.1
 RCPTGUARD_GREYLIST_HOSTNAME == \${lookup{\$sender_host_address}lsearch{$TB/names}{\$value}}"
 cat >"$TB/names" <<EOF
 127.0.7.1: mx3.vger.kernel.org

@@ -72,9 +72,9 @@ tb_front
 DL_PORT=$FRONT_PORT DL_LOG=$FRONT_LOG DL_CONF=$FRONT_CONF
 
 FRONT_PID=
-TB_FRONT_NAME=lookup TB_FRONT_EXIM=$LK_BIN TB_FRONT_RG_CONF=$LK_RG_CONF \
-	TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-rcpt-lookup.conf \
-	TB_FRONT_QUIT_SNIPPET=$TB_SNIPPETS/rcptguard-quit-lookup.conf tb_front
+tb_front --name lookup --exim "$LK_BIN" --rg-conf "$LK_RG_CONF" \
+	--rcpt-snippet "$TB_SNIPPETS/rcptguard-rcpt-lookup.conf" \
+	--quit-snippet "$TB_SNIPPETS/rcptguard-quit-lookup.conf"
 LK_PORT=$FRONT_PORT LK_LOG=$FRONT_LOG LK_CONF=$FRONT_CONF
 FRONT_PID=
 
@@ -199,7 +199,7 @@ chown "$TB_EXIM_USER:$TB_EXIM_USER" "$TB/dlsrc-state"
 sed "s|^state_dir = .*|state_dir = $TB/dlsrc-state|" "$TB/rcptguard.conf" >"$DS_RG_CONF"
 chmod 0644 "$DS_RG_CONF"
 FRONT_PID=
-TB_FRONT_NAME=dlsrc TB_FRONT_EXIM=$LK_BIN TB_FRONT_SO=$LK_SHARED/rcptguard.so TB_FRONT_RG_CONF=$DS_RG_CONF tb_front
+tb_front --name dlsrc --exim "$LK_BIN" --so "$LK_SHARED/rcptguard.so" --rg-conf "$DS_RG_CONF"
 DS_PID=$FRONT_PID
 FRONT_PID=
 tb_rcpts user1@example.org nobody@example.org first@catchall.test user1@tempfail.test "$q_local" >"$TB/first.dlsrc"
@@ -297,12 +297,11 @@ assert_match 'EXIM_SRC' "$TB_OUT" "make lookups EXIM_SRC=/nonexistent: the messa
 # rcptguard.conf, so both answers come from its cache. Sets BOTH_PORT BOTH_PID BOTH_LOG.
 both_front() {
 	FRONT_PID=
-	TB_FRONT_NAME=$1 TB_FRONT_EXIM=$LK_BIN TB_FRONT_SO=$2 TB_FRONT_RG_CONF=$LK_RG_CONF \
-		TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-rcpt-lookup.conf \
-		TB_FRONT_RCPT_PRE='  warn    set acl_m_lk = ${lookup rcptguard{recipient ${quote_rcptguard:$local_part@$domain} RCPTGUARD_OPTIONS}{$value}{NOTFOUND}}
+	tb_front --name "$1" --exim "$LK_BIN" --so "$2" --rg-conf "$LK_RG_CONF" \
+		--rcpt-snippet "$TB_SNIPPETS/rcptguard-rcpt-lookup.conf" \
+		--rcpt-pre '  warn    set acl_m_lk = ${lookup rcptguard{recipient ${quote_rcptguard:$local_part@$domain} RCPTGUARD_OPTIONS}{$value}{NOTFOUND}}
           set acl_m_dl = ${dlfunc{RCPTGUARD_SO}{verify_recipient}{$local_part@$domain}{RCPTGUARD_OPTIONS}}
-          logwrite = both-faces <$local_part@$domain> lookup=[$acl_m_lk] dlfunc=[$acl_m_dl]' \
-		tb_front
+          logwrite = both-faces <$local_part@$domain> lookup=[$acl_m_lk] dlfunc=[$acl_m_dl]'
 	BOTH_PORT=$FRONT_PORT BOTH_PID=$FRONT_PID BOTH_LOG=$FRONT_LOG
 	FRONT_PID=
 }

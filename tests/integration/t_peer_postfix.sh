@@ -56,9 +56,9 @@ EOF
 # never sends.
 read -r P_ADMIN <<<"$(tb_free_ports 1)"
 EX=$TB/nullexim
-_tb_exim_dir "$EX"
+tb_exim_dir "$EX"
 {
-	_tb_exim_common "$EX" nullexim.test
+	tb_exim_common "$EX" nullexim.test
 	cat <<'EOF'
 log_selector = +smtp_connection
 acl_smtp_rcpt = acl_rcpt
@@ -79,8 +79,8 @@ EOF
 } >"$EX/exim.conf"
 chown root:root "$EX/exim.conf"
 chmod 0644 "$EX/exim.conf"
-_tb_exim_check "$EX/exim.conf" "null-sender refusing Exim"
-_tb_exim_start "$EX/exim.conf" "$EX" "null-sender refusing Exim" "$P_ADMIN"
+tb_exim_check "$EX/exim.conf" "null-sender refusing Exim"
+tb_exim_start "$EX/exim.conf" "$EX" "null-sender refusing Exim" "$P_ADMIN"
 
 tb_conf <<EOF
 sources = callout

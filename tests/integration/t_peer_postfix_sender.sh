@@ -12,8 +12,7 @@ pf_fetch || bail "cannot unpack Debian's postfix package (apt-get download postf
 tb_conf <<EOF
 greylist_delay = 2s
 EOF
-TB_FRONT_RCPT_SNIPPET=$TB_SNIPPETS/rcptguard-greylist.conf
-tb_front "hostlist relay_from_hosts = 127.0.8.1"
+tb_front --rcpt-snippet "$TB_SNIPPETS/rcptguard-greylist.conf" --main "hostlist relay_from_hosts = 127.0.8.1"
 
 read -r P_SUBMIT <<<"$(tb_free_ports 1)"
 mkdir -p "$TB/sender"

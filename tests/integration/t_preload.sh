@@ -24,7 +24,7 @@ tb_front
 tb_front_stop
 dir=$(dirname "$FRONT_CONF")
 : >"$dir/daemon.out"
-_tb_exim_start "$FRONT_CONF" "$dir" "front Exim (debug)" "$FRONT_PORT" -d-all+local_scan \
+tb_exim_start "$FRONT_CONF" "$dir" "front Exim (debug)" "$FRONT_PORT" -d-all+local_scan \
 	'-DRCPTGUARD_MAX_PER_HOST=${if eq{$sender_host_address}{127.0.0.9}{1}{}}'
 FRONT_PID=$TB_LAST_PID
 DBG=$dir/daemon.out

@@ -42,9 +42,9 @@ pool_conf() {
 pool_conf "$(tb_redis_uri main)"
 
 # Both fronts: greylisting (relay host 127.0.8.1 exempt) before recipient verification.
-TB_FRONT_RCPT_PRE=".include $TB_SNIPPETS/rcptguard-greylist.conf"
 for g in A B; do
-	TB_FRONT_NAME=gw$g TB_FRONT_RG_CONF=$TB/rg$g.conf tb_front "hostlist relay_from_hosts = 127.0.8.1"
+	tb_front --name "gw$g" --rg-conf "$TB/rg$g.conf" --rcpt-pre ".include $TB_SNIPPETS/rcptguard-greylist.conf" \
+		--main "hostlist relay_from_hosts = 127.0.8.1"
 	printf -v "PORT_$g" '%s' "$FRONT_PORT"
 	printf -v "PID_$g" '%s' "$FRONT_PID"
 	printf -v "LOG_$g" '%s' "$FRONT_LOG"

@@ -17,8 +17,7 @@ hosts = 127.0.0.1:$BE_USERS
 [domain foreign.test]
 hosts = 127.0.0.1:$BE_USERS
 EOF
-TB_FRONT_RCPT_PRE=".include $TB_SNIPPETS/rcptguard-sender.conf"
-tb_front
+tb_front --rcpt-pre ".include $TB_SNIPPETS/rcptguard-sender.conf"
 
 # sender_reply FROM: the reply to the first RCPT (to a known user of users.test).
 sender_reply() {
@@ -76,9 +75,7 @@ out=$(tb_ctl check --sender nobody@foreign.test)
 assert_match '^result=skip reason=foreign' "$out" "rcptguardctl check --sender: foreign sender skipped"
 
 # The MAIL ACL placement: refused at MAIL FROM.
-TB_FRONT_RCPT_PRE=""
-TB_FRONT_MAIL_ACL=".include $TB_SNIPPETS/rcptguard-sender.conf"
-tb_front
+tb_front --mail-acl ".include $TB_SNIPPETS/rcptguard-sender.conf"
 tb_mark
 tb_swaks --to user1@users.test --from nobody2@example.org
 mail_reply=$(grep -E '^<~?\*\* ' "$TB_SWAKS_OUT" | head -n 1)

@@ -44,7 +44,7 @@ locked=$TB/state-locked
 mkdir -p "$locked"
 chown root:root "$locked"
 chmod 0700 "$locked"
-TB_STATE_DIR=$locked tb_conf <<EOF
+tb_conf --state-dir "$locked" <<EOF
 $(tb_std_domains)
 EOF
 tb_mark
@@ -65,7 +65,7 @@ if ! tb_mount_tmpfs "$full" 64k; then
 fi
 chown "$TB_EXIM_USER:$TB_EXIM_USER" "$full"
 chmod 0750 "$full"
-TB_STATE_DIR=$full tb_conf <<EOF
+tb_conf --state-dir "$full" <<EOF
 $(tb_std_domains)
 EOF
 # One verdict so that the store exists, then fill the rest of the disk.

@@ -11,9 +11,10 @@
 #     EOF
 #     nsd_start                      # sets NSD_PORT; "dns_forward = 127.0.0.1@$NSD_PORT"
 #
-# nsd_zone NAME: the zone's records from stdin (relative or absolute names), after an SOA
-#   (negative TTL $NSD_NEG_TTL, default 300) and an NS record that nsd_zone adds; records
-#   without a TTL get $NSD_TTL (default 3600). Call before nsd_start (or nsd_restart).
+# nsd_zone [--ttl SECONDS] [--neg-ttl SECONDS] NAME: the zone's records from stdin
+#   (relative or absolute names), after an SOA (negative TTL --neg-ttl, default 300) and an
+#   NS record that nsd_zone adds; records without a TTL get --ttl (default 3600). Call
+#   before nsd_start (or nsd_restart).
 # nsd_start [PORT]: start nsd on 127.0.0.1:PORT (default: a port picked at run time; the
 #   benchmark passes 53 inside its own network namespace); waits until it answers; stops
 #   at exit (tb_track). Sets NSD_PORT, NSD_DIR.
@@ -28,12 +29,25 @@ NSD_ZONES=()
 BLACKHOLE_PORT=
 
 nsd_zone() {
-	local zone=$1
+	local ttl=3600 neg_ttl=300 zone
+	tb_no_knobs nsd_zone NSD_TTL:--ttl NSD_NEG_TTL:--neg-ttl
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--ttl | --neg-ttl)
+			tb_need_value nsd_zone "$1" $#
+			if [ "$1" = --ttl ]; then ttl=$2; else neg_ttl=$2; fi
+			shift 2 ;;
+		--*) tb_usage_error nsd_zone "unknown option '$1'" ;;
+		*) break ;;
+		esac
+	done
+	[ $# -eq 1 ] || tb_usage_error nsd_zone "one zone name expected, got: $*"
+	zone=$1
 	mkdir -p "$NSD_DIR"
 	{
 		echo "\$ORIGIN $zone."
-		echo "\$TTL ${NSD_TTL:-3600}"
-		echo "@ IN SOA ns.$zone. hostmaster.$zone. ( 1 3600 600 86400 ${NSD_NEG_TTL:-300} )"
+		echo "\$TTL $ttl"
+		echo "@ IN SOA ns.$zone. hostmaster.$zone. ( 1 3600 600 86400 $neg_ttl )"
 		echo "@ IN NS ns.$zone."
 		cat
 	} >"$NSD_DIR/$zone.zone"
