@@ -278,6 +278,20 @@ while IFS= read -r cmd; do
 done < <(sed -n 's/^ExecStart=//p' "$svc")
 assert_match 'Debian-exim.*rcptguardctl purge' "$(cat /etc/cron.d/rcptguard 2>/dev/null)" "cron fallback: rcptguardctl purge as Debian-exim"
 
+# ---- shutdown: greylist.mdb (written without fsync) synced once Exim has stopped
+gsvc=/lib/systemd/system/rcptguard-greylist-sync.service
+assert_match '^Before=exim4\.service$' "$(cat "$gsvc" 2>/dev/null)" "greylist-sync unit: stopped after Exim (Before=exim4.service)"
+assert_match '^User=Debian-exim$' "$(cat "$gsvc" 2>/dev/null)" "greylist-sync unit runs as Debian-exim"
+assert_status 0 "a greylisting decision as Debian-exim writes greylist.mdb" -- \
+	runuser -u Debian-exim -- /usr/sbin/rcptguardctl greylist 192.0.2.9 sender@deb.example user1@example.org
+# As an Exim session leaves it: unsynced commits of this boot.
+printf 'dirty %s\n' "$(cat /proc/sys/kernel/random/boot_id)" >/var/lib/rcptguard/greylist.mdb-boot
+chown Debian-exim:Debian-exim /var/lib/rcptguard/greylist.mdb-boot
+gstop=$(sed -n 's/^ExecStop=//p' "$gsvc")
+# shellcheck disable=SC2086  # the unit's command line, as systemd splits it
+assert_status 0 "greylist-sync ExecStop as Debian-exim: $gstop" -- runuser -u Debian-exim -- $gstop
+assert_eq synced "$(cat /var/lib/rcptguard/greylist.mdb-boot 2>&1)" "after the unit's ExecStop the greylist file is stamped synced (kept after a reboot)"
+
 # ---------------------------------------------------------------- purge
 
 files=$(dpkg-query -L rcptguard rcptguard-admin 2>/dev/null)
