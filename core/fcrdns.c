@@ -239,7 +239,7 @@ static int fcrdns_verdict_line(const struct fcrdns_client *c, const struct setti
 		yield_add(y, "detail", detail);
 		return RG_NOTFOUND;
 	}
-	rc = dynamic_check(r->name, c->addr, c->family, s->dynamic_patterns, why, sizeof why, err, sizeof err);
+	rc = dynamic_check(r->name, c->addr, c->family, s->fcrdns.dynamic_patterns, why, sizeof why, err, sizeof err);
 	if (rc == RG_CONFIG || rc == RG_TEMPFAIL) {
 		rglog(RGLOG_ERROR, "rcptguard: configuration error: %s", err);
 		yield_init(y, "defer");
@@ -249,7 +249,7 @@ static int fcrdns_verdict_line(const struct fcrdns_client *c, const struct setti
 		yield_add(y, "detail", err);
 		return RG_CONFIG;
 	}
-	if (rc == RG_FOUND && strcmp(s->dynamic_action, "flag") != 0) {
+	if (rc == RG_FOUND && strcmp(s->fcrdns.dynamic_action, "flag") != 0) {
 		yield_init(y, "fail");
 		yield_add(y, "source", source);
 		yield_add(y, "reason", "dynamic");
@@ -316,15 +316,15 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y)
 		st = store_process(s, err, sizeof err);
 		if (st == NULL)
 			rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
-		if (fcrdns_cached(st, &c, s->fcrdns_cache_ttl, t0 + (int64_t)s->dns_timeout * 1000, &rec) == 0) {
+		if (fcrdns_cached(st, &c, s->fcrdns.cache_ttl, t0 + (int64_t)s->dns.timeout * 1000, &rec) == 0) {
 			rc = fcrdns_verdict(&c, s, &rec, "cache", NULL, y);
 		} else {
 			memset(&rec, 0, sizeof rec);
 			err[0] = '\0';
-			rc = fcrdns_dns(&c, s, t0 + (int64_t)s->dns_timeout * 1000, &rec, &ttl, err, sizeof err);
+			rc = fcrdns_dns(&c, s, t0 + (int64_t)s->dns.timeout * 1000, &rec, &ttl, err, sizeof err);
 			if (rc == RG_FOUND) {
-				fcrdns_store(st, &c, &rec, ttl < s->fcrdns_cache_ttl ? ttl : s->fcrdns_cache_ttl,
-					     t0 + (int64_t)s->dns_timeout * 1000);
+				fcrdns_store(st, &c, &rec, ttl < s->fcrdns.cache_ttl ? ttl : s->fcrdns.cache_ttl,
+					     t0 + (int64_t)s->dns.timeout * 1000);
 				rc = fcrdns_verdict(&c, s, &rec, "dns", rec.outcome == FCRDNS_CONFIRMED ? NULL : err, y);
 			} else {
 				if (rc == RG_CONFIG)
