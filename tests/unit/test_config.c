@@ -986,6 +986,128 @@ static void test_overlong_values(void **state)
 	assert_string_equal(s.callout.hosts, "");
 }
 
+/* Members own their keys: each member key is read into its member's settings, in the
+ * global part and in sections, given twice is an error, and no two owners share a name. */
+static void test_member_keys(void **state)
+{
+	struct config *c;
+	struct settings s;
+	size_t i, j, a, b;
+	char text[256];
+
+	(void)state;
+	for (i = 0; i < config_members_n; i++) {
+		const struct config_keyset *ks = config_members[i].set;
+
+		assert_non_null(ks->owner);
+		assert_true(ks->n > 0);
+		for (a = 0; a < ks->n; a++) {
+			/* Every member key is found, and its own default is a valid value. */
+			snprintf(text, sizeof text, "%s = \"%s\"\n", ks->keys[a].name, ks->keys[a].def);
+			global_of(text, &s);
+			for (j = i; j < config_members_n; j++)
+				for (b = j == i ? a + 1 : 0; b < config_members[j].set->n; b++)
+					if (!strcmp(ks->keys[a].name, config_members[j].set->keys[b].name))
+						fail_msg("key %s owned twice", ks->keys[a].name);
+		}
+	}
+	c = load_ok("ldap_uri = ldap://global.example\n"
+		    "list = /g.list\n"
+		    "dns_timeout = 7s\n"
+		    "[domain a.example]\n"
+		    "ldap_base = dc=a\n"
+		    "list_settle = 1m\n"
+		    "callout_helo = GW.Example\n"
+		    "dynamic_action = flag\n");
+	config_for_domain(c, "a.example", &s);
+	assert_string_equal(s.ldap.uri, "ldap://global.example");
+	assert_string_equal(s.ldap.base, "dc=a");
+	assert_string_equal(s.list.path, "/g.list");
+	assert_int_equal(s.list.settle, 60);
+	assert_string_equal(s.callout.helo, "gw.example");
+	assert_int_equal(s.dns.timeout, 7);
+	assert_string_equal(s.fcrdns.dynamic_action, "flag");
+	config_for_domain(c, "b.example", &s);
+	assert_string_equal(s.ldap.base, "");
+	assert_int_equal(s.list.settle, 10);
+	assert_string_equal(s.fcrdns.dynamic_action, "reject");
+	config_free(c);
+
+	load_bad("ldap_timeout = 2s\nldap_timeout = 3s\n", "2: key \"ldap_timeout\" given twice");
+	load_bad("[domain a.example]\nlist = /a\nlist = /b\n", "3: key \"list\" given twice");
+	load_bad("ldap_url = ldap://x\n", "1: unknown key \"ldap_url\"");
+	load_bad("[domain a.example]\ndns_forwarder = 127.0.0.1\n", "2: unknown key \"dns_forwarder\"");
+	load_bad("ldap_filter = (uid=%u\n", "1: key \"ldap_filter\": unbalanced parentheses: 1 '(' not closed");
+}
+
+/* A member's check() judges its settings as a whole, after the part is read, and its
+ * error names the file and line of the part's last key of that member. */
+static void test_member_checks(void **state)
+{
+	struct config *c;
+	struct settings s;
+	const char *inc;
+
+	(void)state;
+	load_bad("ldap_uri = ldaps://ldap.example\n"
+		 "ldap_base = dc=example\n"
+		 "ldap_starttls = yes\n",
+		 "3: ldap: ldap_starttls = yes with an ldaps:// URI (TLS already: use ldap:// with "
+		 "StartTLS, or ldaps:// without)");
+	load_bad("ldap_uri = ldap://a.example, ldap.example\n",
+		 "1: ldap: ldap_uri \"ldap.example\": not ldap://, ldaps:// or ldapi://");
+	/* A section is judged with the global values it inherits. */
+	load_bad("ldap_uri = ldaps://ldap.example\n"
+		 "[domain a.example]\n"
+		 "ldap_base = dc=a\n"
+		 "[domain b.example]\n"
+		 "ldap_base = dc=b\n"
+		 "ldap_starttls = on\n"
+		 "hosts = mx.b.example\n",
+		 "6: ldap in [domain b.example]: ldap_starttls = yes with an ldaps:// URI (TLS already: use "
+		 "ldap:// with StartTLS, or ldaps:// without)");
+	load_bad("hosts = mx1.example [2001:db8::1 mx2.example\n",
+		 "1: callout: hosts: bad callout host \"[2001:db8::1\"");
+	load_bad("port = 2525\n[domain x.example]\nhosts = mx..example\n",
+		 "3: callout in [domain x.example]: hosts: bad callout host \"mx..example\"");
+	load_bad("dns_forward = 127.0.0.1@53 192.0.2.300\n",
+		 "1: dns: dns_forward \"192.0.2.300\": not IP or IP@PORT");
+	load_bad("dns_forward = 127.0.0.1@0\n", "1: dns: dns_forward \"127.0.0.1@0\": not IP or IP@PORT");
+	/* From an included file: that file's line. */
+	inc = write_file("inc.conf", "# the LDAP part\nldap_uri = ldapx://bad.example\n");
+	c = (struct config *)1;
+	assert_int_equal(config_load(write_file("rg.conf", "include = inc.conf\n"), &c, err, sizeof err), RG_CONFIG);
+	assert_null(c);
+	assert_non_null(strstr(err, inc));
+	assert_string_equal(err + strlen(inc), ":2: ldap: ldap_uri \"ldapx://bad.example\": not ldap://, ldaps:// or "
+			    "ldapi://");
+
+	/* What passes the checks. */
+	c = load_ok("ldap_uri = ldap://a.example ldaps://b.example,ldapi://%2fvar%2frun%2fslapd\n"
+		    "ldap_starttls = no\n"
+		    "hosts = mx1.example:2525, [2001:db8::1]:25 192.0.2.1\n"
+		    "dns_forward = 127.0.0.1@5353 ::1 192.0.2.53\n"
+		    "[domain tls.example]\n"
+		    "ldap_uri = ldap://c.example\n"
+		    "ldap_starttls = yes\n");
+	config_for_domain(c, "tls.example", &s);
+	assert_int_equal(s.ldap.starttls, 1);
+	config_free(c);
+
+	/* ACL options are judged the same way, all or nothing. */
+	config_defaults(&s);
+	assert_int_equal(config_apply_options(&s, "ldap_uri=ldaps://x.example ldap_starttls=yes", err, sizeof err),
+			 RG_CONFIG);
+	assert_string_equal(err, "options: ldap: ldap_starttls = yes with an ldaps:// URI (TLS already: use "
+			    "ldap:// with StartTLS, or ldaps:// without)");
+	assert_string_equal(s.ldap.uri, "");
+	assert_int_equal(config_apply_options(&s, "hosts=\"a.example b..example\"", err, sizeof err), RG_CONFIG);
+	assert_string_equal(err, "options: callout: hosts: bad callout host \"b..example\"");
+	assert_int_equal(config_apply_options(&s, "hosts=\"a.example b.example\" ldap_starttls=yes", err, sizeof err),
+			 RG_FOUND);
+	assert_string_equal(s.callout.hosts, "a.example b.example");
+}
+
 static void test_options(void **state)
 {
 	struct settings s, before;
@@ -1098,6 +1220,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_include_not_regular, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_values, setup, teardown),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test_setup_teardown(test_member_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_member_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_regular, setup, teardown),
 	};
