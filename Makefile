@@ -146,7 +146,7 @@ LOWER_TIER = core/rg.h core/util.c core/rglog.c core/rglog.h core/dynlib.c core/
 	core/ldap_filter.c core/ldap_filter.h core/dynamic.c core/dynamic.h \
 	core/greylist_key.c core/greylist_key.h core/greylist_whitelist.c core/greylist_whitelist.h \
 	core/verdict.c core/verdict.h $(sort $(wildcard core/smtp*.c core/smtp*.h)) \
-	core/config_key.h $(sort $(wildcard core/*_conf.c core/*_conf.h))
+	core/config_key.h $(sort $(wildcard core/*_conf.c core/*_conf.h)) core/record.c core/record.h
 
 tier-check:
 	@bad=0; for f in $(LOWER_TIER); do \
