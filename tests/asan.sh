@@ -34,6 +34,10 @@ status=0
 echo "== unit tests (ASan, UBSan, leak detection)"
 ASAN_OPTIONS=log_path=$reports/asan UBSAN_OPTIONS=print_stacktrace=1:log_path=$reports/ubsan \
 	RG_UNIT_ONLY=1 RG_BUILD=$build bash tests/run.sh || status=1
+# "all": every integration script.
+if [ "$*" = all ]; then
+	set -- $(cd tests/integration && ls t_*.sh | sed 's/\.sh$//')
+fi
 if [ $# -gt 0 ]; then
 	echo "== integration tests with the module under ASan inside Exim: $*"
 	# The CLI is ASan-built too: no leak reports from its exit paths.

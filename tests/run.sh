@@ -50,6 +50,20 @@ selected() {
 	return 1
 }
 
+# A NAME that is no test is an error, not an empty run that passes (a typo must not
+# pass for a green run).
+unknown=()
+for want in "$@"; do
+	w=${want%.sh}
+	[ -e "$build/tests/$w" ] || [ -f "tests/integration/$w.sh" ] || [ -f "tests/fuzz/$w.c" ] ||
+		unknown+=("$want")
+done
+if [ ${#unknown[@]} -gt 0 ]; then
+	echo "tests/run.sh: no test named: ${unknown[*]} (a unit binary in $build/tests, tests/integration/t_*.sh or tests/fuzz/fuzz_*.c)" >&2
+	echo "tests: 0 passed, ${#unknown[@]} failed, 0 skipped"
+	exit 1
+fi
+
 # report KIND NAME PASS FAIL SECONDS LOG NOTE
 report() {
 	local kind=$1 name=$2 p=$3 f=$4 secs=$5 log=$6 note=${7:-}
