@@ -67,18 +67,12 @@ static const struct config_key keys[] = {
 	STR(greylist_whitelist, CONFIG_STR, ""),
 	STR(greylist_whitelist_clients, CONFIG_STR, ""), STR(greylist_whitelist_recipients, CONFIG_STR, ""),
 	ENUM(greylist_on_error, "pass", "pass|defer"),
-	NUM(store_map_size, CONFIG_UINT, 1, 1048576, "64"),
 	GLOBAL(admin_listen, CONFIG_ASCII, 0, 0, "", NULL),
 	GLOBAL(admin_tls_cert, CONFIG_STR, 0, 0, "", NULL),
 	GLOBAL(admin_tls_key, CONFIG_STR, 0, 0, "", NULL),
 	GLOBAL(admin_tokens, CONFIG_STR, 0, 0, "", NULL),
 	GLOBAL(admin_metrics_from, CONFIG_ASCII, 0, 0, "", NULL),
 	GLOBAL(store, CONFIG_ENUM, 0, 0, "lmdb", "lmdb|redis"),
-	GLOBAL(store_map_max, CONFIG_UINT, 1, 1048576, "4096", NULL),
-	GLOBAL(redis_uri, CONFIG_ASCII, 0, 0, "", NULL),
-	GLOBAL(redis_password_file, CONFIG_STR, 0, 0, "", NULL),
-	GLOBAL(redis_prefix, CONFIG_ASCII, 0, 0, "rg:", NULL),
-	GLOBAL(redis_timeout, CONFIG_MS, 1, 60000, "500ms", NULL),
 	GLOBAL(store_fallback, CONFIG_ENUM, 0, 0, "local", "local|none"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -18,6 +18,8 @@
 #include "source_callout_conf.h"
 #include "source_ldap_conf.h"
 #include "source_list_conf.h"
+#include "store_lmdb_conf.h"
+#include "store_redis_conf.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/rcptguard/rcptguard.conf"
 #define CONFIG_SOURCES_MAX 8
@@ -40,24 +42,20 @@ struct settings {
 	char greylist_whitelist_clients[RG_PATH_MAX];    /* postgrey's whitelist_clients */
 	char greylist_whitelist_recipients[RG_PATH_MAX]; /* postgrey's whitelist_recipients */
 	char greylist_on_error[CONFIG_NAME_MAX];       /* "pass" | "defer" */
-	unsigned store_map_size;                       /* MiB, initial LMDB map: 64 */
 	char admin_listen[CONFIG_LIST_MAX];            /* rcptguard-admin: "127.0.0.1:8025 [::1]:8025" */
 	char admin_tls_cert[RG_PATH_MAX];
 	char admin_tls_key[RG_PATH_MAX];
 	char admin_tokens[RG_PATH_MAX];                /* "SHA256HEX SCOPE NAME" lines */
 	char admin_metrics_from[CONFIG_LIST_MAX];      /* CIDRs that may GET /metrics without a token */
 	char store[CONFIG_NAME_MAX];                   /* store member: "lmdb" | "redis" (global only) */
-	unsigned store_map_max;                        /* MiB, ceiling of LMDB map growth: 4096 (global only) */
-	char redis_uri[CONFIG_LIST_MAX];               /* "unix:/path redis://IP:PORT/DB ..." (global only) */
-	char redis_password_file[RG_PATH_MAX];         /* "password" or "user password" */
-	char redis_prefix[64];                         /* "rg:": before every key */
-	unsigned redis_timeout;                        /* milliseconds: 500 */
 	char store_fallback[CONFIG_NAME_MAX];          /* "local" | "none" */
 	struct callout_settings callout;               /* source_callout_conf.h */
 	struct list_settings list;                     /* source_list_conf.h */
 	struct ldap_settings ldap;                     /* source_ldap_conf.h */
 	struct dns_settings dns;                       /* dns_conf.h */
 	struct fcrdns_settings fcrdns;                 /* fcrdns_conf.h */
+	struct lmdb_settings lmdb;                     /* store_lmdb_conf.h */
+	struct redis_settings redis;                   /* store_redis_conf.h */
 };
 
 /* A member's keyset and where its settings are in struct settings (config_members.c). */

@@ -13,6 +13,8 @@ const struct config_member config_members[] = {
 	MEMBER(source_ldap_keyset, ldap),
 	MEMBER(dns_keyset, dns),
 	MEMBER(fcrdns_keyset, fcrdns),
+	MEMBER(store_lmdb_keyset, lmdb),
+	MEMBER(store_redis_keyset, redis),
 };
 
 const size_t config_members_n = sizeof config_members / sizeof config_members[0];

@@ -358,9 +358,9 @@ static int store_lmdb_open(const struct settings *set, struct store **out, char 
 		free(s);
 		return util_snprintf(err, errlen, "state_dir too long"), RG_CONFIG;
 	}
-	s->map_mib = set->store_map_size;
+	s->map_mib = set->lmdb.map_size;
 	/* A ceiling below the initial size is the initial size: the map just never grows. */
-	s->map_max_mib = set->store_map_max > s->map_mib ? set->store_map_max : s->map_mib;
+	s->map_max_mib = set->lmdb.map_max > s->map_mib ? set->lmdb.map_max : s->map_mib;
 	s->map_max = (size_t)s->map_max_mib << 20;
 	if (store_lmdb_try(s, &rc) < 0) {
 		/* Not on MDB_VERSION_MISMATCH: during an LMDB upgrade that is a healthy file

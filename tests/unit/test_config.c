@@ -159,7 +159,7 @@ static void test_defaults(void **state)
 	assert_int_equal(s.greylist_awl_after, 5);
 	assert_string_equal(s.greylist_whitelist, "");
 	assert_string_equal(s.greylist_on_error, "pass");
-	assert_int_equal(s.store_map_size, 64);
+	assert_int_equal(s.lmdb.map_size, 64);
 	assert_true(config_has_source(&s, "callout"));
 	assert_true(config_has_source(&s, "ldap"));
 	assert_false(config_has_source(&s, "smtp"));
@@ -270,7 +270,7 @@ static void test_all_keys_good(void **state)
 	assert_int_equal(s.greylist_awl_after, 0);
 	assert_string_equal(s.greylist_whitelist, "/etc/rcptguard/greylist-whitelist");
 	assert_string_equal(s.greylist_on_error, "defer");
-	assert_int_equal(s.store_map_size, 1048576);
+	assert_int_equal(s.lmdb.map_size, 1048576);
 	config_free(c);
 }
 
@@ -327,11 +327,11 @@ static void test_durations_ms(void **state)
 	assert_int_equal(v, 2);
 	assert_int_equal(config_parse_duration("1500ms", &v), -1);
 	config_defaults(&s);
-	assert_int_equal(s.redis_timeout, 500);
-	assert_string_equal(s.redis_prefix, "rg:");
+	assert_int_equal(s.redis.timeout, 500);
+	assert_string_equal(s.redis.prefix, "rg:");
 	assert_string_equal(s.store_fallback, "local");
 	assert_int_equal(config_apply_options(&s, "redis_timeout=250ms store_fallback=none", why, sizeof why), RG_FOUND);
-	assert_int_equal(s.redis_timeout, 250);
+	assert_int_equal(s.redis.timeout, 250);
 	assert_string_equal(s.store_fallback, "none");
 	assert_int_equal(config_apply_options(&s, "redis_timeout=1500", why, sizeof why), RG_CONFIG);
 	assert_non_null(strstr(why, "out of range"));
@@ -1036,6 +1036,10 @@ static void test_member_keys(void **state)
 	load_bad("ldap_timeout = 2s\nldap_timeout = 3s\n", "2: key \"ldap_timeout\" given twice");
 	load_bad("[domain a.example]\nlist = /a\nlist = /b\n", "3: key \"list\" given twice");
 	load_bad("ldap_url = ldap://x\n", "1: unknown key \"ldap_url\"");
+	load_bad("[domain a.example]\nredis_prefix = x:\n",
+		 "2: key \"redis_prefix\" is global only, not allowed in [domain a.example]");
+	load_bad("[domain a.example]\nstore_map_size = 8\nstore_map_max = 16\n",
+		 "3: key \"store_map_max\" is global only, not allowed in [domain a.example]");
 	load_bad("[domain a.example]\ndns_forwarder = 127.0.0.1\n", "2: unknown key \"dns_forwarder\"");
 	load_bad("ldap_filter = (uid=%u\n", "1: key \"ldap_filter\": unbalanced parentheses: 1 '(' not closed");
 }

@@ -38,7 +38,7 @@ static void lmdb_settings(struct settings *s, const char *d, unsigned mib)
 {
 	snprintf(s->store, sizeof s->store, "lmdb");
 	snprintf(s->state_dir, sizeof s->state_dir, "%s", d);
-	s->store_map_size = mib;
+	s->lmdb.map_size = mib;
 }
 
 static char rsrv[64];                   /* the conformance suite's redis-server folder */
@@ -50,9 +50,9 @@ static void redis_member_settings(struct settings *s, const char *d, unsigned mi
 	(void)mib;
 	snprintf(s->store, sizeof s->store, "redis");
 	snprintf(s->state_dir, sizeof s->state_dir, "%s", d);
-	snprintf(s->redis_uri, sizeof s->redis_uri, "unix:%s/r.sock", rsrv);
-	snprintf(s->redis_prefix, sizeof s->redis_prefix, "%s:", strrchr(d, '/') + 1);
-	s->redis_timeout = 2000;
+	snprintf(s->redis.uri, sizeof s->redis.uri, "unix:%s/r.sock", rsrv);
+	snprintf(s->redis.prefix, sizeof s->redis.prefix, "%s:", strrchr(d, '/') + 1);
+	s->redis.timeout = 2000;
 }
 
 static const struct member members[] = {
@@ -498,7 +498,7 @@ static void test_lmdb_map_ceiling(void **state)
 	assert_int_equal(mkdir(sub, 0700), 0);
 	config_defaults(&S);
 	M->settings(&S, sub, 1);
-	S.store_map_max = 2;
+	S.lmdb.map_max = 2;
 	h = store_process(&S, E);
 	assert_non_null(h);
 	memset(val, 'c', sizeof val);
@@ -668,8 +668,8 @@ static void redis_settings(struct settings *s)
 	config_defaults(s);
 	snprintf(s->state_dir, sizeof s->state_dir, "%s", rdir);
 	snprintf(s->store, sizeof s->store, "redis");
-	snprintf(s->redis_uri, sizeof s->redis_uri, "unix:%s/r.sock", rdir);
-	s->redis_timeout = 300;
+	snprintf(s->redis.uri, sizeof s->redis.uri, "unix:%s/r.sock", rdir);
+	s->redis.timeout = 300;
 }
 
 static const struct store_ops *redis_ops(void)
@@ -701,7 +701,7 @@ static void test_redis_prefix_ttl(void **state)
 
 	(void)state;
 	redis_settings(&set);
-	snprintf(set.redis_prefix, sizeof set.redis_prefix, "site1:");
+	snprintf(set.redis.prefix, sizeof set.redis.prefix, "site1:");
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
 	assert_int_equal(ops->put(s, "v:a@example.org", "1 pass", 6, util_now() + 3600, 0, err, sizeof err), RG_FOUND);
 	rcli(out, sizeof out, "GET site1:v:a@example.org");
@@ -866,7 +866,7 @@ static void test_redis_role_and_uris(void **state)
 	rpid2 = redis_start(sock2, "--replicaof", "127.0.0.1 1");
 	(void)port;
 	redis_settings(&set);
-	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s/none.sock unix:%s unix:%s/r.sock", rdir, sock2, rdir);
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s/none.sock unix:%s unix:%s/r.sock", rdir, sock2, rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
 	assert_int_equal(ops->info(s, &info, err, sizeof err), RG_FOUND);
 	assert_string_equal(info.role, "master");
@@ -877,13 +877,13 @@ static void test_redis_role_and_uris(void **state)
 	assert_int_equal(ops->get(s, "v:x", val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
 	ops->close(s);
 	/* Only replicas: no primary, a temporary failure that says so. */
-	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s", sock2);
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s", sock2);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_TEMPFAIL);
 	assert_non_null(strstr(err, "not a primary"));
-	snprintf(set.redis_uri, sizeof set.redis_uri, "redis://redis.example:6379/0");
+	snprintf(set.redis.uri, sizeof set.redis.uri, "redis://redis.example:6379/0");
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(err, "IP address"));
-	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s/r.sock http://127.0.0.1/", rdir);
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s/r.sock http://127.0.0.1/", rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(err, "http://127.0.0.1/"));
 	redis_stop(&rpid2);
@@ -908,7 +908,7 @@ static void test_redis_auth(void **state)
 	fputs("gw s3cret\n", f);
 	fclose(f);
 	chmod(pw, 0644);
-	snprintf(set.redis_password_file, sizeof set.redis_password_file, "%s", pw);
+	snprintf(set.redis.password_file, sizeof set.redis.password_file, "%s", pw);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(err, pw));
 	assert_non_null(strstr(err, "readable by others"));
