@@ -207,11 +207,19 @@ static const char *config_shown(char buf[104], const char *s, size_t n)
 /* The slot of the key called name: 0, or -1 when no owner has it. */
 static int config_find_key(const char *name, struct slot *out)
 {
-	size_t i;
+	size_t i, j, idx;
 
-	for (i = 0; config_slot(i, out) == 0; i++)
-		if (!strcmp(out->k->name, name))
-			return i < KEYSET_WORDS * 64 ? 0 : -1; /* beyond the bitmap: config_load refuses */
+	/* Why the first byte apart: a config of thousands of sections is read in every
+	 * process that finds it changed; most names differ there. */
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].name[0] == name[0] && !strcmp(keys[i].name, name))
+			return config_slot(i, out);
+	for (idx = NKEYS, j = 0; j < config_members_n; idx += config_members[j++].set->n)
+		for (i = 0; i < config_members[j].set->n; i++)
+			if (config_members[j].set->keys[i].name[0] == name[0] &&
+			    !strcmp(config_members[j].set->keys[i].name, name))
+				/* beyond the bitmap: config_load refuses */
+				return idx + i < KEYSET_WORDS * 64 ? config_slot(idx + i, out) : -1;
 	return -1;
 }
 
@@ -678,8 +686,10 @@ static int config_where(struct parser *p, size_t part, size_t m, size_t fi, unsi
 	return 0;
 }
 
-/* Write the entries of sec that belong to member m (-1: all) over out. */
-static void config_apply_section(const struct section *sec, int m, struct settings *out)
+/* Write the entries of sec that belong to member m (-1: all) over out; or, with from,
+ * put those fields back as they are in from. */
+static void config_apply_section(const struct section *sec, int m, struct settings *out,
+				 const struct settings *from)
 {
 	const struct entry *e;
 	struct slot sl;
@@ -689,6 +699,10 @@ static void config_apply_section(const struct section *sec, int m, struct settin
 		if (config_slot(e->key, &sl) || (m >= 0 && sl.member != m))
 			continue;
 		field = (char *)out + sl.base + sl.k->off;
+		if (from) {
+			memcpy(field, (const char *)from + sl.base + sl.k->off, sl.k->size);
+			continue;
+		}
 		memcpy(field, e->bytes, e->len);
 		memset(field + e->len, 0, sl.k->size - e->len);
 	}
@@ -704,6 +718,7 @@ static int config_check_parts(struct parser *p)
 	const struct section *sec;
 	char why[RG_ERRLEN];
 	size_t i, j;
+	int rc;
 
 	for (j = 0; j < config_members_n; j++) {
 		m = &config_members[j];
@@ -712,6 +727,9 @@ static int config_check_parts(struct parser *p)
 		w = p->nwhere > j ? &p->where[j] : NULL;
 		if (w && w->line && m->set->check((const char *)&c->global + m->off, why, sizeof why) != RG_FOUND)
 			return config_fail_at(p, w->file, w->line, "%s: %s", m->set->owner, why);
+		/* The member's global settings once; each section's own fields over them, put
+		 * back after its check (cheaper than a copy per section). */
+		memcpy((char *)&p->scratch + m->off, (const char *)&c->global + m->off, m->size);
 		for (i = 0; i < c->nsec; i++) {
 			sec = &c->sec[i];
 			if ((1 + (size_t)sec->seq) * config_members_n + j >= p->nwhere)
@@ -719,9 +737,10 @@ static int config_check_parts(struct parser *p)
 			w = &p->where[(1 + (size_t)sec->seq) * config_members_n + j];
 			if (!w->line)
 				continue;
-			memcpy((char *)&p->scratch + m->off, (const char *)&c->global + m->off, m->size);
-			config_apply_section(sec, (int)j, &p->scratch);
-			if (m->set->check((const char *)&p->scratch + m->off, why, sizeof why) != RG_FOUND)
+			config_apply_section(sec, (int)j, &p->scratch, NULL);
+			rc = m->set->check((const char *)&p->scratch + m->off, why, sizeof why);
+			config_apply_section(sec, (int)j, &p->scratch, &c->global);
+			if (rc != RG_FOUND)
 				return config_fail_at(p, w->file, w->line, "%s in [domain %s]: %s", m->set->owner,
 						      sec->name, why);
 		}
@@ -942,7 +961,7 @@ void config_for_domain(const struct config *c, const char *domain, struct settin
 			}
 		}
 	}
-	config_apply_section(best, -1, out);
+	config_apply_section(best, -1, out, NULL);
 }
 
 /* The next "key=value" pair of an options string: 1, 0 at the end, -1 with err set. */
