@@ -1098,6 +1098,15 @@ static void test_member_checks(void **state)
 	assert_int_equal(s.ldap.starttls, 1);
 	config_free(c);
 
+	/* Each section is judged with its own values only: b.example does not inherit the
+	 * ldaps:// URI of a.example (checked before it). */
+	c = load_ok("ldap_uri = ldap://global.example\n"
+		    "[domain a.example]\nldap_uri = ldaps://a.example\n"
+		    "[domain b.example]\nldap_starttls = yes\n");
+	config_for_domain(c, "b.example", &s);
+	assert_string_equal(s.ldap.uri, "ldap://global.example");
+	config_free(c);
+
 	/* ACL options are judged the same way, all or nothing. */
 	config_defaults(&s);
 	assert_int_equal(config_apply_options(&s, "ldap_uri=ldaps://x.example ldap_starttls=yes", err, sizeof err),
