@@ -996,6 +996,7 @@ static void test_member_keys(void **state)
 	char text[256];
 
 	(void)state;
+	assert_true(config_members_n <= 32);   /* config_apply_options' bit mask of members */
 	for (i = 0; i < config_members_n; i++) {
 		const struct config_keyset *ks = config_members[i].set;
 
