@@ -74,6 +74,7 @@ static const struct config_key keys[] = {
 	GLOBAL(admin_metrics_from, CONFIG_ASCII, 0, 0, "", NULL),
 	GLOBAL(store, CONFIG_ENUM, 0, 0, "lmdb", "lmdb|redis"),
 	GLOBAL(store_fallback, CONFIG_ENUM, 0, 0, "local", "local|none"),
+	NUM(log_cached, CONFIG_BOOL, 0, 1, "no"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 #define KEYSET_WORDS 4     /* bits for up to 256 keys (the engine's and every member's) */
@@ -1134,5 +1135,25 @@ int config_changed(const struct config *c)
 			       st.st_ctim.tv_sec != x->ctim.tv_sec || st.st_ctim.tv_nsec != x->ctim.tv_nsec))
 			return 1;
 	}
+	return 0;
+}
+
+/* Whether a [domain] section applies to domain: config_for_domain() would change the
+ * global settings. Why: a process that asks for a domain without a section can use the
+ * global settings it already holds instead of copying them (engine.c). */
+int config_domain_has_section(const struct config *c, const char *domain)
+{
+	char d[RG_DOMAIN_MAX + 1];
+	size_t i, n;
+
+	if (!c || !domain || !*domain || !c->nsec || util_strlcpy(d, domain, sizeof d))
+		return 0;
+	util_lower(d);
+	if (bsearch(d, c->sec, c->nexact, sizeof *c->sec, config_cmp_name))
+		return 1;
+	n = strlen(d);
+	for (i = c->nexact; i < c->nsec; i++)
+		if (address_in_zone(d, n, c->sec[i].name + 2, strlen(c->sec[i].name + 2), 0))
+			return 1;
 	return 0;
 }

@@ -49,6 +49,7 @@ struct settings {
 	char admin_metrics_from[CONFIG_LIST_MAX];      /* CIDRs that may GET /metrics without a token */
 	char store[CONFIG_NAME_MAX];                   /* store member: "lmdb" | "redis" (global only) */
 	char store_fallback[CONFIG_NAME_MAX];          /* "local" | "none" */
+	int log_cached;                                /* no; yes: a line per verdict from the cache too */
 	struct callout_settings callout;               /* source_callout_conf.h */
 	struct list_settings list;                     /* source_list_conf.h */
 	struct ldap_settings ldap;                     /* source_ldap_conf.h */
@@ -118,5 +119,9 @@ void config_free(struct config *c);
 /* 1 when a file c was read from (or a globbed include folder) changed since: one stat()
  * per file. Lets a process that inherited a parsed config check it is still current. */
 int config_changed(const struct config *c);
+
+/* 1 when a [domain] section applies to domain (exact, or a matching "*.suffix"); 0 when
+ * config_for_domain() would give the global settings unchanged. */
+int config_domain_has_section(const struct config *c, const char *domain);
 
 #endif

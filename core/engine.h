@@ -23,7 +23,8 @@ const struct config *engine_current_config(void);
 
 /* Read the config named in options into this process, or check (one stat() per file) that
  * the copy it holds is current: for a parent that forks the processes doing the checks
- * (Exim's daemon). Opens nothing else. RG_FOUND, or RG_CONFIG with the reason in err. */
+ * (Exim's daemon). Opens nothing else: it only maps the library a shared store member
+ * will need (store_preload). RG_FOUND, or RG_CONFIG with the reason in err. */
 int engine_preload(const char *options, char *err, size_t errlen);
 
 #endif

@@ -288,7 +288,7 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y)
 	struct fcrdns_client c;
 	struct fcrdns_record rec;
 	unsigned ttl = 0;
-	int rc;
+	int rc, quiet = 0;
 
 	memset(&rec, 0, sizeof rec);
 	util_sanitise(shown, sizeof shown, ip, strlen(ip));
@@ -307,6 +307,7 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y)
 			rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
 		if (fcrdns_cached(st, &c, s->fcrdns.cache_ttl, t0 + (int64_t)s->dns.timeout * 1000, &rec) == 0) {
 			rc = fcrdns_verdict(&c, s, &rec, "cache", NULL, y);
+			quiet = !s->log_cached && rc != RG_CONFIG;
 		} else {
 			memset(&rec, 0, sizeof rec);
 			err[0] = '\0';
@@ -327,8 +328,12 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y)
 		/* Truncation is an error: a cut line could drop the key an ACL tests. */
 		fcrdns_defer(y, "internal", "yield too long");
 		rc = RG_TEMPFAIL;
+		quiet = 0;
 	}
-	rglog(RGLOG_INFO, "rcptguard: fcrdns [%s] %s ms=%lld", shown, y->line,
+	/* Why a verdict from the cache goes to the debug output only (unless log_cached =
+	 * yes): it is the answer to most connections, and Exim logs a refusal itself (the
+	 * snippet's log_message names the reason). */
+	rglog(quiet ? RGLOG_DEBUG : RGLOG_INFO, "rcptguard: fcrdns [%s] %s ms=%lld", shown, y->line,
 	      (long long)(util_monotonic_ms() - t0));
 	return rc;
 }

@@ -4,7 +4,9 @@
  * Hot path: known triplets and auto-whitelisted networks are answered by two reads (no
  * write, no disk sync); a record is rewritten only when its state changes or its expiry
  * is due for renewal (greylist_record_renew_step). State changes go through the store's
- * update op, so that concurrent Exim processes never lose an attempt or a count.
+ * update op, so that concurrent Exim processes never lose an attempt or a count. A store
+ * that runs scripts (Redis) takes the whole decision in one step on its server instead
+ * (greylist_script.c: one round trip).
  */
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "greylist.h"
 #include "greylist_key.h"
 #include "greylist_record.h"
+#include "greylist_script.h"
 #include "greylist_whitelist.h"
 #include "rglog.h"
 #include "stats.h"
@@ -175,6 +178,7 @@ static int greylist_stored(struct greylist_ctx *cx, struct yield *y)
 	char err[RG_ERRLEN] = "", val[STORE_VAL_MAX];
 	const struct store_handle *st;
 	struct greylist_upd u = { .s = cx->s, .now = cx->now };
+	struct greylist_script_result sr;
 	struct greylist_triplet t;
 	struct greylist_awl a;
 	size_t vlen;
@@ -183,6 +187,15 @@ static int greylist_stored(struct greylist_ctx *cx, struct yield *y)
 	st = store_process(cx->s, err, sizeof err);
 	if (st == NULL)
 		return greylist_error(cx, y, "store unavailable", err);
+	/* A store that runs scripts (Redis) decides on its server, in one round trip; the
+	 * others (LMDB, or the local store standing in for it) take the steps below. */
+	rc = greylist_script_decide(st, cx->akey, cx->tkey, cx->now, cx->s, cx->dry, &sr, err, sizeof err);
+	if (rc == RG_TEMPFAIL)
+		return greylist_error(cx, y, "store unavailable", err);
+	if (rc == RG_FOUND) {
+		greylist_yield(cx, y, sr.pass, sr.reason, sr.wait);
+		return sr.pass ? RG_FOUND : RG_NOTFOUND;
+	}
 	rc = store_get(st, cx->akey, val, sizeof val, &vlen, 0, err, sizeof err);
 	if (rc == RG_TEMPFAIL)
 		return greylist_error(cx, y, "store unavailable", err);

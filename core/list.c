@@ -293,6 +293,8 @@ static int list_spawn(const struct list_ctx *x, struct list_proc *p, const struc
 		list_detach_fds();
 		util_child_signals();
 		alarm(LIST_COMPILE_SECONDS);
+		if (list_compile_limit_memory(x->s, why, sizeof why) < 0)
+			rglog(RGLOG_ERROR, "rcptguard: list %.200s: compile not bounded in memory: %s", x->s->list.path, why);
 		if (list_judge(x, p, v, why, sizeof why) == LIST_SRC_PENDING)
 			rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now (the version in force stays): %s",
 			      x->s->list.path, why);
@@ -494,33 +496,63 @@ out:
 
 /* Validate path for x (the CLI's list check). */
 int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
-	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
+	       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen)
 {
-	return list_compile_check(x, path, fn, arg, max_problems, entries, err, errlen);
+	return list_compile_check(x, path, fn, arg, max_problems, entries, entry_lines, err, errlen);
 }
 
 /* ---------------------------------------------------------------- upload (web API) */
 
-/* Validate, install and compile an uploaded list at once. */
-int list_upload(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn, void *arg,
-		struct list_status *out, char *err, size_t errlen)
+/* Validate an uploaded list and write it beside its file (no per-process state). */
+int list_upload_prepare(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
+			void *arg, struct list_pending *pd, char *err, size_t errlen)
+{
+	uint64_t lines = 0;
+	int rc;
+
+	memset(pd, 0, sizeof *pd);
+	pd->dfd = -1;
+	if (x->s == NULL || x->s->list.path[0] == '\0')
+		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
+	if ((rc = list_compile_upload_check(x, data, len, fn, arg, &lines, err, errlen)) != RG_FOUND)
+		return rc;
+	if (list_compile_install_write(x->s, x->s->list.path, data, len, pd, err, errlen) < 0)
+		return RG_TEMPFAIL;
+	pd->entry_lines = lines;
+	return RG_FOUND;
+}
+
+/* Drop a prepared upload. */
+void list_upload_abort(struct list_pending *pd)
+{
+	list_compile_install_abort(pd);
+}
+
+/* Put a prepared upload in place and compile it at once. */
+int list_upload_commit(const struct list_ctx *x, struct list_pending *pd, list_line_problem_fn *fn, void *arg,
+		       struct list_status *out, char *err, size_t errlen)
 {
 	struct list_version v;
 	struct list_proc *p;
 	struct stat sb;
-	int rc, lk, status;
+	int lk, status;
 
 	memset(out, 0, sizeof *out);
-	if (x->s == NULL || x->s->list.path[0] == '\0')
-		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
-	if ((rc = list_compile_upload_check(x, data, len, fn, arg, err, errlen)) != RG_FOUND)
-		return rc;
-	if ((p = list_proc_get(x, err, errlen)) == NULL)
+	if (x->s == NULL || strcmp(x->s->list.path, pd->path) != 0) {
+		list_upload_abort(pd);
+		return util_snprintf(err, errlen, "the domain's list changed meanwhile (config re-read): upload again"),
+		       RG_TEMPFAIL;
+	}
+	if ((p = list_proc_get(x, err, errlen)) == NULL) {
+		list_upload_abort(pd);
 		return RG_TEMPFAIL;
+	}
 	/* Why the lock first: no compile of the old file may finish after ours. */
-	if ((lk = list_lock(x, p, 0, err, errlen)) < 0)
+	if ((lk = list_lock(x, p, 0, err, errlen)) < 0) {
+		list_upload_abort(pd);
 		return RG_TEMPFAIL;
-	if (list_compile_install(x->s, x->s->list.path, data, len, err, errlen) < 0 || stat(x->s->list.path, &sb) < 0) {
+	}
+	if (list_compile_install_rename(pd, err, errlen) < 0 || stat(x->s->list.path, &sb) < 0) {
 		if (err[0] == '\0')
 			util_snprintf(err, errlen, "%.150s: %s", x->s->list.path, strerror(errno));
 		close(lk);
@@ -537,9 +569,23 @@ int list_upload(const struct list_ctx *x, const char *data, size_t len, list_lin
 	if (list_status(x, out, err, errlen) != RG_FOUND)
 		return RG_TEMPFAIL;
 	out->src_state = status;
+	out->entry_lines = pd->entry_lines;
 	if (status == LIST_SRC_REFUSED)
 		return util_snprintf(err, errlen, "%.200s", p->bad.reason), RG_NOTFOUND;
 	return RG_FOUND;
+}
+
+/* Validate, install and compile an uploaded list at once. */
+int list_upload(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn, void *arg,
+		struct list_status *out, char *err, size_t errlen)
+{
+	struct list_pending pd;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = list_upload_prepare(x, data, len, fn, arg, &pd, err, errlen)) != RG_FOUND)
+		return rc;
+	return list_upload_commit(x, &pd, fn, arg, out, err, errlen);
 }
 
 /* Release every mapping of this process. */

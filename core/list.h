@@ -8,7 +8,8 @@
  * scp -p / touch), or it has not been written for list_settle; valid = a regular file of
  * at most list_max_size MiB and list_max_lines lines, every line an address (or blank,
  * or a '#' comment) of a domain whose settings name this file, at least one address, and
- * with list_end_marker = yes a last line "# end". A version that drops more than
+ * with list_end_marker = yes a last line "# end" or "# end N" (a last line "# end N", with
+ * N the number of entry lines, is checked whenever it is present). A version that drops more than
  * list_max_shrink percent of the entries in force is held until list_accept(). Until
  * then, and whenever a version is refused, the index in force stays in force.
  *
@@ -88,6 +89,7 @@ struct list_status {
 	int64_t ready_at;               /* settling: unix time it becomes ready */
 	struct list_state state;        /* refused / held */
 	char detail[RG_ERRLEN];         /* missing: the stat error; pending: why it was not compiled */
+	uint64_t entry_lines;           /* list_upload: the entry lines of the upload ("# end N") */
 };
 
 /* One problem of a file being checked ("file:line: problem"). */
@@ -102,10 +104,10 @@ int list_ready(const struct list_version *v, int64_t now, unsigned settle);
 
 /* Validate path as a list for x (the domains whose settings name path, and x->domain when
  * x->s->list.path is path; with x->s NULL or no domain naming path, any domain). fn gets up to
- * max_problems problems. RG_FOUND valid (*entries = distinct addresses), RG_NOTFOUND
- * refused, RG_TEMPFAIL unreadable (reason in err). */
+ * max_problems problems. RG_FOUND valid (*entries = distinct addresses, *entry_lines = the
+ * N of its end line "# end N"), RG_NOTFOUND refused, RG_TEMPFAIL unreadable (reason in err). */
 int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
-	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen);
+	       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen);
 
 /* Is key (a lower-cased address) in x->s->list.path? Compiles a changed, ready file first when
  * no other process is doing it. RG_FOUND, RG_NOTFOUND, RG_TEMPFAIL (no valid version in
@@ -119,6 +121,34 @@ int list_status(const struct list_ctx *x, struct list_status *out, char *err, si
 /* Put the held version of x->s->list.path in force (it must still be the file's content).
  * RG_FOUND with what was done in msg, RG_NOTFOUND when nothing is held, RG_TEMPFAIL. */
 int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, size_t errlen);
+
+/* An uploaded list written beside its file, not yet in place (list_upload_prepare). */
+struct list_pending {
+	int dfd;                        /* the list's directory; -1: nothing pending */
+	char tmp[RG_PATH_MAX + 64];     /* the temp file's name in it */
+	char name[RG_PATH_MAX];         /* the list's name in it */
+	char path[RG_PATH_MAX];
+	int as_owner;                   /* root acts as the directory's owner there */
+	uid_t uid;
+	gid_t gid;
+	uint64_t entry_lines;           /* the upload's entry lines ("# end N") */
+};
+
+/* The upload's first half, which touches no per-process state (the web API runs it
+ * without its core lock; x->c may be a private copy of the config): validate data as
+ * x->s->list.path and write it to a temp file beside it. RG_FOUND (pd pending: commit or abort
+ * it), RG_NOTFOUND refused (every problem to fn with its line), RG_CONFIG no list,
+ * RG_TEMPFAIL (err). */
+int list_upload_prepare(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
+			void *arg, struct list_pending *pd, char *err, size_t errlen);
+
+/* The second half: rename pd into place and compile it at once (as list_upload). pd is
+ * consumed. */
+int list_upload_commit(const struct list_ctx *x, struct list_pending *pd, list_line_problem_fn *fn, void *arg,
+		       struct list_status *out, char *err, size_t errlen);
+
+/* Drop a prepared upload (its temp file is removed). */
+void list_upload_abort(struct list_pending *pd);
 
 /* Install data[0..len) as x->s->list.path (the web API's upload): the same validation as an scp
  * upload, then a settle-free atomic install (temp file beside the list, fsync, rename) and

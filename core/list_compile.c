@@ -14,10 +14,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -262,11 +265,11 @@ int list_compile_allowed(const struct list_ctx *x, const char *path, const char 
 	return r;
 }
 
-/* Open path read-only without blocking (a FIFO must not hang open()), as it is: fd, or -1
- * with the errno in *e. */
-static int list_compile_open_plain(const char *path, int *e)
+/* Open path read-only without blocking (a FIFO must not hang open()), with extra flags
+ * (O_NOFOLLOW): fd, or -1 with the errno in *e. */
+static int list_compile_open_plain(const char *path, int flags, int *e)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | flags);
 
 	*e = fd < 0 ? errno : 0;
 	return fd;
@@ -274,7 +277,7 @@ static int list_compile_open_plain(const char *path, int *e)
 
 /* Open path as uid/gid in a child (fd passed back over a socket pair): what root's CLI
  * reads for a list is what Exim's user could read, no more. fd, or -1 with *e. */
-static int list_compile_open_as(const char *path, uid_t uid, gid_t gid, int *e)
+static int list_compile_open_as(const char *path, uid_t uid, gid_t gid, int flags, int *e)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], byte = 0;
 	struct iovec iov = { &byte, 1 };
@@ -296,7 +299,7 @@ static int list_compile_open_as(const char *path, uid_t uid, gid_t gid, int *e)
 		if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
 			code = errno, fd = -1;
 		else
-			fd = list_compile_open_plain(path, &code);
+			fd = list_compile_open_plain(path, flags, &code);
 		byte = (char)(code & 0x7f);
 		memset(cbuf, 0, sizeof cbuf);
 		if (fd >= 0) {
@@ -325,6 +328,29 @@ static int list_compile_open_as(const char *path, uid_t uid, gid_t gid, int *e)
 	return fd;
 }
 
+/* Who reads a file that no domain names, for root's list check: the owner of its directory,
+ * or Exim's user when root owns the directory (never root). */
+static void list_compile_reader(const char *path, uid_t *uid, gid_t *gid)
+{
+	char dir[RG_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const struct passwd *pw;
+	struct stat d;
+
+	*uid = *gid = 65534;            /* nobody, when nothing better is known */
+	if (slash == NULL)
+		util_strlcpy(dir, ".", sizeof dir);
+	else
+		util_snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path);
+	if (stat(dir, &d) == 0 && d.st_uid != 0) {
+		*uid = d.st_uid;
+		*gid = d.st_gid;
+	} else if ((pw = getpwnam("Debian-exim")) != NULL || (pw = getpwnam("exim")) != NULL) {
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+	}
+}
+
 /*
  * Open x's list source path for reading: not blocking, as state_dir's owner when run as
  * root, only a regular file of at most list_max_size. fd and its stat in *sb; -1 with err
@@ -339,10 +365,23 @@ static int list_compile_open(const struct list_ctx *x, const char *path, struct 
 
 	/* Why: a root CLI following a customer's link to /etc/shadow must get "Permission
 	 * denied", as Exim (state_dir's owner) would. */
-	if (geteuid() == 0 && x->s && stat(x->s->state_dir, &d) == 0 && d.st_uid != 0)
-		fd = list_compile_open_as(path, d.st_uid, d.st_gid, &e);
-	else
-		fd = list_compile_open_plain(path, &e);
+	if (geteuid() == 0 && x->s && stat(x->s->state_dir, &d) == 0 && d.st_uid != 0) {
+		fd = list_compile_open_as(path, d.st_uid, d.st_gid, 0, &e);
+	} else if (geteuid() == 0 && x->s == NULL) {
+		uid_t uid;
+		gid_t gid;
+
+		/* Why: a file no domain names (root's list check FILE) has no Exim reader to
+		 * stand for; root reads it as whoever owns its directory, and never through a
+		 * link (which could point anywhere). */
+		list_compile_reader(path, &uid, &gid);
+		fd = list_compile_open_as(path, uid, gid, O_NOFOLLOW, &e);
+		if (fd < 0 && e == ELOOP)
+			return util_snprintf(err, errlen, "%.150s: a symbolic link (root checks only the file itself)",
+					     path), -2;
+	} else {
+		fd = list_compile_open_plain(path, 0, &e);
+	}
 	if (fd < 0)
 		return util_snprintf(err, errlen, "%.150s: %s", path, strerror(e)), -1;
 	if (fstat(fd, sb) < 0) {
@@ -415,7 +454,7 @@ static int list_compile_outcome(struct list_parse *lp, struct list_compile_allow
 
 /* Validate path for x (list_check). */
 int list_compile_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
-	       unsigned max_problems, uint64_t *entries, char *err, size_t errlen)
+	       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen)
 {
 	struct list_compile_check_cb cb = { fn, arg };
 	struct list_parse lp;
@@ -426,7 +465,7 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 	FILE *f;
 	int rc, fd;
 
-	*entries = 0;
+	*entries = *entry_lines = 0;
 	list_compile_setup(&lp, &al, x, path);
 	lp.fn = fn ? list_compile_check_problem : NULL;
 	lp.arg = &cb;
@@ -444,10 +483,60 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 	rc = list_compile_read(&lp, f, &v, &n, err, errlen);
 	fclose(f);
 	*entries = n;
+	*entry_lines = lp.entries;
 	return list_compile_outcome(&lp, &al, v, rc, err, errlen);
 }
 
 /* ---------------------------------------------------------------- compiling */
+
+static uint64_t list_compile_mem_mib;   /* the bound set by list_compile_limit_memory (MiB) */
+
+/* The data memory this process uses now (VmData), in bytes; 0 when unknown. */
+static uint64_t list_compile_vmdata(void)
+{
+	char line[128];
+	unsigned long long kb = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmData: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+/* Bound the data memory of a detached compile. */
+int list_compile_limit_memory(const struct settings *s, char *err, size_t errlen)
+{
+	uint64_t mib = s->list.max_memory ? s->list.max_memory : 8 * (uint64_t)s->list.max_size + 64;
+	uint64_t base = list_compile_vmdata(), want = base + (mib << 20);
+	struct rlimit rl;
+
+	if (base == 0)
+		return util_snprintf(err, errlen, "cannot read /proc/self/status"), -1;
+	if (getrlimit(RLIMIT_DATA, &rl) < 0)
+		return util_snprintf(err, errlen, "getrlimit: %s", strerror(errno)), -1;
+	/* Why: a compile's memory follows its file (keys, offsets, the sorted array, the cdb
+	 * tables); the file is bounded, and so must be what the compile may take from the
+	 * machine that Exim runs on. Only ever lowered. */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= want)
+		return 0;
+	rl.rlim_cur = want;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_DATA, &rl) < 0)
+		return util_snprintf(err, errlen, "setrlimit: %s", strerror(errno)), -1;
+	list_compile_mem_mib = mib;
+	return 0;
+}
+
+/* Whether err says an allocation failed (under the bound set above). */
+static int list_compile_oom(const char *err)
+{
+	return list_compile_mem_mib && (strstr(err, "out of memory") || strstr(err, strerror(ENOMEM)));
+}
 
 /* Finish a temp file written through fd (ok: every write went through): fsync, close,
  * rename over file, fsync dir; on any failure tmp is removed. 0, or -1 with err. */
@@ -597,6 +686,18 @@ int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_forc
 		rglog(RGLOG_INFO, "rcptguard: list %.200s: new version in force, %zu entries (compiled in %lld ms)",
 		      x->s->list.path, n, (long long)(util_monotonic_ms() - t0));
 out:
+	/* Out of memory under the compile's bound: judged (refused), not retried; it would
+	 * run out again. */
+	if (rc < 0 && list_compile_oom(err)) {
+		memset(st, 0, sizeof *st);
+		st->src = *ver;
+		st->at = util_now();
+		st->fate = LIST_REFUSED;
+		util_snprintf(st->reason, sizeof st->reason, "%.150s: the compile ran out of memory (list_max_memory = %"
+			      PRIu64 " MiB): the list is too large; split it or raise list_max_memory",
+			      x->s->list.path, list_compile_mem_mib);
+		rc = 1;
+	}
 	free(v);
 	list_parse_free(&lp);
 	list_compile_allow_free(&al);
@@ -622,7 +723,7 @@ static void list_compile_upload_problem(void *arg, unsigned long line, const cha
 
 /* Validate data[0..len) as x's list (list_upload). */
 int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
-			      void *arg, char *err, size_t errlen)
+			      void *arg, uint64_t *entry_lines, char *err, size_t errlen)
 {
 	struct list_compile_upload_cb cbs = { fn, arg };
 	struct list_parse lp;
@@ -649,51 +750,144 @@ int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t
 		rc = list_compile_read(&lp, f, &v, &n, err, errlen);
 		fclose(f);
 	}
+	*entry_lines = lp.entries;
 	return list_compile_outcome(&lp, &al, v, rc, err, errlen);
 }
 
-/* Write data to a temp file beside path (owned and moded like the file it replaces), fsync,
- * rename over path, fsync the directory: readers see the old file or the whole new one. */
-int list_compile_install(const struct settings *s, const char *path, const char *data, size_t len,
-			       char *err, size_t errlen)
+/* Create a temp file ".NAME.upload.N" in dfd, never through an existing name; fd, or -1. */
+static int list_compile_tmp(int dfd, const char *name, mode_t mode, char *tmp, size_t size)
 {
-	char tmp[RG_PATH_MAX + 32], dir[RG_PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	struct stat old, d;
+	static unsigned seq;
+	int fd = -1, i;
+
+	for (i = 0; fd < 0 && i < 100; i++) {
+		if (util_snprintf(tmp, size, ".%s.upload.%ld.%u", name, (long)getpid(),
+				  __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED) ^ (unsigned)util_monotonic_ms()) < 0)
+			return errno = ENAMETOOLONG, -1;
+		/* Why O_EXCL and O_NOFOLLOW: a name prepared by someone else is never written through. */
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd < 0 && errno != EEXIST)
+			return -1;
+	}
+	return fd;
+}
+
+/* Act as pd's filesystem identity (the directory's owner) or, back, as root. */
+static void list_compile_as_owner(const struct list_pending *pd, int on)
+{
+	if (!pd->as_owner)
+		return;
+	setfsgid(on ? pd->gid : 0);
+	setfsuid(on ? pd->uid : 0);
+}
+
+/* Write data to a temp file beside path and fsync it (pd keeps the directory and the name
+ * for list_compile_install_rename). Run as root (the web API), the file is made with the
+ * directory owner's uid (per-thread filesystem ids: the daemon's other threads stay root)
+ * and the group of the file it replaces (Exim's for a new list), so root never writes
+ * where the customer could not; mode that of the file it replaces (0640 for a new one). */
+int list_compile_install_write(const struct settings *s, const char *path, const char *data, size_t len,
+			       struct list_pending *pd, char *err, size_t errlen)
+{
+	char dir[RG_PATH_MAX];
+	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+	struct stat old, d, sd;
+	mode_t mode = 0640;
 	size_t off = 0;
 	int fd, have_old, e = 0;
 
+	memset(pd, 0, sizeof *pd);
+	pd->dfd = -1;
 	if (slash == NULL)
 		util_strlcpy(dir, ".", sizeof dir);
 	else if (util_snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path) < 0)
 		return util_snprintf(err, errlen, "list path too long"), -1;
-	if (util_snprintf(tmp, sizeof tmp, "%s/.%s.upload.XXXXXX", dir, slash ? slash + 1 : path) < 0)
+	if (util_strlcpy(pd->name, name, sizeof pd->name) < 0 || util_strlcpy(pd->path, path, sizeof pd->path) < 0)
 		return util_snprintf(err, errlen, "list path too long"), -1;
-	/* Why lstat: a customer's link at path is replaced, never copied from (its target may
-	 * be root's: its owner and mode must not pass to the new list). */
-	have_old = lstat(path, &old) == 0 && S_ISREG(old.st_mode);
-	/* Why O_EXCL (mkostemp): a name prepared by someone else is never written through. */
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-		return util_snprintf(err, errlen, "%.150s: %s", tmp, strerror(errno)), -1;
-	if (geteuid() == 0) {
-		/* Why: root (the web API) must leave a file its customer and Exim can use. */
-		if (have_old)
-			e = fchown(fd, old.st_uid, old.st_gid);
-		else if (stat(dir, &d) == 0 && stat(s->state_dir, &old) == 0)
-			e = fchown(fd, d.st_uid, old.st_gid);
+	/* Why a directory descriptor: every step acts in the directory seen here, even if its
+	 * name is swapped meanwhile. */
+	if ((pd->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(pd->dfd, &d) < 0) {
+		e = errno;
+		list_compile_install_abort(pd);
+		return util_snprintf(err, errlen, "%.150s: %s", dir, strerror(e)), -1;
 	}
-	if (e == 0)
-		e = fchmod(fd, have_old ? old.st_mode & 0666 : 0640);
+	/* Why no-follow: a customer's link at path is replaced, never copied from (its target
+	 * may be root's: its owner and mode must not pass to the new list). */
+	have_old = fstatat(pd->dfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(old.st_mode);
+	if (have_old)
+		mode = old.st_mode & 0666;
+	if (geteuid() == 0 && d.st_uid != 0) {
+		pd->as_owner = 1;
+		pd->uid = d.st_uid;
+		pd->gid = have_old ? old.st_gid : stat(s->state_dir, &sd) == 0 ? sd.st_gid : d.st_gid;
+	}
+	list_compile_as_owner(pd, 1);
+	if ((fd = list_compile_tmp(pd->dfd, name, mode, pd->tmp, sizeof pd->tmp)) < 0) {
+		e = errno;
+		list_compile_as_owner(pd, 0);
+		util_snprintf(err, errlen, "%.150s: %s", path, strerror(e));
+		close(pd->dfd);
+		pd->dfd = -1;
+		return -1;
+	}
+	/* The umask must not narrow the documented mode. */
+	e = fchmod(fd, mode) < 0 ? errno : 0;
 	while (e == 0 && off < len) {
 		ssize_t w = write(fd, data + off, len - off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			e = -1;
+			e = w < 0 ? errno : EIO;
 		else
 			off += (size_t)w;
 	}
-	return list_compile_commit(fd, e == 0, tmp, path, dir, err, errlen);
+	/* Why fsync before rename: after a crash the name must never point at unwritten blocks. */
+	if (e == 0 && fsync(fd) < 0)
+		e = errno;
+	if (close(fd) < 0 && e == 0)
+		e = errno;
+	list_compile_as_owner(pd, 0);
+	if (e != 0) {
+		util_snprintf(err, errlen, "%.150s: %s", path, strerror(e));
+		list_compile_install_abort(pd);
+		return -1;
+	}
+	return 0;
 }
 
+/* Rename pd's temp file over its list and fsync the directory (as the directory's owner). */
+int list_compile_install_rename(struct list_pending *pd, char *err, size_t errlen)
+{
+	int e = 0;
+
+	list_compile_as_owner(pd, 1);
+	if (renameat(pd->dfd, pd->tmp, pd->dfd, pd->name) < 0)
+		e = errno;
+	else
+		fsync(pd->dfd);         /* the rename itself must survive a crash */
+	list_compile_as_owner(pd, 0);
+	if (e != 0) {
+		util_snprintf(err, errlen, "%.150s: %s", pd->path, strerror(e));
+		list_compile_install_abort(pd);
+		return -1;
+	}
+	close(pd->dfd);
+	pd->dfd = -1;
+	return 0;
+}
+
+/* Remove pd's temp file (when there is one) and forget it. */
+void list_compile_install_abort(struct list_pending *pd)
+{
+	if (pd->dfd >= 0) {
+		if (pd->tmp[0]) {
+			list_compile_as_owner(pd, 1);
+			unlinkat(pd->dfd, pd->tmp, 0);
+			list_compile_as_owner(pd, 0);
+		}
+		close(pd->dfd);
+	}
+	pd->dfd = -1;
+	pd->tmp[0] = '\0';
+}

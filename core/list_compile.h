@@ -56,9 +56,14 @@ void list_compile_state_remove(const char *base);
 /* Whether x's config now lets domain's addresses into path (a refusal to forget). */
 int list_compile_allowed(const struct list_ctx *x, const char *path, const char *domain);
 
+/* Bound this process's data memory (RLIMIT_DATA) to what it uses now plus s's
+ * list_max_memory (0: 8 x list_max_size + 64 MiB), for a detached compile: a compile that
+ * runs out of it is refused with a clear reason. 0, or -1 with err. */
+int list_compile_limit_memory(const struct settings *s, char *err, size_t errlen);
+
 /* list_check(): validate path for x. */
 int list_compile_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
-		       unsigned max_problems, uint64_t *entries, char *err, size_t errlen);
+		       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen);
 
 /* Compile version *ver of x->s->list.path into base.cdb (the caller holds base.lock); in_force
  * (NULL: none) with in_force_entries is the index in force, for the shrink guard. 0 in
@@ -67,14 +72,18 @@ int list_compile_check(const struct list_ctx *x, const char *path, list_problem_
 int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_force, uint64_t in_force_entries,
 		 const struct list_version *ver, struct list_state *st, char *err, size_t errlen);
 
-/* Validate data[0..len) as x->s->list.path: RG_FOUND, RG_NOTFOUND (every problem to fn with its
- * line), RG_TEMPFAIL (err). */
+/* Validate data[0..len) as x->s->list.path: RG_FOUND (*entry_lines: its entry lines), RG_NOTFOUND
+ * (every problem to fn with its line), RG_TEMPFAIL (err). */
 int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
-			      void *arg, char *err, size_t errlen);
+			      void *arg, uint64_t *entry_lines, char *err, size_t errlen);
 
-/* Install data as path: temp file beside it (owned and moded like the file it replaces),
- * fsync, rename, fsync the directory. 0, or -1 with err. */
-int list_compile_install(const struct settings *s, const char *path, const char *data, size_t len,
-			 char *err, size_t errlen);
+/* Install data as pd->path in two steps: write a temp file beside it (as root: made with
+ * the directory owner's uid and the replaced file's group and mode) and fsync it; then
+ * rename it into place and fsync the directory. 0, or -1 with err (the temp file removed). */
+int list_compile_install_write(const struct settings *s, const char *path, const char *data, size_t len,
+			       struct list_pending *pd, char *err, size_t errlen);
+int list_compile_install_rename(struct list_pending *pd, char *err, size_t errlen);
+/* Remove a written temp file that will not be renamed. */
+void list_compile_install_abort(struct list_pending *pd);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * list_parse.c - reading a static list file: one address per line, blank lines and '#'
  * comments, each address valid (core/address.h) and of a domain the caller allows, the
- * file bounded in bytes and lines, optionally closed by an end marker.
+ * file bounded in bytes and lines, optionally closed by an end marker: "# end", or
+ * "# end N" with N the number of entry lines, checked whenever it is present.
  *
  * Problems are reported as "file:line: what" and never quote the line: a list may be a
  * link to a secret file (issue 13, defect 5), and the line number identifies the problem.
@@ -90,6 +91,26 @@ static long list_parse_getline(FILE *f, char *buf, size_t size, uint64_t *budget
 	return len == 0 && ch == EOF ? -1 : (long)len;
 }
 
+/* Whether s is an end marker: 1 "# end", 2 "# end N" (*n = N), 0 neither. */
+static int list_parse_marker(const char *s, unsigned long *n)
+{
+	char *end;
+
+	if (strncmp(s, LIST_END_MARKER, sizeof LIST_END_MARKER - 1) != 0)
+		return 0;
+	s += sizeof LIST_END_MARKER - 1;
+	if (*s == '\0')
+		return 1;
+	if (*s != ' ' && *s != '\t')
+		return 0;
+	s += strspn(s, " \t");
+	if (*s < '0' || *s > '9' || strlen(s) > 12)
+		return 0;
+	errno = 0;
+	*n = strtoul(s, &end, 10);
+	return *end == '\0' && errno == 0 ? 2 : 0;
+}
+
 /* Read every line of f; 0 done (problems counted), -1 out of memory / read error (err). */
 int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 {
@@ -97,9 +118,9 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 	char line[LIST_LINE_MAX + 2], why[RG_ERRLEN];
 	/* Why one more byte than allowed: reading it is how "larger than" is seen. */
 	uint64_t budget = lp->max_bytes ? lp->max_bytes + 1 : 0;
-	unsigned long no = 0;
+	unsigned long no = 0, count = 0;
 	long len;
-	int rc = 0, allowed, ended = 0;
+	int rc = 0, allowed, ended = 0, marker;
 
 	while ((len = list_parse_getline(f, line, sizeof line, &budget)) >= 0) {
 		char *s = line, *e;
@@ -125,9 +146,23 @@ int list_parse_stream(struct list_parse *lp, FILE *f, char *err, size_t errlen)
 		s += strspn(s, " \t");
 		if (*s == '\0')
 			continue;
-		ended = strcmp(s, LIST_END_MARKER) == 0;
+		if ((marker = list_parse_marker(s, &count)) != 0) {
+			lp->end_line = no;
+			lp->end_count = marker == 2;
+			lp->end_n = count;
+		}
+		ended = marker != 0;
 		if (*s == '#')
 			continue;
+		lp->entries++;
+		/* Why: legacy scp (scp -O) writes over the old file without truncating it first;
+		 * a copy cut before its end keeps the old file's tail, and its end line. Nothing
+		 * may follow an end line that says "the file ends here". */
+		if (lp->end_line && (lp->end_count || lp->end_marker)) {
+			list_parse_problem(lp, no, "entry after the end line %lu: the rest of an older, longer file?",
+					   lp->end_line);
+			goto next;
+		}
 		if (address_parse(s, &a, why, sizeof why) == RG_NOTFOUND) {
 			list_parse_problem(lp, no, "not an address: %.80s", why);
 			goto next;
@@ -173,6 +208,11 @@ next:
 	if (rc == 0 && lp->end_marker && !ended)
 		list_parse_problem(lp, 0, "no \"" LIST_END_MARKER "\" line at the end (list_end_marker = yes): "
 				   "an incomplete upload?");
+	/* Why a count: a copy cut short, over an older file's tail, can still end with the
+	 * old end line; its entry count then differs from the one the customer wrote. */
+	if (rc == 0 && lp->end_line && lp->end_count && lp->end_n != lp->entries)
+		list_parse_problem(lp, lp->end_line, "the end line says %lu entries, the file has %lu: "
+				   "an incomplete upload?", lp->end_n, lp->entries);
 	return rc;
 }
 

@@ -14,7 +14,7 @@
 #include "rg.h"
 
 #define LIST_LINE_MAX 1024
-#define LIST_END_MARKER "# end"
+#define LIST_END_MARKER "# end"     /* "# end" or, recommended, "# end N": N entry lines */
 
 /* Whether the file may hold addresses of domain: 1 yes, 0 no, -1 out of memory. */
 typedef int list_parse_allowed_fn(void *arg, const char *domain);
@@ -29,7 +29,7 @@ struct list_parse {
 	list_parse_problem_fn *fn;      /* may be NULL */
 	void *arg;
 	unsigned max;                   /* problems passed to fn; 0: stop at the first */
-	int end_marker;                 /* the last non-blank line must be LIST_END_MARKER */
+	int end_marker;                 /* the last non-blank line must be an end marker */
 	uint64_t max_bytes;             /* 0: unbounded */
 	unsigned long max_lines;        /* 0: unbounded */
 	unsigned long problems;
@@ -38,6 +38,10 @@ struct list_parse {
 	char *buf;                      /* keys, NUL-terminated, back to back */
 	size_t used, cap;
 	size_t *off, n, ncap;
+	unsigned long entries;          /* entry lines read (not blank, not a comment) */
+	unsigned long end_line;         /* the last end marker's line (0: none) */
+	int end_count;                  /* it carries a count: "# end N" */
+	unsigned long end_n;            /* that count */
 };
 
 /* FNV-1a 64 of a string (index file names, the domain cache). */

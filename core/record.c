@@ -64,12 +64,13 @@ int record_read_choice(struct record_reader *r, const char *const *words, int n)
 	return -1;
 }
 
-/* The next field as a canonical decimal: digits, no leading zero (but "0"), at most max. */
+/* The next field as a decimal by util_decimal's rule (digits only, at most max; leading
+ * zeros are read, as the Redis greylist script reads them too: greylist_script.c). */
 int record_read_decimal(struct record_reader *r, int64_t max, int64_t *out)
 {
 	char w[RECORD_WORD_MAX];
 
-	if (record_read_word(r, w, sizeof w) < 0 || (w[0] == '0' && w[1] != '\0'))
+	if (record_read_word(r, w, sizeof w) < 0)
 		return -1;
 	return util_decimal(w, max, out);
 }

@@ -8,7 +8,7 @@
  * may be a free text (spaces allowed, maybe empty) running to the end. Reading is strict
  * and bounded, because a store is shared and may be damaged: another version, a byte
  * outside 0x20..0x7e, an empty field, a field longer than its buffer, a decimal that is
- * not canonical (a sign, a leading zero) or too large, a word not among the choices, a
+ * not digits only (util_decimal) or too large, a word not among the choices, a
  * field missing or left over - the record does not read (-1), and the caller treats it
  * as a miss. Writing never cuts: a value that does not fit, or a field that would not
  * read back (empty, a blank or control byte in it, a negative number), fails the record.
@@ -34,7 +34,7 @@ int record_read_word(struct record_reader *r, char *out, size_t size);
 /* The next field as the index of one of words[0..n). The index, or -1. */
 int record_read_choice(struct record_reader *r, const char *const *words, int n);
 
-/* The next field as a canonical decimal 0..max. 0, or -1. */
+/* The next field as a decimal 0..max (util_decimal: digits only). 0, or -1. */
 int record_read_decimal(struct record_reader *r, int64_t max, int64_t *out);
 
 /* The rest of the record (blanks kept; "" when nothing is left) into out, at most

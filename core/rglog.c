@@ -9,11 +9,14 @@
 static rglog_hook_fn *rglog_hook;
 static int rglog_debug_on;
 
-/* Install the face's hook. */
+/* Install the face's hook. Why only on change: the module calls this on every check, and
+ * a process forked from Exim's daemon pays a page fault for its first write to the page. */
 void rglog_set_hook(rglog_hook_fn *fn, int debug_on)
 {
-	rglog_hook = fn;
-	rglog_debug_on = debug_on;
+	if (rglog_hook != fn)
+		rglog_hook = fn;
+	if (rglog_debug_on != debug_on)
+		rglog_debug_on = debug_on;
 }
 
 /* Whether debug lines are wanted. */

@@ -93,6 +93,10 @@ static struct {
 /* Set by the steps below when the server did not answer (timeout, gone, refused). */
 static int unreachable;
 
+/* Whether this process (or its parent) asked LDAP: conn, down and pwcache are untouched
+ * otherwise, and reset leaves them alone. */
+static int ldap_touched;
+
 /* The bind password, read once per process and path. */
 static struct {
 	unsigned gen;
@@ -139,6 +143,11 @@ static void source_ldap_drop(void)
 /* Source op reset: unbind, forget the password. */
 static void source_ldap_reset(void)
 {
+	/* Why: the three span pages that a session without LDAP never touched; clearing
+	 * them at every QUIT would cost a page fault each. */
+	if (!ldap_touched)
+		return;
+	ldap_touched = 0;
 	source_ldap_drop();
 	memset(&conn, 0, sizeof conn);
 	memset(&down, 0, sizeof down);
@@ -313,9 +322,10 @@ static int source_ldap_search(const struct settings *s, const char *filter, int6
 {
 	static char attr_none[] = LDAP_NO_ATTRS;   /* "1.1": no attributes, only the DN */
 	char *attrs[] = { attr_none, NULL }, *diag = NULL, *dn;
+	struct source_ldap_result r;
 	struct timeval tv, limit;
 	LDAPMessage *res = NULL;
-	int msgid, rc, code = 0, entries, refs;
+	int msgid, rc, code = 0;
 
 	*dead = 0;
 	if (source_ldap_bound(conn.ld, dl) < 0 || source_ldap_left(dl, &limit) < 0)
@@ -340,37 +350,50 @@ static int source_ldap_search(const struct settings *s, const char *filter, int6
 		*dead = unreachable = 1;
 		return util_snprintf(err, errlen, "search: %s", L.err2string(code)), RG_TEMPFAIL;
 	}
-	entries = L.count_entries(conn.ld, res);
-	refs = L.count_references(conn.ld, res);
-	if (entries > 0 && (dn = L.get_dn(conn.ld, L.first_entry(conn.ld, res))) != NULL) {
-		char text[VERDICT_TEXT_MAX];
-
-		util_snprintf(text, sizeof text, "entry %s", dn);
-		util_sanitise(ans->text, sizeof ans->text, text, strlen(text));
-		L.memfree(dn);
-	}
+	memset(&r, 0, sizeof r);
+	r.entries = L.count_entries(conn.ld, res);
+	r.refs = L.count_references(conn.ld, res);
+	dn = r.entries > 0 ? L.get_dn(conn.ld, L.first_entry(conn.ld, res)) : NULL;
 	rc = L.parse_result(conn.ld, res, &code, NULL, &diag, NULL, NULL, 1);
-	if (rc == LDAP_SUCCESS)
-		rc = code;
-	if (rc == LDAP_SERVER_DOWN)
+	r.code = rc == LDAP_SUCCESS ? code : rc;
+	r.codetext = L.err2string(r.code);
+	r.dn = dn;
+	r.diag = diag;
+	if (r.code == LDAP_SERVER_DOWN)
 		*dead = 1;
+	rc = source_ldap_judge(&r, s->ldap.base, ans, err, errlen);
+	L.memfree(dn);
+	L.memfree(diag);
+	return rc;
+}
+
+/* What a search's result says about the address. */
+int source_ldap_judge(const struct source_ldap_result *r, const char *base, struct source_answer *ans,
+		      char *err, size_t errlen)
+{
+	char text[VERDICT_TEXT_MAX], diag[128] = "";
+
+	if (r->entries > 0 && r->dn != NULL) {
+		util_snprintf(text, sizeof text, "entry %s", r->dn);
+		util_sanitise(ans->text, sizeof ans->text, text, strlen(text));
+	}
 	/* Size limit 1 exceeded with an entry in hand: the address exists (several times). */
-	if (entries > 0 && (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)) {
-		L.memfree(diag);
+	if (r->entries > 0 && (r->code == LDAP_SUCCESS || r->code == LDAP_SIZELIMIT_EXCEEDED)) {
 		if (!ans->text[0])
 			util_strlcpy(ans->text, "entry found", sizeof ans->text);
 		return RG_FOUND;
 	}
-	if (rc == LDAP_SUCCESS && entries == 0 && refs == 0) {
-		L.memfree(diag);
-		util_snprintf(ans->text, sizeof ans->text, "no entry under %.150s", s->ldap.base);
+	if (r->code == LDAP_SUCCESS && r->entries == 0 && r->refs == 0) {
+		util_snprintf(ans->text, sizeof ans->text, "no entry under %.150s", base);
 		return RG_NOTFOUND;
 	}
 	/* Anything else (no such base, busy, unwilling, a continuation reference that we do
-	 * not follow) says nothing about the address. */
-	util_snprintf(err, errlen, "search: %s%s%.80s", rc == LDAP_SUCCESS ? "referral not followed" :
-		      L.err2string(rc), diag && *diag ? ": " : "", diag ? diag : "");
-	L.memfree(diag);
+	 * not follow) says nothing about the address. Why sanitised: the diagnostic is the
+	 * server's text and goes to Exim's log. */
+	if (r->diag != NULL && r->diag[0])
+		util_sanitise(diag, sizeof diag, r->diag, strnlen(r->diag, 80));
+	util_snprintf(err, errlen, "search: %s%s%s", r->code == LDAP_SUCCESS ? "referral not followed" :
+		      r->codetext ? r->codetext : "unknown error", diag[0] ? ": " : "", diag);
 	return RG_TEMPFAIL;
 }
 
@@ -380,6 +403,7 @@ static int source_ldap_ask(const struct settings *s, const char *filter, int64_t
 {
 	int rc = RG_TEMPFAIL, dead, attempt;
 
+	ldap_touched = 1;
 	if (down.gen == util_fork_generation() && util_monotonic_ms() < down.until && !strcmp(down.uri, s->ldap.uri))
 		return util_snprintf(err, errlen, "%s (a moment ago; not asked again yet)", down.why), RG_TEMPFAIL;
 	for (attempt = 0; attempt < 2; attempt++) {

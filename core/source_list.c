@@ -16,7 +16,10 @@ static const struct config *source_list_config;  /* set by the chain before look
 /* Keep the config in force for the domain check of compiles. */
 static void source_list_configure(const struct config *c)
 {
-	source_list_config = c;
+	/* Why only on change: a process forked from Exim's daemon, which set it already
+	 * (rcptguard's preload), pays a page fault for its first write here. */
+	if (source_list_config != c)
+		source_list_config = c;
 }
 
 /* list_lookup() of addr (lower-cased) in s->list. */

@@ -15,6 +15,7 @@ static const struct config_key list_keys[] = {
 	CONFIG_KEY_NUM("list_max_size", T, max_size, CONFIG_UINT, 1, 65536, "256"),
 	CONFIG_KEY_NUM("list_max_lines", T, max_lines, CONFIG_UINT, 1, UINT_MAX, "10000000"),
 	CONFIG_KEY_NUM("list_end_marker", T, end_marker, CONFIG_BOOL, 0, 1, "no"),
+	CONFIG_KEY_NUM("list_max_memory", T, max_memory, CONFIG_UINT, 0, 1048576, "0"),
 };
 
 const struct config_keyset source_list_keyset = {

@@ -14,6 +14,8 @@ struct list_settings {
 	unsigned max_size;                             /* list_max_size: MiB, 256 */
 	unsigned max_lines;                            /* list_max_lines: 10000000 */
 	int end_marker;                                /* list_end_marker: no; yes: ends with "# end" */
+	unsigned max_memory;                           /* list_max_memory: MiB a detached compile may add;
+							* 0 = 8 x list_max_size + 64 */
 };
 
 extern const struct config_keyset source_list_keyset;

@@ -71,7 +71,7 @@ static struct {
 	uint64_t *slots;                 /* the mapping (MAP_SHARED: valid in forked children) */
 	char dir[RG_PATH_MAX];
 	int failed;                      /* this dir could not be mapped: do not retry per call */
-} stats_map;
+} stats_map __attribute__((aligned(4096)));  /* one page: each process writes it, a fault per page */
 
 /* Number of values of a NULL-terminated list (1 for a family without that label). */
 static unsigned stats_nvalues(const char *const *v)

@@ -49,7 +49,7 @@ static struct {
 	char identity[STORE_IDENTITY_MAX];
 	int fallback;                   /* 1: h is the local store standing in for the shared one */
 	char why[RG_ERRLEN];            /* why the shared store is not in use */
-} store_cur;
+} store_cur __attribute__((aligned(4096)));   /* one page: each process writes it, a fault per page */
 
 /* The member named name, or NULL. */
 const struct store_ops *store_find(const char *name)
@@ -399,6 +399,38 @@ int store_info(const struct store_handle *h, struct store_info *out, char *err, 
 		util_strlcpy(out->detail, detail, sizeof out->detail);
 	}
 	return rc;
+}
+
+/* script: the member's, timed; a store without scripts (or the local one after a switch)
+ * says RG_NOTFOUND, and the caller takes its C path. */
+int store_script(const struct store_handle *h, const struct store_script *sc, size_t nkeys, const char *const *keys,
+		 size_t nargs, const char *const *args, struct store_script_reply *out, int64_t deadline,
+		 char *err, size_t errlen)
+{
+	int64_t t0;
+	int rc;
+
+	if (store_unusable(h, err, errlen))
+		return RG_TEMPFAIL;
+	if (h->ops->script == NULL || !(h->ops->caps & STORE_CAP_SCRIPT))
+		return RG_NOTFOUND;
+	t0 = rglog_debug_enabled() ? store_us() : 0;
+	rc = h->ops->script(h->s, sc, nkeys, keys, nargs, args, out, deadline, err, errlen);
+	if (rc == RG_TEMPFAIL && store_switch(h, err))
+		rc = h->ops->script && (h->ops->caps & STORE_CAP_SCRIPT)
+		     ? h->ops->script(h->s, sc, nkeys, keys, nargs, args, out, deadline, err, errlen) : RG_NOTFOUND;
+	if (t0)
+		store_trace(h, sc->name, nkeys ? keys[nkeys - 1] : NULL, rc, t0, err);
+	if (rc == RG_TEMPFAIL) stats_count(NULL, STATS_STORE_ERROR, "update", NULL);   /* a script is an update */
+	return rc;
+}
+
+/* preload: the member's, if it has one (an unknown member is the later open's to report). */
+int store_preload(const struct settings *s, char *err, size_t errlen)
+{
+	const struct store_ops *ops = store_find(s->store);
+
+	return ops != NULL && ops->preload != NULL ? ops->preload(s, err, errlen) : RG_FOUND;
 }
 
 /* check: the member's; a member that cannot tell says so. */

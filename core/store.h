@@ -33,6 +33,7 @@ struct settings;
 #define STORE_CAP_ORDERED 0x1u   /* iterate visits keys in key order, each once (LMDB) */
 #define STORE_CAP_EXPIRY  0x2u   /* expired records vanish by themselves: purge has nothing to do */
 #define STORE_CAP_SHARED  0x4u   /* one store for several gateways */
+#define STORE_CAP_SCRIPT  0x8u   /* runs a record owner's script on the server (script op) */
 
 struct store;
 
@@ -68,6 +69,30 @@ struct store_info {
 	long long rtt_us;               /* one round trip to the server */
 	int fallback;                   /* 1: the shared store is unreachable; this is the local one */
 	char detail[RG_ERRLEN];         /* anything else worth a line */
+};
+
+/*
+ * A record owner's atomic step over a few of its keys, run on the server in one round trip
+ * by a member with STORE_CAP_SCRIPT (Redis: EVALSHA, EVAL when the server's script cache is
+ * empty). The body is Lua 5.1; it sees ARGV as given and reaches its keys only through
+ * the member's helpers, so that key names, types and expiry stay the member's:
+ *   rg_get(i)             the value of the i-th key (1-based), or nil (absent, another type)
+ *   rg_put(i, v, expires) write it, to live until expires (unix seconds)
+ *   rg_del(i)             delete it
+ * It returns an array of at most STORE_SCRIPT_REPLY strings. The owner keeps the C
+ * definition that members without scripts run (through update) beside it, and a test
+ * that proves both decide alike.
+ */
+#define STORE_SCRIPT_KEYS 4
+#define STORE_SCRIPT_REPLY 6
+struct store_script {
+	const char *name;               /* for logs */
+	const char *lua;                /* the body */
+};
+struct store_script_reply {
+	size_t n;
+	size_t len[STORE_SCRIPT_REPLY];
+	char v[STORE_SCRIPT_REPLY][STORE_VAL_MAX + 1];  /* NUL-terminated */
 };
 
 struct store_ops {
@@ -107,6 +132,14 @@ struct store_ops {
 	/* 1 when the last RG_TEMPFAIL came from a server that did not answer (down, frozen,
 	 * gone), not from the data: store.c then falls back (store_fallback). NULL: never. */
 	int (*unreachable)(struct store *s);
+	/* Run sc over keys (record keys, at most STORE_SCRIPT_KEYS) with args, atomically.
+	 * RG_FOUND with *out, RG_TEMPFAIL. NULL without STORE_CAP_SCRIPT. */
+	int (*script)(struct store *s, const struct store_script *sc, size_t nkeys, const char *const *keys,
+		      size_t nargs, const char *const *args, struct store_script_reply *out, int64_t deadline,
+		      char *err, size_t errlen);
+	/* Load in this process what a later open needs, connecting nothing (run in Exim's
+	 * daemon before it forks: libraries are fork-safe, connections are not). NULL: nothing. */
+	int (*preload)(const struct settings *s, char *err, size_t errlen);
 };
 
 /* NULL-terminated registry of store members. */
@@ -145,6 +178,13 @@ int store_update(const struct store_handle *h, const char *key, store_update_fn 
 		 int64_t deadline, char *err, size_t errlen);
 int store_info(const struct store_handle *h, struct store_info *out, char *err, size_t errlen);
 int store_check(const struct store_handle *h, char *err, size_t errlen);
+/* script: the member's, timed. RG_FOUND ran, RG_NOTFOUND this store runs no scripts (the
+ * caller takes its C path: also after a switch to the local store), RG_TEMPFAIL. */
+int store_script(const struct store_handle *h, const struct store_script *sc, size_t nkeys, const char *const *keys,
+		 size_t nargs, const char *const *args, struct store_script_reply *out, int64_t deadline,
+		 char *err, size_t errlen);
+/* The store member the settings name: its preload (Exim's daemon, before forking). */
+int store_preload(const struct settings *s, char *err, size_t errlen);
 
 /* iterate() in key order, each key once, whatever the member: records are collected,
  * sorted and de-duplicated first when the member is not STORE_CAP_ORDERED (a member that

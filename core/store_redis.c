@@ -4,9 +4,11 @@
  * learned by one answers at all.
  *
  * hiredis (0.14, synchronous API) is not linked: it is dlopen()ed on first use
- * (core/dynlib.h says why). One connection per process, made lazily, to the first server
- * of redis_uri that answers and says it is a primary (ROLE), so that a replica promoted
- * by Sentinel or by hand takes over without a config change. A connection is never used
+ * (core/dynlib.h says why), or once in Exim's daemon by the preload op. One connection per
+ * process, made lazily, to the first server of redis_uri that answers and says it is a
+ * primary (ROLE; with one URI nothing is asked: a replica there refuses the first write,
+ * READONLY, and is dropped like a dead server), so that a replica promoted by Sentinel or
+ * by hand takes over without a config change. A connection is never used
  * after fork() (the generation check). Every command is bounded by min(redis_timeout,
  * the caller's deadline) through the socket's send/receive timeouts; a server that did
  * not answer is dropped and reported RG_TEMPFAIL with down set, so that store.c can fall
@@ -16,9 +18,12 @@
  * bytes, written with its end of life (SET ... PXAT, the one-command form of PEXPIREAT):
  * no key without a TTL, so Redis deletes expired records itself (STORE_CAP_EXPIRY).
  * update() is WATCH / GET / MULTI / SET|DEL / EXEC, retried when another process or
- * gateway wrote the key meanwhile. delete_if() deletes by a compare-and-delete script
- * (EVALSHA, EVAL when the server's script cache is empty after a restart or failover), so
- * a record rewritten between the read and the delete survives.
+ * gateway wrote the key meanwhile. script() runs a record owner's Lua step (the greylist
+ * decision) atomically in one round trip, behind a prelude of this member's own (rg_get,
+ * rg_put, rg_del: the layout stays here). delete_if() deletes by a compare-and-delete
+ * script, so a record rewritten between the read and the delete survives. Scripts go by
+ * EVALSHA (the SHA1 computed here), and by EVAL when the server's script cache is empty
+ * after a restart or failover.
  *
  * Bad data (a key of another type, a value of a future format, junk) is a miss, never a
  * crash: the record owners decode values strictly, and a WRONGTYPE key reads as absent.
@@ -26,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <nettle/sha1.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,11 +81,39 @@ static const struct dynlib_sym hiredis_syms[] = {
 static int hiredis_loaded;
 
 /* Compare-and-delete: KEYS[i] is deleted only while it still holds ARGV[i]. */
-static const char cad_script[] =
+static const struct store_script cad_script = {
+	"compare-and-delete",
 	"local n = 0 for i, k in ipairs(KEYS) do "
 	"local v = redis.pcall('GET', k) "
 	"if type(v) == 'string' and v == ARGV[i] then n = n + redis.call('DEL', k) end end "
-	"return n";
+	"return n"
+};
+
+/*
+ * What the member puts before a record owner's script body (store.h, struct store_script):
+ * the owner reaches its keys only through these, so that the layout stays the member's:
+ * another type reads as absent (junk is a miss), and every write carries its end of life
+ * (PXAT), capped like store_redis_pxat() so that no key lives for ever or overflows.
+ */
+static const char lua_prelude[] =
+	"local function rg_get(i) local v = redis.pcall('GET', KEYS[i]) "
+	"if type(v) == 'string' then return v end return nil end\n"
+	"local function rg_put(i, v, e) "
+	"local cap = tonumber(redis.call('TIME')[1]) + 34560000 "      /* REDIS_TTL_MAX_S */
+	"if e <= 0 or e > cap then e = cap end "
+	"redis.call('SET', KEYS[i], v, 'PXAT', string.format('%.0f', e * 1000)) end\n"
+	"local function rg_del(i) redis.call('DEL', KEYS[i]) end\n";
+
+/* A script as the server knows it: its whole text and SHA1 (hex), made once per process,
+ * so that EVALSHA costs no SCRIPT LOAD round trip (hiredis has no SHA1; nettle has). */
+struct redis_lua {
+	const struct store_script *sc;
+	char *text;
+	size_t len;
+	char sha[41];
+};
+#define REDIS_LUA_MAX 8
+static struct redis_lua lua_cache[REDIS_LUA_MAX];
 
 struct store {
 	redisContext *c;
@@ -95,7 +129,8 @@ struct store {
 	char prefix[64];
 	size_t plen;
 	unsigned timeout_ms;
-	char cad_sha[41];              /* SHA1 of cad_script, hex; "" = not loaded yet */
+	int several;                   /* redis_uri lists more than one server: ROLE picks */
+	int connecting;                /* the connect's own commands are running */
 };
 
 /* Milliseconds left for one step: min(redis_timeout, deadline - now); 0 = none left. */
@@ -160,6 +195,39 @@ static int store_redis_bad_reply(struct store *s, const char *what, const redisR
 	return RG_TEMPFAIL;
 }
 
+/* Free n replies (NULL ones skipped). */
+static void store_redis_free(redisReply **r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (r[i])
+			H.free_reply(r[i]);
+}
+
+/*
+ * An error reply that says this server cannot serve us now, whatever the command: a
+ * replica (READONLY, MASTERDOWN: a primary demoted by a failover, or the one URI names a
+ * replica), a server still loading its data, one that wants a password or refuses our
+ * user a command. Why it matters: that is a server failure, not bad data, so the
+ * connection is dropped and the server marked down (store.c falls back; a list of URIs
+ * is walked again by ROLE). NULL for any other reply.
+ */
+static const char *store_redis_unusable(const redisReply *r)
+{
+	static const char *const words[] = { "READONLY", "MASTERDOWN", "LOADING", "NOAUTH", "NOPERM" };
+	size_t i, n;
+
+	if (r == NULL || r->type != REDIS_REPLY_ERROR || r->str == NULL)
+		return NULL;
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		n = strlen(words[i]);
+		if ((size_t)r->len >= n && strncmp(r->str, words[i], n) == 0)
+			return words[i];
+	}
+	return NULL;
+}
+
 /* Send n commands in one write and read their n replies into r[] (all NULL on failure).
  * Bounded by the budget; RG_FOUND or RG_TEMPFAIL (down, connection dropped). */
 static int store_redis_run(struct store *s, size_t n, const int *argc, const char *const *argv[],
@@ -203,6 +271,23 @@ static int store_redis_run(struct store *s, size_t n, const int *argc, const cha
 		}
 		return store_redis_down(s, what, err, errlen);
 	}
+	for (i = 0; i < n && !s->connecting; i++) {
+		const char *word = store_redis_unusable(r[i]);
+		char text[104];
+
+		if (word == NULL)
+			continue;
+		util_sanitise(text, sizeof text, r[i]->str, r[i]->len);
+		util_snprintf(err, errlen, "redis %.200s: %s: %s%s", s->uri, what, text,
+			      strcmp(word, "NOAUTH") == 0 ? " (the server wants a password: redis_password_file)" : "");
+		store_redis_free(r, n);
+		for (i = 0; i < n; i++)
+			r[i] = NULL;
+		store_redis_drop(s);
+		s->down = 1;
+		s->timedout = 0;
+		return RG_TEMPFAIL;
+	}
 	return RG_FOUND;
 }
 
@@ -214,15 +299,6 @@ static int store_redis_cmd(struct store *s, int argc, const char **argv, const s
 	const size_t *const al[1] = { argvlen };
 
 	return store_redis_run(s, 1, &argc, av, al, r, deadline, what, err, errlen);
-}
-
-static void store_redis_free(redisReply **r, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (r[i])
-			H.free_reply(r[i]);
 }
 
 /* The AUTH arguments from the password file: "password" or "user password" (Redis 6 ACL
@@ -347,8 +423,14 @@ bad:
 	return RG_CONFIG;
 }
 
-/* Connect to one URI: AUTH, SELECT and ROLE in one round trip. RG_FOUND (a primary),
- * RG_NOTFOUND (answers, but a replica: role says which), RG_TEMPFAIL, RG_CONFIG. */
+/*
+ * Connect to one URI: AUTH, SELECT and ROLE (when redis_uri lists several servers) in one
+ * round trip. RG_FOUND (a primary, or the one server), RG_NOTFOUND (answers, but a
+ * replica: role says which), RG_TEMPFAIL, RG_CONFIG. Why no ROLE for a single URI: there
+ * is nothing to choose, and the round trip is most of what a connection costs; a replica
+ * there answers reads and refuses writes (READONLY: store_redis_unusable), which is the
+ * same fallback that ROLE would have led to, one command later.
+ */
 static int store_redis_connect_one(struct store *s, const char *uri, int64_t deadline,
 				   char *err, size_t errlen)
 {
@@ -358,7 +440,7 @@ static int store_redis_connect_one(struct store *s, const char *uri, int64_t dea
 	const char *const *av[3];
 	const size_t *const *al;
 	const size_t *alv[3];
-	int argc[3], port, unixsock, rc, na = 0, i;
+	int argc[3], port, unixsock, rc, na = 0, i, with_role = s->several;
 	unsigned db;
 	redisReply *r[3];
 	int64_t ms;
@@ -386,9 +468,11 @@ static int store_redis_connect_one(struct store *s, const char *uri, int64_t dea
 		av[na] = sel;
 		alv[na++] = sell;
 	}
-	argc[na] = 1;
-	av[na] = role;
-	alv[na++] = rolel;
+	if (with_role) {
+		argc[na] = 1;
+		av[na] = role;
+		alv[na++] = rolel;
+	}
 	al = alv;
 	if ((ms = store_redis_budget(s, deadline)) == 0) {
 		explicit_bzero(pw, sizeof pw);
@@ -409,11 +493,16 @@ static int store_redis_connect_one(struct store *s, const char *uri, int64_t dea
 	}
 	s->gen = util_fork_generation();
 	s->fresh = 1;
+	s->role[0] = '\0';
+	if (na == 0)
+		return RG_FOUND;               /* nothing to ask: the first command is the first round trip */
+	s->connecting = 1;
 	rc = store_redis_run(s, (size_t)na, argc, av, al, r, deadline, "connect", err, errlen);
+	s->connecting = 0;
 	explicit_bzero(pw, sizeof pw);
 	if (rc != RG_FOUND)
 		return rc;
-	for (i = 0; i < na - 1; i++) {
+	for (i = 0; i < na - with_role; i++) {
 		if (r[i]->type == REDIS_REPLY_ERROR) {
 			char text[104];
 
@@ -426,6 +515,10 @@ static int store_redis_connect_one(struct store *s, const char *uri, int64_t dea
 			 * the pool still runs (fallback), but the log must say what is wrong. */
 			return RG_CONFIG;
 		}
+	}
+	if (!with_role) {
+		store_redis_free(r, (size_t)na);
+		return RG_FOUND;
 	}
 	i = na - 1;
 	if (r[i]->type == REDIS_REPLY_ARRAY && r[i]->elements > 0 &&
@@ -925,57 +1018,90 @@ struct redis_delete {
 	size_t deleted;
 };
 
-/* The script's SHA1, from SCRIPT LOAD once per connection (hiredis has no SHA1). */
-static int store_redis_cad_load(struct store *s, int64_t deadline, char *err, size_t errlen)
+/* The server's text of sc (the member's prelude before an owner's body) and its SHA1,
+ * made on first use in this process; NULL when out of memory. */
+static const struct redis_lua *store_redis_lua(const struct store_script *sc, int prelude)
 {
-	const char *argv[3] = { "SCRIPT", "LOAD", cad_script };
-	size_t argvlen[3] = { 6, 4, sizeof cad_script - 1 };
-	redisReply *r;
-	int rc;
+	static const char hex[] = "0123456789abcdef";
+	uint8_t d[SHA1_DIGEST_SIZE];
+	struct sha1_ctx ctx;
+	struct redis_lua *L;
+	size_t i, pl = prelude ? sizeof lua_prelude - 1 : 0, bl = strlen(sc->lua);
 
-	if ((rc = store_redis_cmd(s, 3, argv, argvlen, &r, deadline, "SCRIPT LOAD", err, errlen)) != RG_FOUND)
-		return rc;
-	if (r->type == REDIS_REPLY_STRING && r->len == 40) {
-		memcpy(s->cad_sha, r->str, 40);
-		s->cad_sha[40] = '\0';
-	} else {
-		rc = store_redis_bad_reply(s, "SCRIPT LOAD", r, err, errlen);
+	for (i = 0; i < REDIS_LUA_MAX && lua_cache[i].sc != NULL; i++)
+		if (lua_cache[i].sc == sc)
+			return &lua_cache[i];
+	if (i == REDIS_LUA_MAX)
+		return NULL;
+	L = &lua_cache[i];
+	if ((L->text = malloc(pl + bl + 1)) == NULL)
+		return NULL;
+	memcpy(L->text, lua_prelude, pl);
+	memcpy(L->text + pl, sc->lua, bl + 1);
+	L->len = pl + bl;
+	sha1_init(&ctx);
+	sha1_update(&ctx, L->len, (const uint8_t *)L->text);
+	sha1_digest(&ctx, sizeof d, d);
+	for (i = 0; i < sizeof d; i++) {
+		L->sha[2 * i] = hex[d[i] >> 4];
+		L->sha[2 * i + 1] = hex[d[i] & 15];
 	}
-	H.free_reply(r);
-	return rc;
+	L->sha[40] = '\0';
+	L->sc = sc;
+	return L;
 }
 
-/* EVALSHA the compare-and-delete script over keys/vals, EVAL when the server lost it. */
+/*
+ * Run a script: argv[2..argc) are its numkeys, keys and args; argv[0..1] are filled here.
+ * EVALSHA first (one round trip); when the server's script cache does not hold it (after
+ * a restart, a failover, SCRIPT FLUSH: NOSCRIPT), EVAL with the text, which also caches it
+ * there. RG_FOUND with the reply in *r (which may be an error reply), or the failure.
+ */
+static int store_redis_eval(struct store *s, const struct redis_lua *L, int argc, const char **argv,
+			    size_t *argvlen, redisReply **r, int64_t deadline, char *err, size_t errlen)
+{
+	int rc, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		argv[0] = pass == 0 ? "EVALSHA" : "EVAL";
+		argvlen[0] = pass == 0 ? 7 : 4;
+		argv[1] = pass == 0 ? L->sha : L->text;
+		argvlen[1] = pass == 0 ? 40 : L->len;
+		if ((rc = store_redis_cmd(s, argc, argv, argvlen, r, deadline, argv[0], err, errlen)) != RG_FOUND)
+			return rc;
+		if (pass == 0 && (*r)->type == REDIS_REPLY_ERROR && (*r)->str != NULL &&
+		    strncmp((*r)->str, "NOSCRIPT", 8) == 0) {
+			rglog(RGLOG_DEBUG, "rcptguard: store redis: %.200s: script %s not cached there, EVAL",
+			      s->uri, L->sc->name);
+			H.free_reply(*r);
+			*r = NULL;
+			continue;
+		}
+		return RG_FOUND;
+	}
+	util_snprintf(err, errlen, "redis %.200s: script %s: NOSCRIPT after EVAL", s->uri, L->sc->name);
+	return RG_TEMPFAIL;
+}
+
+/* The compare-and-delete script over keys/vals (argv[3..3+2n)); *deleted: how many. */
 static int store_redis_cad(struct store *s, size_t n, const char **argv, size_t *argvlen, char nk[24],
 			   long long *deleted, int64_t deadline, char *err, size_t errlen)
 {
+	const struct redis_lua *L = store_redis_lua(&cad_script, 0);
 	redisReply *r;
-	int rc, pass;
+	int rc;
 
-	if (!s->cad_sha[0] && (rc = store_redis_cad_load(s, deadline, err, errlen)) != RG_FOUND)
-		return rc;
+	if (L == NULL)
+		return util_snprintf(err, errlen, "redis: out of memory"), RG_TEMPFAIL;
 	argvlen[2] = (size_t)snprintf(nk, 24, "%zu", n);
 	argv[2] = nk;
-	for (pass = 0; pass < 2; pass++) {
-		argv[0] = pass == 0 ? "EVALSHA" : "EVAL";
-		argvlen[0] = strlen(argv[0]);
-		argv[1] = pass == 0 ? s->cad_sha : cad_script;
-		argvlen[1] = pass == 0 ? 40 : sizeof cad_script - 1;
-		if ((rc = store_redis_cmd(s, (int)(3 + 2 * n), argv, argvlen, &r, deadline, argv[0], err, errlen))
-		    != RG_FOUND)
-			return rc;
-		if (pass == 0 && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-			rglog(RGLOG_DEBUG, "rcptguard: store redis: %.200s: script cache empty, EVAL", s->uri);
-			H.free_reply(r);       /* the script cache is empty (restart, failover) */
-			continue;
-		}
-		rc = r->type == REDIS_REPLY_INTEGER ? RG_FOUND : store_redis_bad_reply(s, argv[0], r, err, errlen);
-		if (rc == RG_FOUND)
-			*deleted = r->integer;
-		H.free_reply(r);
+	if ((rc = store_redis_eval(s, L, (int)(3 + 2 * n), argv, argvlen, &r, deadline, err, errlen)) != RG_FOUND)
 		return rc;
-	}
-	return RG_TEMPFAIL;
+	rc = r->type == REDIS_REPLY_INTEGER ? RG_FOUND : store_redis_bad_reply(s, "EVAL", r, err, errlen);
+	if (rc == RG_FOUND)
+		*deleted = r->integer;
+	H.free_reply(r);
+	return rc;
 }
 
 /* Ask pred about each record of a batch; delete those it wants, if still unchanged. */
@@ -1047,6 +1173,77 @@ static int store_redis_delete_if(struct store *s, const char *prefix, store_pred
 	if (deleted)
 		*deleted = 0;
 	REDIS_RETRY(s, rc, store_redis_delete_if1(s, prefix, pred, arg, deleted, deadline, err, errlen));
+	return rc;
+}
+
+#define REDIS_SCRIPT_ARGS 16
+
+/* A record owner's script over its keys, in one round trip (store.h, struct store_script). */
+static int store_redis_script1(struct store *s, const struct store_script *sc, size_t nkeys, const char *const *keys,
+			       size_t nargs, const char *const *args, struct store_script_reply *out, int64_t deadline,
+			       char *err, size_t errlen)
+{
+	char k[STORE_SCRIPT_KEYS][REDIS_KEY_MAX], nk[8];
+	const char *argv[3 + STORE_SCRIPT_KEYS + REDIS_SCRIPT_ARGS];
+	size_t argvlen[3 + STORE_SCRIPT_KEYS + REDIS_SCRIPT_ARGS], i;
+	const struct redis_lua *L;
+	redisReply *r, *e;
+	int rc;
+
+	out->n = 0;
+	if (nkeys > STORE_SCRIPT_KEYS || nargs > REDIS_SCRIPT_ARGS)
+		return util_snprintf(err, errlen, "redis: script %s: %zu keys, %zu args (at most %d, %d)", sc->name,
+				     nkeys, nargs, STORE_SCRIPT_KEYS, REDIS_SCRIPT_ARGS), RG_TEMPFAIL;
+	if ((L = store_redis_lua(sc, 1)) == NULL)
+		return util_snprintf(err, errlen, "redis: out of memory"), RG_TEMPFAIL;
+	argvlen[2] = (size_t)snprintf(nk, sizeof nk, "%zu", nkeys);
+	argv[2] = nk;
+	for (i = 0; i < nkeys; i++) {
+		if ((argvlen[3 + i] = store_redis_key(s, keys[i], k[i], err, errlen)) == 0)
+			return RG_TEMPFAIL;
+		argv[3 + i] = k[i];
+	}
+	for (i = 0; i < nargs; i++) {
+		argv[3 + nkeys + i] = args[i];
+		argvlen[3 + nkeys + i] = strlen(args[i]);
+	}
+	if ((rc = store_redis_ensure(s, deadline, err, errlen)) != RG_FOUND)
+		return rc == RG_CONFIG ? RG_TEMPFAIL : rc;
+	if ((rc = store_redis_eval(s, L, (int)(3 + nkeys + nargs), argv, argvlen, &r, deadline, err, errlen)) != RG_FOUND)
+		return rc;
+	/* Why every element checked: a script that failed half-way (a Lua error, a server
+	 * out of memory) answers an error, which is a temporary failure, never a decision. */
+	if (r->type != REDIS_REPLY_ARRAY || r->elements > STORE_SCRIPT_REPLY) {
+		rc = store_redis_bad_reply(s, sc->name, r, err, errlen);
+		H.free_reply(r);
+		return rc;
+	}
+	for (i = 0; i < r->elements; i++) {
+		e = r->element[i];
+		if (e->type == REDIS_REPLY_INTEGER) {
+			out->len[i] = (size_t)snprintf(out->v[i], sizeof out->v[i], "%lld", e->integer);
+		} else if ((e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) && e->len <= STORE_VAL_MAX) {
+			memcpy(out->v[i], e->str, e->len);
+			out->v[i][e->len] = '\0';
+			out->len[i] = e->len;
+		} else {
+			rc = store_redis_bad_reply(s, sc->name, e, err, errlen);
+			H.free_reply(r);
+			return rc;
+		}
+	}
+	out->n = r->elements;
+	H.free_reply(r);
+	return RG_FOUND;
+}
+
+static int store_redis_script(struct store *s, const struct store_script *sc, size_t nkeys, const char *const *keys,
+			      size_t nargs, const char *const *args, struct store_script_reply *out, int64_t deadline,
+			      char *err, size_t errlen)
+{
+	int rc;
+
+	REDIS_RETRY(s, rc, store_redis_script1(s, sc, nkeys, keys, nargs, args, out, deadline, err, errlen));
 	return rc;
 }
 
@@ -1133,6 +1330,16 @@ static int store_redis_info1(struct store *s, struct store_info *out, char *err,
 	if ((rc = store_redis_ensure(s, deadline, err, errlen)) != RG_FOUND)
 		return RG_TEMPFAIL;
 	util_strlcpy(out->where, s->uri, sizeof out->where);
+	if (!s->role[0]) {                 /* one URI: not asked at connect */
+		const char *role[1] = { "ROLE" };
+		size_t rolel[1] = { 4 };
+
+		if ((rc = store_redis_cmd(s, 1, role, rolel, &r, deadline, "ROLE", err, errlen)) != RG_FOUND)
+			return rc;
+		if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING)
+			util_sanitise(s->role, sizeof s->role, r->element[0]->str, r->element[0]->len);
+		H.free_reply(r);
+	}
 	util_strlcpy(out->role, s->role, sizeof out->role);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	if ((rc = store_redis_cmd(s, 1, ping, pingl, &r, deadline, "PING", err, errlen)) != RG_FOUND)
@@ -1186,12 +1393,33 @@ static int store_redis_check(struct store *s, char *err, size_t errlen)
 	return RG_FOUND;
 }
 
+/* hiredis, loaded once per process (or inherited from Exim's daemon: store_redis_preload). */
+static int store_redis_load(char *err, size_t errlen)
+{
+	if (hiredis_loaded)
+		return RG_FOUND;
+	if (dynlib_load(RG_HIREDIS_SONAME, hiredis_syms, sizeof hiredis_syms / sizeof hiredis_syms[0],
+			err, errlen) != RG_FOUND)
+		return RG_CONFIG;
+	hiredis_loaded = 1;
+	return RG_FOUND;
+}
+
+/* In Exim's daemon, before it forks: map hiredis once, so that no SMTP process pays its
+ * dlopen (a fresh one costs 200-300 µs here, an inherited one nothing). No connection:
+ * a socket shared by every child would mix their replies. */
+static int store_redis_preload(const struct settings *set, char *err, size_t errlen)
+{
+	(void)set;
+	return store_redis_load(err, errlen);
+}
+
 static int store_redis_open(const struct settings *set, struct store **out, char *err, size_t errlen)
 {
 	struct store *s;
 	char ignore[RG_PATH_MAX], host[RG_PATH_MAX];
 	const char *p = set->redis.uri;
-	int n, port, unixsock;
+	int n, port, unixsock, uris = 0;
 	unsigned db;
 
 	*out = NULL;
@@ -1203,15 +1431,12 @@ static int store_redis_open(const struct settings *set, struct store **out, char
 	while ((n = store_redis_next_uri(&p, ignore, sizeof ignore, err, errlen)) > 0) {
 		if (store_redis_parse_uri(ignore, host, sizeof host, &port, &unixsock, &db, err, errlen) != RG_FOUND)
 			return RG_CONFIG;
+		uris++;
 	}
 	if (n < 0)
 		return RG_CONFIG;
-	if (!hiredis_loaded) {
-		if (dynlib_load(RG_HIREDIS_SONAME, hiredis_syms, sizeof hiredis_syms / sizeof hiredis_syms[0],
-				err, errlen) != RG_FOUND)
-			return RG_CONFIG;
-		hiredis_loaded = 1;
-	}
+	if (store_redis_load(err, errlen) != RG_FOUND)
+		return RG_CONFIG;
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		util_snprintf(err, errlen, "redis: out of memory");
 		return RG_TEMPFAIL;
@@ -1221,6 +1446,7 @@ static int store_redis_open(const struct settings *set, struct store **out, char
 	util_strlcpy(s->prefix, set->redis.prefix, sizeof s->prefix);
 	s->plen = strlen(s->prefix);
 	s->timeout_ms = set->redis.timeout ? set->redis.timeout : 500;
+	s->several = uris > 1;
 	/* Why connect now: open is lazy already (first use in the process), and a server
 	 * that cannot be reached must be known here, so store.c can fall back at once. */
 	switch (store_redis_ensure(s, 0, err, errlen)) {
@@ -1252,7 +1478,7 @@ static void store_redis_close(struct store *s)
 
 const struct store_ops store_redis_ops = {
 	.name = "redis",
-	.caps = STORE_CAP_SHARED | STORE_CAP_EXPIRY,
+	.caps = STORE_CAP_SHARED | STORE_CAP_EXPIRY | STORE_CAP_SCRIPT,
 	.open = store_redis_open,
 	.get = store_redis_get,
 	.put = store_redis_put,
@@ -1264,4 +1490,6 @@ const struct store_ops store_redis_ops = {
 	.check = store_redis_check,
 	.close = store_redis_close,
 	.unreachable = store_redis_unreachable,
+	.script = store_redis_script,
+	.preload = store_redis_preload,
 };

@@ -23,14 +23,21 @@ struct verify_ctx {
 	const char *role;               /* "recipient" or "sender", in messages */
 	const char *shown;              /* the address or domain as logged (bounded) */
 	int64_t t0;
+	int quiet;                      /* a verdict from the cache, log_cached = no: debug only */
 };
 
-/* Emit the one log line of a verdict; a yield that did not fit becomes a deferral. */
+/* Emit the one log line of a verdict; a yield that did not fit becomes a deferral. Why a
+ * verdict from the cache goes to the debug output only (unless log_cached = yes): Exim
+ * logs the rejection of a 550 itself, an accepted RCPT needs no line, and on a busy
+ * gateway most checks are answered from the cache: a line each is three system calls. */
 static void verify_log(const struct verify_ctx *cx, struct yield *y)
 {
 	char shown[101];
 	size_t i;
+	int level = cx->quiet && !y->truncated ? RGLOG_DEBUG : RGLOG_INFO;
 
+	if (level == RGLOG_DEBUG && !rglog_debug_enabled())
+		return;
 	if (y->truncated) {
 		/* Truncation is an error: a cut line could drop the key an ACL tests. */
 		yield_init(y, "defer");
@@ -43,7 +50,7 @@ static void verify_log(const struct verify_ctx *cx, struct yield *y)
 		shown[i] = ((unsigned char)cx->shown[i] < 0x20 || (unsigned char)cx->shown[i] > 0x7e) ?
 			   '?' : cx->shown[i];
 	shown[i] = '\0';
-	rglog(RGLOG_INFO, "rcptguard: %s <%s> %s ms=%lld", cx->func, shown, y->line,
+	rglog(level, "rcptguard: %s <%s> %s ms=%lld", cx->func, shown, y->line,
 	      (long long)(util_monotonic_ms() - cx->t0));
 }
 
@@ -120,7 +127,7 @@ static void verify_yield_defer(struct yield *y, const char *role, const char *sh
 }
 
 /* Run the sources of s for a; returns the RG_ outcome and fills y. */
-static int verify_chain(const struct verify_ctx *cx, const struct address *a, const struct settings *s,
+static int verify_chain(struct verify_ctx *cx, const struct address *a, const struct settings *s,
 			struct yield *y)
 {
 	int64_t t0 = cx->t0;
@@ -140,6 +147,7 @@ static int verify_chain(const struct verify_ctx *cx, const struct address *a, co
 	if (have_cached && util_now() < cv.expires && source_revalidate(a, s, &cv))
 		have_cached = 0;          /* void: never a stale pass either */
 	if (have_cached && util_now() < cv.expires) {
+		cx->quiet = !s->log_cached;
 		verify_yield_verdict(y, cx->role, a, cv.pass, "cache", cv.text);
 		return cv.pass ? RG_FOUND : RG_NOTFOUND;
 	}
@@ -260,7 +268,7 @@ static int verify_run_address(struct verify_ctx *cx, int sender, const char *add
 /* verify_recipient ADDRESS [OPTIONS]. */
 int verify_run_recipient(const char *address, const char *options, struct yield *y)
 {
-	struct verify_ctx cx = { "verify_recipient", "recipient", address, util_monotonic_ms() };
+	struct verify_ctx cx = { "verify_recipient", "recipient", address, util_monotonic_ms(), 0 };
 
 	return verify_run_address(&cx, 0, address, options, y);
 }
@@ -268,7 +276,7 @@ int verify_run_recipient(const char *address, const char *options, struct yield 
 /* verify_sender ADDRESS [OPTIONS]. */
 int verify_run_sender(const char *address, const char *options, struct yield *y)
 {
-	struct verify_ctx cx = { "verify_sender", "sender", address, util_monotonic_ms() };
+	struct verify_ctx cx = { "verify_sender", "sender", address, util_monotonic_ms(), 0 };
 
 	return verify_run_address(&cx, 1, address, options, y);
 }
@@ -276,7 +284,7 @@ int verify_run_sender(const char *address, const char *options, struct yield *y)
 /* catchall DOMAIN [OPTIONS]. */
 int verify_run_catchall(const char *domain, const char *options, struct yield *y)
 {
-	struct verify_ctx cx = { "catchall", "domain", domain, util_monotonic_ms() };
+	struct verify_ctx cx = { "catchall", "domain", domain, util_monotonic_ms(), 0 };
 	char dom[RG_DOMAIN_MAX + 1], err[RG_ERRLEN] = "", text[VERDICT_TEXT_MAX] = "";
 	const struct settings *s;
 	int rc, cached = 0, known = -1;
@@ -304,6 +312,7 @@ int verify_run_catchall(const char *domain, const char *options, struct yield *y
 	yield_add(y, "reason", rc == RG_CONFIG ? "config" : rc == RG_TEMPFAIL ? "tempfail" : NULL);
 	yield_add(y, "detail", rc == RG_FOUND || rc == RG_NOTFOUND ? text : err);
 	yield_add(y, "known", rc == RG_FOUND || rc == RG_NOTFOUND ? verdict_known_name(known) : NULL);
+	cx.quiet = cached && (rc == RG_FOUND || rc == RG_NOTFOUND) && !s->log_cached;
 	verify_log(&cx, y);
 	return rc;
 }

@@ -14,12 +14,16 @@
 #include <local_scan.h>
 #pragma GCC diagnostic pop
 
+#include <dlfcn.h>
+#include <link.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "engine.h"
 #include "fcrdns.h"
 #include "greylist.h"
 #include "rglog.h"
+#include "source.h"
 #include "verify.h"
 
 #define RG_EXPORT __attribute__((visibility("default")))
@@ -135,6 +139,41 @@ int quit(uschar **yield, int argc, uschar *argv[])
 	return OK;
 }
 
+/* dl_iterate_phdr callback: read one byte of each page of the writable segment of the
+ * object loaded at *data (this module). */
+static int rg_exim_touch_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uintptr_t p, end;
+	int i;
+
+	(void)size;
+	if (info->dlpi_addr != (uintptr_t)data)
+		return 0;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		if (info->dlpi_phdr[i].p_type != PT_LOAD || !(info->dlpi_phdr[i].p_flags & PF_W))
+			continue;
+		p = (info->dlpi_addr + info->dlpi_phdr[i].p_vaddr) & ~(uintptr_t)4095;
+		end = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr + info->dlpi_phdr[i].p_memsz;
+		for (; p < end; p += 4096)
+			(void)*(volatile const char *)p;
+	}
+	return 1;
+}
+
+/*
+ * Map this module's static state (.data, .bss) in the process that preloads it. Why: a
+ * page of it that the daemon never touched is not mapped in a forked connection process,
+ * and every first read there costs a page fault; read here once, the pages are inherited
+ * mapped (the untouched ones as the kernel's shared zero page: no memory is used).
+ */
+static void rg_exim_touch_static(void)
+{
+	Dl_info self;
+
+	if (dladdr((const void *)rg_exim_touch_static, &self) != 0)
+		dl_iterate_phdr(rg_exim_touch_object, self.dli_fbase);
+}
+
 /*
  * preload [OPTIONS] -> "" (empty): for smtp_accept_max_per_host, which Exim's daemon
  * expands before it forks each SMTP process. Why: the module is then loaded once, in the
@@ -147,13 +186,20 @@ int quit(uschar **yield, int argc, uschar *argv[])
  */
 int preload(uschar **yield, int argc, uschar *argv[])
 {
+	static int touched;
 	char err[RG_ERRLEN];
 
 	if (argc > 1)
 		return rg_exim_usage(yield, "rcptguard: preload takes [OPTIONS] only");
 	rg_exim_begin();
+	if (!touched) {
+		rg_exim_touch_static();
+		touched = 1;
+	}
 	if (engine_preload(argc > 0 ? (const char *)argv[0] : NULL, err, sizeof err) != RG_FOUND)
 		rglog(RGLOG_DEBUG, "rcptguard: preload: %.200s", err);
+	else
+		source_configure(engine_current_config());     /* what every check sets first */
 	*yield = string_copy((const uschar *)"");
 	return OK;
 }

@@ -34,9 +34,13 @@ status=0
 echo "== unit tests (ASan, UBSan, leak detection)"
 ASAN_OPTIONS=log_path=$reports/asan UBSAN_OPTIONS=print_stacktrace=1:log_path=$reports/ubsan \
 	RG_UNIT_ONLY=1 RG_BUILD=$build bash tests/run.sh || status=1
-# "all": every integration script.
+# "all": every integration script that runs the module through the test bed's Exim, so
+# under the wrapper. Left out: t_deb (the packaged build), t_lookup and t_lookup_498 (Exims
+# built from source, which load the lookup module themselves), and t_debug: Exim 4.96's
+# own "-d+expand" trace of ${quote_local_part:...} reads past a heap block under ASan
+# (reproduced with no rcptguard in the config at all).
 if [ "$*" = all ]; then
-	set -- $(cd tests/integration && ls t_*.sh | sed 's/\.sh$//')
+	set -- $(cd tests/integration && ls t_*.sh | sed 's/\.sh$//' | grep -vxE 't_deb|t_lookup|t_lookup_498|t_debug')
 fi
 if [ $# -gt 0 ]; then
 	echo "== integration tests with the module under ASan inside Exim: $*"

@@ -258,6 +258,44 @@ static void dom_problem(void *arg, unsigned line, const char *message)
 		json_array_append_new(arr, json_pack("{s:i,s:s}", "line", (int)line, "message", message));
 }
 
+/* PUT .../list: validate the body and write it beside the list without the core lock,
+ * then take the lock only for the hand-off (rename, compile, status). Called, and returns,
+ * with the lock held. */
+static int dom_upload(struct admin_req *q, const char *domain, struct settings *copy, json_t *problems,
+		      struct list_status *ls, char *err, size_t errlen)
+{
+	const struct settings *s;
+	struct list_ctx x = { 0 };
+	struct list_pending pd;
+	struct config *own = NULL;
+	int rc;
+
+	/* Why unlocked: validating and writing a large upload takes seconds, and every other
+	 * request needs the lock. Nothing of the engine is used meanwhile: the config is a
+	 * private copy (a re-read may replace the engine's) and the settings are copied. */
+	pthread_mutex_unlock(&admin_core_lock);
+	if (config_load(admin.config_path, &own, err, errlen) != RG_FOUND) {
+		rc = RG_TEMPFAIL;
+	} else {
+		x.c = own;
+		x.s = copy;
+		x.domain = domain;
+		rc = list_upload_prepare(&x, q->body ? q->body : "", q->len, dom_problem, problems, &pd, err, errlen);
+		config_free(own);
+	}
+	pthread_mutex_lock(&admin_core_lock);
+	if (rc != RG_FOUND)
+		return rc;
+	if (engine_settings(NULL, domain, &s, err, errlen) != RG_FOUND) {
+		list_upload_abort(&pd);
+		return RG_TEMPFAIL;
+	}
+	*copy = *s;
+	x.c = engine_current_config();
+	x.s = copy;
+	return list_upload_commit(&x, &pd, dom_problem, problems, ls, err, errlen);
+}
+
 /* GET|PUT /api/v1/domains/D/list, POST .../list/accept */
 static void dom_list(struct admin_req *q, const char *domain, int accept, struct admin_reply *r)
 {
@@ -302,7 +340,7 @@ static void dom_list(struct admin_req *q, const char *domain, int accept, struct
 		return admin_reply_error(r, 405, "method not allowed");
 	}
 	problems = json_array();
-	rc = list_upload(&x, q->body ? q->body : "", q->len, dom_problem, problems, &ls, err, sizeof err);
+	rc = dom_upload(q, domain, &copy, problems, &ls, err, sizeof err);
 	if (rc == RG_NOTFOUND) {
 		admin_audit(q, "list upload %s refused: %zu problem(s)", domain, json_array_size(problems));
 		return admin_reply_json(r, 422, json_pack("{s:s,s:s,s:o}", "domain", domain, "error",
@@ -316,8 +354,11 @@ static void dom_list(struct admin_req *q, const char *domain, int accept, struct
 		return admin_reply_error(r, 503, "%s", err);
 	admin_audit(q, "list upload %s: %zu bytes, %s", domain, q->len,
 		    ls.src_state == LIST_SRC_HELD ? "held by the shrink guard" : "in force");
+	/* The end line the customer's scp uploads should carry (a cut copy cannot forge it). */
+	snprintf(msg, sizeof msg, "# end %llu", (unsigned long long)ls.entry_lines);
 	admin_reply_json(r, ls.src_state == LIST_SRC_HELD ? 409 : 200,
-			 json_pack("{s:s,s:o}", "domain", domain, "list", dom_list_json(&copy, domain, &ls)));
+			 json_pack("{s:s,s:o,s:s}", "domain", domain, "list", dom_list_json(&copy, domain, &ls),
+				   "end_marker", msg));
 }
 
 /* POST /api/v1/domains/D/probe {"rcpt": "known@D"} */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "engine.h"
 #include "ipaddr.h"
 
 #define HTTP_LISTEN_MAX 8
@@ -30,6 +31,7 @@
 #define HTTP_PER_IP_LIMIT 16            /* connections per client address */
 #define HTTP_TIMEOUT 10                 /* seconds a connection may stay idle */
 #define HTTP_PEM_MAX (1u << 20)
+#define HTTP_RELOAD_SECONDS 1           /* how often a changed config is looked for */
 
 struct admin_state admin;
 pthread_mutex_t admin_core_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -387,14 +389,14 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const c
 	q.conn = c;
 	q.body = hc->buf;
 	q.len = hc->len;
+	/* Why under the lock: a config re-read (admin_metrics_from) may run meanwhile. */
+	pthread_mutex_lock(&admin_core_lock);
 	metrics_ok = http_peer(c, q.peer, sizeof q.peer);
-	if (hc->too_big) {
+	if (hc->too_big)
 		admin_reply_error(&r, 413, "request body larger than %zu bytes", hc->limit);
-	} else {
-		pthread_mutex_lock(&admin_core_lock);
+	else
 		http_route(&q, metrics_ok, &r);
-		pthread_mutex_unlock(&admin_core_lock);
-	}
+	pthread_mutex_unlock(&admin_core_lock);
 	admin_log("%s %s %.200s -> %u%s%s", q.peer, method, url, r.status, q.tok ? " token " : "",
 		  q.tok ? q.tok->name : "");
 	ret = http_send(c, &r);
@@ -485,6 +487,48 @@ static char *http_read_pem(const char *path)
 	return buf;
 }
 
+/* Re-read the config when a file of it changed, or on SIGHUP (hup): a config with an error
+ * is logged (once per error) and the one in force stays, as Exim keeps running. */
+static void http_reload(int hup)
+{
+	static char last_err[RG_ERRLEN];
+	const struct config *cur;
+	const struct settings *s;
+	struct config *probe;
+	struct settings old;
+	char err[RG_ERRLEN];
+
+	pthread_mutex_lock(&admin_core_lock);
+	cur = engine_current_config();
+	if (!hup && cur != NULL && !config_changed(cur))
+		goto out;
+	/* Why read it apart first: the engine drops its copy before reading the new one. */
+	if (config_load(admin.config_path, &probe, err, sizeof err) != RG_FOUND) {
+		if (hup || strcmp(err, last_err) != 0)
+			admin_log("config %s not re-read (the config in force stays): %s", admin.config_path, err);
+		util_strlcpy(last_err, err, sizeof last_err);
+		goto out;
+	}
+	config_free(probe);
+	last_err[0] = '\0';
+	if (engine_preload(NULL, err, sizeof err) != RG_FOUND || engine_settings(NULL, "", &s, err, sizeof err) != RG_FOUND) {
+		admin_log("config %s: %s", admin.config_path, err);
+		goto out;
+	}
+	old = admin.g;
+	admin.g = *s;
+	/* The listeners and their certificates are set up once. */
+	if (strcmp(old.admin_listen, s->admin_listen) != 0 || strcmp(old.admin_tls_cert, s->admin_tls_cert) != 0 ||
+	    strcmp(old.admin_tls_key, s->admin_tls_key) != 0)
+		admin_log("admin_listen / admin_tls_*: changed; restart the daemon to apply them");
+	memcpy(admin.g.admin_listen, old.admin_listen, sizeof old.admin_listen);
+	memcpy(admin.g.admin_tls_cert, old.admin_tls_cert, sizeof old.admin_tls_cert);
+	memcpy(admin.g.admin_tls_key, old.admin_tls_key, sizeof old.admin_tls_key);
+	admin_log("config %s re-read%s", admin.config_path, hup ? " (SIGHUP)" : " (changed)");
+out:
+	pthread_mutex_unlock(&admin_core_lock);
+}
+
 /* Start a daemon per admin_listen address and wait for SIGTERM/SIGINT. Exit status. */
 int admin_serve(void)
 {
@@ -549,12 +593,17 @@ int admin_serve(void)
 		}
 		admin_log("listening on %s%s", l[i].text, tls ? " (TLS)" : " (loopback, plain HTTP)");
 	}
-	do {
-		if (sigwait(&set, &sig) != 0)
+	/* Why once a second: one stat per config file; a change is seen without a restart. */
+	for (;;) {
+		struct timespec one = { HTTP_RELOAD_SECONDS, 0 };
+
+		sig = sigtimedwait(&set, NULL, &one);
+		if (sig < 0 && errno != EAGAIN && errno != EINTR)
 			break;
-		if (sig == SIGHUP)
-			admin_log("SIGHUP: restart the daemon to read a changed config (tokens are re-read by themselves)");
-	} while (sig == SIGHUP);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		http_reload(sig == SIGHUP);
+	}
 	admin_log("stopping");
 	for (i = 0; i < n; i++)
 		MHD_stop_daemon(d[i]);

@@ -114,7 +114,7 @@ static int ctl_list_check(int argc, char **argv)
 	const struct config *c;
 	char err[RG_ERRLEN] = "";
 	const char *path;
-	uint64_t entries;
+	uint64_t entries, lines;
 	size_t n;
 	int rc;
 
@@ -141,15 +141,18 @@ static int ctl_list_check(int argc, char **argv)
 		ctl_json_str(argv[0]);
 		printf(",\"problems\":[");
 	}
-	rc = list_check(&x, path, ctl_list_problem, &pr, CTL_LIST_PROBLEMS, &entries, err, sizeof err);
+	rc = list_check(&x, path, ctl_list_problem, &pr, CTL_LIST_PROBLEMS, &entries, &lines, err, sizeof err);
 	if (ctl_json) {
-		printf("],\"domains_checked\":%s,\"result\":\"%s\",\"entries\":%" PRIu64 ",\"detail\":",
+		printf("],\"domains_checked\":%s,\"result\":\"%s\",\"entries\":%" PRIu64 ",\"entry_lines\":%" PRIu64
+		       ",\"end_marker\":\"# end %" PRIu64 "\",\"detail\":",
 		       n > 0 ? "true" : "false", rc == RG_FOUND ? "valid" : rc == RG_NOTFOUND ? "refused" : "error",
-		       entries);
+		       entries, lines, lines);
 		ctl_json_str(err);
 		puts("}");
 	} else if (rc == RG_FOUND) {
-		printf("%s: valid, %" PRIu64 " address(es)\n", argv[0], entries);
+		/* The end line a customer's upload should carry: scp -O cut short cannot forge it. */
+		printf("%s: valid, %" PRIu64 " address(es), %" PRIu64 " entry line(s); its end line: # end %" PRIu64 "\n",
+		       argv[0], entries, lines, lines);
 	} else if (rc == RG_NOTFOUND) {
 		printf("%s: refused: %s\n", argv[0], err);
 	} else {

@@ -108,15 +108,28 @@ EOF
 	chmod 0644 "$dir/exim.conf"
 	_tb_exim_check "$dir/exim.conf" "$name Exim config"
 	_tb_exim_start "$dir/exim.conf" "$dir" "$name Exim" "$FE_PORT"
+	FE_PID=$TB_LAST_PID
+}
+# cost PID: "CHILD_CPU_US CHILD_FAULTS DAEMON_CPU_US DAEMON_FAULTS" an Exim daemon and the
+# connection processes it reaped have used so far (/proc/PID/stat; see run.sh).
+cost() {
+	awk -v hz="$(getconf CLK_TCK)" '{ $0 = substr($0, index($0, ") ") + 2)
+		printf "%d %d %d %d\n", ($14 + $15) * 1e6 / hz, $9, ($12 + $13) * 1e6 / hz, $8 }' "/proc/$1/stat"
 }
 fe plain "" "$TB/rcptguard.conf"
 P_PLAIN=$FE_PORT
+declare -A PID_OF COST0 COST1
+PID_OF[$FE_PORT]=$FE_PID
 fe rg-nocache ".include $TB_SNIPPETS/rcptguard-connect.conf" "$TB/nocache.conf"
 P_NOCACHE=$FE_PORT
+PID_OF[$FE_PORT]=$FE_PID
 fe rg-cache ".include $TB_SNIPPETS/rcptguard-connect.conf" "$TB/rcptguard.conf"
 P_CACHE=$FE_PORT
+PID_OF[$FE_PORT]=$FE_PID
 fe exim-reverse "  require verify = reverse_host_lookup" "$TB/rcptguard.conf"
 P_EXIM=$FE_PORT
+PID_OF[$FE_PORT]=$FE_PID
+for p in $P_PLAIN $P_NOCACHE $P_CACHE $P_EXIM; do COST0[$p]=$(cost "${PID_OF[$p]}"); done
 
 out=$(python3 - "$CONNS" "$P_PLAIN" "$P_NOCACHE" "$P_CACHE" "$P_EXIM" <<'PY'
 import socket, sys, time
@@ -142,11 +155,19 @@ for p in ports:
     print("port=%d p50_us=%d p90_us=%d not220=%d" % (p, t[len(t) // 2], t[len(t) * 9 // 10], bad[p]))
 PY
 )
+for p in $P_PLAIN $P_NOCACHE $P_CACHE $P_EXIM; do COST1[$p]=$(cost "${PID_OF[$p]}"); done
+# per PORT FIELD: exim_cost field FIELD (1-4) per connection of the run (warm-up included).
+per() { awk -v a="${COST0[$1]}" -v b="${COST1[$1]}" -v f="$2" -v n="$((CONNS + 5))" \
+	'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", (y[f] - x[f]) / n }'; }
 m() { printf '%s\n' "$out" | grep "^port=$1 " | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 for p in $P_PLAIN $P_NOCACHE $P_CACHE $P_EXIM; do
 	assert_eq 0 "$(m "$p" not220)" "every connection to port $p got its 220 banner (127.0.2.1 passes)"
 done
-assert_match 'result=pass source=cache hostname=good\.fcrdns\.example' "$(tail -n 3 "$TB/rg-cache/mainlog")" "cached front: verdicts from the store"
+# At the default log_cached = no, only a verdict from DNS has a main-log line (figure 1
+# filled the store): no line at all means every connection was answered from the store
+# (each got its 220, and a check that could not run would have answered 451).
+assert_eq 0 "$(grep -c 'rcptguard: fcrdns' "$TB/rg-cache/mainlog")" \
+	"cached front: every verdict from the store (log_cached = no: no DNS answer, no line)"
 assert_match 'result=pass source=dns hostname=good\.fcrdns\.example' "$(tail -n 3 "$TB/rg-nocache/mainlog")" "uncached front: verdicts from nsd"
 base=$(m "$P_PLAIN" p50_us)
 d() { awk -v a="$(m "$1" p50_us)" -v b="$base" 'BEGIN { printf "%+d", a - b }'; }
@@ -155,8 +176,17 @@ printf '      %-48s %7s µs %7s µs  %s\n' "no check" "$base" "$(m "$P_PLAIN" p9
 printf '      %-48s %7s µs %7s µs  %s µs\n' "rcptguard fcrdns, cache off (DNS every time)" "$(m "$P_NOCACHE" p50_us)" "$(m "$P_NOCACHE" p90_us)" "$(d "$P_NOCACHE")"
 printf '      %-48s %7s µs %7s µs  %s µs\n' "rcptguard fcrdns, cached verdict" "$(m "$P_CACHE" p50_us)" "$(m "$P_CACHE" p90_us)" "$(d "$P_CACHE")"
 printf '      %-48s %7s µs %7s µs  %s µs\n' "Exim verify = reverse_host_lookup" "$(m "$P_EXIM" p50_us)" "$(m "$P_EXIM" p90_us)" "$(d "$P_EXIM")"
+say "   the same connections, counted in the real Exim processes (CPU user + system, page faults;"
+say "   a connection's process, reaped by its daemon, and the daemon's own share), per connection:"
+printf '      %-48s %8s %7s %10s %7s\n' "" "CPU µs" "faults" "daemon µs" "faults"
+for p in "$P_PLAIN:no check" "$P_NOCACHE:rcptguard fcrdns, cache off" "$P_CACHE:rcptguard fcrdns, cached verdict" "$P_EXIM:Exim verify = reverse_host_lookup"; do
+	printf '      %-48s %8s %7s %10s %7s\n' "${p#*:}" "$(per "${p%%:*}" 1)" "$(per "${p%%:*}" 2)" "$(per "${p%%:*}" 3)" "$(per "${p%%:*}" 4)"
+done
 # For the summary of tests/bench/run.sh: time added to connect->banner (median over no check).
 if [ -n "${BENCH_RESULTS:-}" ]; then
+	printf 'fcrdns_cache_cpu_added_us=%s\nfcrdns_exim_cpu_added_us=%s\n' \
+		"$(( $(per "$P_CACHE" 1) + $(per "$P_CACHE" 3) - $(per "$P_PLAIN" 1) - $(per "$P_PLAIN" 3) ))" \
+		"$(( $(per "$P_EXIM" 1) + $(per "$P_EXIM" 3) - $(per "$P_PLAIN" 1) - $(per "$P_PLAIN" 3) ))" >>"$BENCH_RESULTS"
 	printf 'fcrdns_cache_added_us=%s\nfcrdns_exim_added_us=%s\nfcrdns_nocache_added_us=%s\n' \
 		"$(( $(m "$P_CACHE" p50_us) - base ))" "$(( $(m "$P_EXIM" p50_us) - base ))" \
 		"$(( $(m "$P_NOCACHE" p50_us) - base ))" >>"$BENCH_RESULTS"

@@ -4,8 +4,9 @@
  *   gl_bench engine CONFIG N DELAY_S    decisions/s through greylist_run() for a stream of
  *                                       N triplets: new, retried after the delay, known
  *   gl_bench fill STATE_DIR N           N expired triplets (+ 1000 live ones) written straight
- *                                       into the store file in large transactions; prints
- *                                       the file's size per triplet
+ *                                       into greylist.mdb in large transactions, synced and
+ *                                       stamped "synced" (as core/store_lmdb.c would leave it);
+ *                                       prints the file's size per triplet
  *   gl_bench lookups CONFIG SECONDS [STOPFILE]   greylist_run() on the 1000 live triplets
  *                                       in a loop, each timed, until SECONDS have passed or
  *                                       STOPFILE exists; prints the latency distribution
@@ -78,11 +79,12 @@ static int engine(const char *conf, long n, double delay)
 	return rc;
 }
 
-/* Write n expired triplets and 1000 live ones straight into the LMDB file. */
+/* Write n expired triplets and 1000 live ones straight into the greylist LMDB file. */
 static int fill(const char *dir, long n)
 {
-	char path[512], key[STORE_KEY_MAX + 1], val[128], rcpt[64];
+	char path[512], stamp[520], key[STORE_KEY_MAX + 1], val[128], rcpt[64];
 	struct greylist_triplet t;
+	FILE *f;
 	MDB_env *env;
 	MDB_dbi dbi;
 	MDB_txn *txn;
@@ -92,7 +94,7 @@ static int fill(const char *dir, long n)
 	int64_t now = (int64_t)time(NULL);
 	int rc;
 
-	snprintf(path, sizeof path, "%s/rcptguard.mdb", dir);
+	snprintf(path, sizeof path, "%s/greylist.mdb", dir);
 	if (mdb_env_create(&env) || mdb_env_set_mapsize(env, (size_t)2 << 30) ||
 	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOSYNC, 0660)) != 0) {
 		fprintf(stderr, "open %s failed\n", path);
@@ -136,6 +138,10 @@ static int fill(const char *dir, long n)
 		return 1;
 	mdb_env_sync(env, 1);
 	mdb_env_close(env);
+	/* Synced: the stamp says so (without it the store would set the file aside). */
+	snprintf(stamp, sizeof stamp, "%s-boot", path);
+	if ((f = fopen(stamp, "w")) == NULL || fputs("synced\n", f) < 0 || fclose(f) != 0)
+		return 1;
 	stat(path, &st);
 	printf("triplets=%ld file_bytes=%lld bytes_per_triplet=%.1f record_bytes=%zu\n", n + 1000,
 	       (long long)st.st_size, (double)st.st_size / (double)(n + 1000), strlen(key) + strlen(val));

@@ -108,6 +108,7 @@ adm "$CUST" PUT /api/v1/domains/only.test/list --data-binary $'# mailboxes\nuser
 assert_eq 200 "$ADM_STATUS" "PUT list: 200"
 assert_eq "true 2 in_force" "$(adm_json '"\(.list.in_force) \(.list.entries) \(.list.state)"')" \
 	"PUT list: the version in force has 2 entries"
+assert_eq "# end 2" "$(adm_json .end_marker)" "PUT list: the answer gives the file's end line (# end N, N entry lines)"
 tb_mark
 tb_rcpts alice@only.test bob@only.test >/dev/null
 assert_match '^250 ' "$(tb_reply_of alice@only.test)" "the uploaded list answers the next RCPT: alice accepted"
@@ -132,6 +133,50 @@ adm "$CUST" PUT /api/v1/domains/only.test/list --data-binary @"$TB/big.list"
 assert_eq 200 "$ADM_STATUS" "a list of 1,000,000 lines: 200"
 assert_eq 1000000 "$(adm_json .list.entries)" "1,000,000 entries in force"
 assert_match '^250 ' "$(tb_rcpt_reply user999999@only.test)" "the last line of the big list answers"
+# A large upload does not hold the lock every request needs: while its 1,000,000 lines are
+# validated (refused here: its last line is bad), other requests are answered. The PUT's
+# body is fully sent before the GETs start (http.client returns from request() then); a
+# GET that ends well before the PUT's answer was served during the validation.
+{ cat "$TB/big.list"; echo "not an address"; } >"$TB/big-bad.list"
+lockfree=$(python3 - "$ADM_PORT" "$CUST" "$TB/big-bad.list" <<'PY'
+import http.client, sys, threading, time
+port, tok, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+body = open(path, "rb").read()
+hdr = {"Authorization": "Bearer " + tok, "Content-Type": "text/plain"}
+sent, gets = threading.Event(), []
+def put():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("PUT", "/api/v1/domains/only.test/list", body, hdr)
+    put.sent_at = time.monotonic()
+    sent.set()
+    r = c.getresponse()
+    put.status = r.status
+    r.read()
+    put.done_at = time.monotonic()
+t = threading.Thread(target=put)
+t.start()
+sent.wait(120)
+while t.is_alive():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    t0 = time.monotonic()
+    c.request("GET", "/api/v1/domains/only.test/list", headers=hdr)
+    r = c.getresponse()
+    r.read()
+    gets.append((t0, time.monotonic(), r.status))
+    time.sleep(0.02)
+t.join()
+took = put.done_at - put.sent_at
+served = [g for g in gets if g[2] == 200 and g[1] < put.done_at]
+# The longest a GET waited, as a share of the upload's time: a GET that arrived while the
+# upload held the lock would have waited for most of it.
+worst = max([g[1] - g[0] for g in gets] or [took])
+print(put.status, len(served), int(100 * worst / took), "%.2f" % took)
+PY
+)
+read -r put_status served worst took <<<"$lockfree"
+assert_eq 422 "$put_status" "a 1,000,001-line upload with a bad last line: 422 (after ${took:-?} s)"
+assert_num "${served:-0}" -ge 3 "while it was validated, other requests were answered ($served GETs)"
+assert_num "${worst:-100}" -lt 50 "no request waited for the upload (the longest GET took ${worst:-?}% of its time)"
 adm "$CUST" PUT /api/v1/domains/only.test/list --data-binary $'user1@only.test\nalice@only.test\n'
 assert_eq 409 "$ADM_STATUS" "a list dropping most entries: 409 (held by the shrink guard)"
 assert_eq held "$(adm_json .list.state)" "409: state held"
@@ -344,6 +389,54 @@ st=$(curl -s -k -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $C
 assert_eq 200 "$st" "with admin_tls_cert/key: HTTPS answers"
 st=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TLS_PORT/api/v1/domains")
 assert_ne 200 "$st" "with TLS configured, plain HTTP gets no answer"
+
+# ---- the config is re-read when it changes (and on SIGHUP); a bad one leaves the one in force
+# domains: the operator's list of domains, sorted, comma-separated.
+domains() {
+	adm "$ADM_OP" GET /api/v1/domains
+	adm_json '[.domains[].domain] | sort | join(",")'
+}
+# wait_domains WANT: up to 10 s for the daemon's list of domains to be WANT; prints the last seen.
+wait_domains() {
+	local i seen
+	for i in $(seq 50); do
+		seen=$(domains)
+		[ "$seen" = "$1" ] && break
+		sleep 0.2
+	done
+	printf '%s\n' "$seen"
+}
+sed -n '3,$p' "$TB/rcptguard.conf" >"$TB/conf.body"
+tb_conf <<EOF
+$(cat "$TB/conf.body")
+
+[domain new.test]
+hosts = 127.0.0.1:$BE_USERS
+sources = callout
+EOF
+assert_eq "example.org,new.test,only.test,users.test" "$(wait_domains example.org,new.test,only.test,users.test)" \
+	"a domain added to the config is served without a restart"
+assert_match "config $TB/rcptguard\\.conf re-read \\(changed\\)" "$(cat "$ADM_LOG")" "the daemon logs that it re-read the config"
+tb_conf <<EOF
+$(cat "$TB/conf.body")
+
+[domain new.test]
+hosts = 127.0.0.1:$BE_USERS
+sources = callout
+no_such_key = 1
+EOF
+for _ in $(seq 50); do grep -q 'not re-read' "$ADM_LOG" && break; sleep 0.2; done
+assert_match "config $TB/rcptguard\\.conf not re-read \\(the config in force stays\\): .*rcptguard\\.conf:[0-9]+: .*no_such_key" \
+	"$(cat "$ADM_LOG")" "a config with an error is logged with its file:line, and not used"
+assert_eq "example.org,new.test,only.test,users.test" "$(domains)" "...the config in force stays (new.test still served)"
+adm "$CUST" GET /api/v1/domains/only.test/list
+assert_eq 200 "$ADM_STATUS" "...and requests still get 200"
+assert_eq 1 "$(grep -c 'not re-read' "$ADM_LOG")" "...logged once, not once a second"
+tb_conf <"$TB/conf.body"
+kill -HUP "$ADM_PID"
+assert_eq "example.org,only.test,users.test" "$(wait_domains example.org,only.test,users.test)" \
+	"the config repaired (new.test removed): re-read, new.test gone"
+kill -0 "$ADM_PID" 2>/dev/null && ok "SIGHUP: the daemon re-reads and keeps running" || not ok "SIGHUP: the daemon re-reads and keeps running"
 
 # ---- the web page is served, self-contained
 adm "" GET /

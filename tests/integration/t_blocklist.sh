@@ -54,7 +54,9 @@ EOF
 chmod 0644 "$cidr"
 
 tb_backend
+# log_cached = yes: the checks below count verdict lines, those from the cache included.
 tb_conf <<EOF
+log_cached = yes
 $(tb_std_domains)
 EOF
 TB_FRONT_RCPT_PRE=".include $TB_SNIPPETS/rcptguard-blocklist.conf" tb_front "RCPTGUARD_DNSLISTS = bl.test

@@ -58,10 +58,13 @@ forward-zone:
 EOF
 chmod 0644 "$TB/unbound.conf"
 
+# FC_LOG_CACHED: the log_cached line (these checks read verdicts from the cache in the log).
+FC_LOG_CACHED="log_cached = yes"
 conf_forward() {
 	tb_conf <<EOF
 dns_forward = 127.0.0.1@$NSD_PORT
 dns_timeout = ${TIMEOUT_S}s
+$FC_LOG_CACHED
 $*
 $(tb_std_domains)
 EOF
@@ -132,6 +135,16 @@ assert_eq "550 $MSG_NOPTR" "$(banner 127.0.2.4)" "cached mismatch: still 550"
 assert_match 'result=fail source=cache reason=mismatch' "$(log_of 127.0.2.4)" "log: cached mismatch, source=cache"
 out=$(tb_ctl fcrdns 127.0.2.1)
 assert_match '^result=pass source=cache hostname=good\.fcrdns\.example ttl=[0-9]+' "$out" "rcptguardctl fcrdns: the record in the store"
+# At the default log_cached = no, a verdict from the cache has no line of rcptguard's in
+# the main log (a refusal is logged by Exim, with the snippet's log_message).
+FC_LOG_CACHED= conf_forward
+tb_mark
+assert_match '^220 ' "$(banner 127.0.2.1)" "log_cached = no: cached pass still 220"
+assert_eq "550 $MSG_NOPTR" "$(banner 127.0.2.4)" "log_cached = no: cached mismatch still 550"
+assert_no_match 'rcptguard: fcrdns' "$(tb_front_log)" "log_cached = no: no rcptguard line for the two verdicts from the cache"
+assert_match 'rejected connection in "connect" ACL: rcptguard fcrdns: mismatch' "$(tb_front_log | grep -F '[127.0.2.4]')" \
+	"log_cached = no: Exim's own line for the refusal, with the reason"
+conf_forward
 
 # ---- DNS outage: nsd down -> uncached names defer (451), never 5xx
 r=$(banner 127.0.2.11)

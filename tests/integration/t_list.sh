@@ -202,6 +202,66 @@ assert_eq in_force "$(status_state only.test)" "list status: in force"
 
 assert_connections "$BE_USERS" 0 "exclusive list mode: no connection ever reached the destination"
 
+# ---------------------------------------------------------------- legacy scp cut short
+
+# legacy scp (scp -O) writes over the old file and truncates it only at its end
+sed -n '3,$p' "$TB/rcptguard.conf" >"$TB/conf.body"
+tb_conf <<EOF
+$(cat "$TB/conf.body")
+
+[domain legacy.test]
+hosts = 127.0.0.1:$BE_USERS
+sources = list
+list = $LISTS/legacy.test.list
+list_settle = 1s
+list_max_shrink = 0
+EOF
+# lines PREFIX N END: N addresses PREFIXi@legacy.test, then the end line END.
+lines() {
+	python3 -c 'import sys; p, n, e = sys.argv[1], int(sys.argv[2]), sys.argv[3]; sys.stdout.write("".join("%s%d@legacy.test\n" % (p, i) for i in range(n)) + e + "\n")' "$@"
+}
+lines user 20000 "# end 20000" >"$LISTS/legacy-old"
+lines member 19000 "# end 19000" >"$LISTS/legacy-new"
+TB_OUT=$(tb_ctl list check "$LISTS/legacy-old" 2>&1)
+assert_match 'valid, 20000 address\(es\), 20000 entry line\(s\); its end line: # end 20000' "$TB_OUT" \
+	"list check prints the counted end line for the file"
+tb_front_mark
+upload_renamed "$LISTS/legacy-old" legacy.test.list
+judged "$LISTS/legacy\\.test\\.list" user1@legacy.test
+assert_log "list $LISTS/legacy\\.test\\.list: new version in force, 20000 entries" "legacy.test: 20,000 entries ending '# end 20000' in force"
+# The legacy protocol's sink (scp -t, what scp -O runs on the server) gets the header and
+# 100,000 of the new file's bytes, then the connection drops: it exits before its ftruncate.
+{
+	printf 'C0644 %d legacy.test.list\n' "$(stat -c %s "$LISTS/legacy-new")"
+	head -c 100000 "$LISTS/legacy-new"
+} | scp -t "$LISTS/legacy.test.list" >/dev/null 2>&1
+size=$(stat -c %s "$LISTS/legacy.test.list")
+assert_eq "$(stat -c %s "$LISTS/legacy-old")" "$size" "the cut scp -O left a file of the old size (new bytes over the old, not truncated)"
+assert_eq "# end 20000" "$(tail -n 1 "$LISTS/legacy.test.list")" "...that still ends with the old file's '# end 20000'"
+assert_match '^member0@legacy\.test$' "$(head -n 1 "$LISTS/legacy.test.list")" "...and starts with the new content"
+sleep 2.2   # list_settle (1s), and a second for the whole-second clock
+tb_front_mark
+flush legacy.test
+judged "$LISTS/legacy\\.test\\.list" user1@legacy.test
+assert_log "list $LISTS/legacy\\.test\\.list refused: $LISTS/legacy\\.test\\.list:[0-9]+: the end line says 20000 entries, the file has [0-9]+: an incomplete upload\\?" \
+	"the cut copy is refused: its entry count differs from its (old) end line, named with file:line"
+flush legacy.test
+assert_match '^250 ' "$(tb_rcpt_reply user0@legacy.test)" "the old version stays in force (user0 250)"
+assert_match '^550 ' "$(tb_rcpt_reply member0@legacy.test)" "the cut copy is not in force (member0 550)"
+TB_OUT=$(tb_ctl list status legacy.test 2>&1)
+assert_match 'REFUSED since .*the end line says 20000 entries' "$TB_OUT" "list status: refused, and why"
+# The same upload, whole: scp -O truncates at its end; in force.
+sshd_scp -O "$LISTS/legacy-new" "$LISTS/legacy.test.list"
+assert_eq 0 $? "a whole scp -O upload succeeds"
+sleep 2.2
+tb_front_mark
+flush legacy.test
+judged "$LISTS/legacy\\.test\\.list" user1@legacy.test
+assert_log "list $LISTS/legacy\\.test\\.list: new version in force, 19000 entries" "the whole scp -O upload (# end 19000) goes into force"
+flush legacy.test
+assert_match '^250 ' "$(tb_rcpt_reply member18999@legacy.test)" "after it: member18999 250"
+assert_match '^550 ' "$(tb_rcpt_reply user0@legacy.test)" "after it: user0 550"
+
 # Files made by root in the state dir belong to Exim's user (it must replace them).
 bad_owner=$(find "$TB/state/lists" ! -user "$TB_EXIM_USER" | head -n 3)
 assert_eq "" "$bad_owner" "every file under state_dir/lists belongs to $TB_EXIM_USER"

@@ -171,3 +171,27 @@ assert_no_match 'secrethash|SECRETHASH' "$out" "nothing of the root-only file in
 assert_eq "" "$(grep -rlE 'secrethash|SECRETHASH' "$TB/state" 2>/dev/null)" "nothing of it under state_dir (.state, indexes)"
 assert_no_log 'secrethash|SECRETHASH' "nothing of it in the front's log"
 assert_eq "" "$(find "$TB/state/lists" ! -user "$TB_EXIM_USER" | head -n 3)" "every file under state_dir/lists belongs to $TB_EXIM_USER"
+
+# ---------------------------------------------------------------- a file no domain names
+
+# Root's "list check FILE" of a file no domain names reads it as its directory's owner
+# (here nobody), never through a link, and echoes nothing of a refused file.
+mkdir -p "$LISTS/cust"
+chown nobody: "$LISTS/cust"
+printf 'x@secrethash-4f2a.example\n' >"$LISTS/cust/rootonly.list"
+chmod 0600 "$LISTS/cust/rootonly.list"
+assert_status 2 "root's list check of a root-only file in nobody's directory: unreadable (exit 2)" -- \
+	tb_ctl list check "$LISTS/cust/rootonly.list"
+assert_match 'rootonly\.list: Permission denied' "$TB_OUT" "...Permission denied, as its directory's owner would get"
+assert_no_match 'secrethash' "$TB_OUT" "...and nothing of its content"
+cp -p "$TB/secret" "$TB/secret2"   # root-only, and no domain's list
+ln -s "$TB/secret2" "$LISTS/cust/link.list"
+assert_status 1 "root's list check of a symlink (to a root-only file): refused (exit 1)" -- \
+	tb_ctl list check "$LISTS/cust/link.list"
+assert_match 'a symbolic link' "$TB_OUT" "...named as a symbolic link"
+assert_no_match 'secrethash|SECRETHASH' "$TB_OUT" "...and nothing of its target"
+printf 'a@cust.example\n# end 1\n' >"$LISTS/cust/plain.list"
+chown nobody: "$LISTS/cust/plain.list"
+chmod 0600 "$LISTS/cust/plain.list"
+assert_status 0 "root's list check of nobody's own file: valid (exit 0)" -- tb_ctl list check "$LISTS/cust/plain.list"
+assert_match 'valid, 1 address\(es\), 1 entry line\(s\); its end line: # end 1' "$TB_OUT" "...with its end line"

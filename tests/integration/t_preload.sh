@@ -10,7 +10,9 @@
 #     1 for 127.0.0.9 only) still applies: a second concurrent connection from 127.0.0.9
 #     gets 421, another host does not;
 #   - a config change is picked up by the next connection, without restarting Exim (read
-#     again once, in the daemon).
+#     again once, in the daemon);
+#   - verdicts from the cache have no main-log line at the default log_cached = no (only in
+#     the debug output), and one with log_cached = yes.
 . "$(dirname "$0")/../lib/testbed.sh"
 
 tb_backend
@@ -36,8 +38,11 @@ for u in user1 user2 user1 user2 user1; do
 	r=$(tb_rcpt_reply "$u@example.org")
 	[[ "$r" == 250* ]] || { not ok "session for $u@example.org got 250"; diag "$r"; }
 done
-n=$(tb_front_log | grep -c 'rcptguard: verify_recipient <user[12]@example\.org> result=pass')
-assert_eq 5 "$n" "five sessions, five verdict lines (two from callouts, three from the cache)"
+n=$(tb_front_log | grep -c 'rcptguard: verify_recipient <user[12]@example\.org> result=pass source=callout')
+assert_eq 2 "$n" "five sessions: two verdict lines in the main log, from callouts"
+assert_no_log 'rcptguard: verify_recipient .* source=cache' "... and none for the three from the cache (log_cached = no: debug output only)"
+n=$(grep -c 'rcptguard: verify_recipient <user[12]@example\.org> result=pass source=cache' "$DBG")
+assert_eq 3 "$n" "the three verdicts from the cache are in the debug output (-d+local_scan)"
 loads=$(grep -c 'rcptguard: module loaded in process' "$DBG")
 assert_eq 1 "$loads" "the module's constructor ran once in five connections"
 assert_match "rcptguard: module loaded in process $FRONT_PID\$" "$(cat "$DBG")" "... in the daemon (pid $FRONT_PID)"
@@ -55,6 +60,33 @@ fds=$(ls -l "/proc/$FRONT_PID/fd" 2>&1)
 assert_no_match "$TB/state" "$fds" "the daemon has no file of the state folder open"
 # (Exim itself links libunbound and libldap: their mappings say nothing; open descriptors do.)
 assert_num "$(ls "/proc/$FRONT_PID/fd" | wc -l)" -le "$FDS_BEFORE" "the daemon holds no more descriptors than before the first preload ($FDS_BEFORE: no socket, no file left open)"
+
+# ---- a store other than Redis: neither the daemon nor a connection's process loads hiredis
+assert_no_match 'libhiredis' "$maps" "the daemon has not loaded libhiredis (store = lmdb)"
+python3 - "$FRONT_PORT" >"$TB/held.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+def cmd(c):
+    if c: s.sendall(c + b"\r\n")
+    while True:
+        l = f.readline()
+        if l[3:4] != b"-": return l.decode(errors="replace").strip()
+print(cmd(None)); print(cmd(b"EHLO held.test")); print(cmd(b"MAIL FROM:<a@held.test>"))
+print(cmd(b"RCPT TO:<user1@example.org>"))
+time.sleep(3)
+s.sendall(b"QUIT\r\n")
+PY
+held=$!
+child_maps=
+for i in $(seq 1 25); do
+	sleep 0.1
+	grep -q '^250 .*' <(sed -n 4p "$TB/held.out") && { child_maps=$(for c in $(tb_front_children); do cat "/proc/$c/maps"; done 2>/dev/null); break; }
+done
+wait "$held"
+assert_match 'rcptguard\.so$' "$child_maps" "a connection's process after its check: rcptguard.so mapped (inherited)"
+assert_match 'liblmdb' "$child_maps" "... liblmdb mapped (the module links it)"
+assert_no_match 'libhiredis' "$child_maps" "... and no libhiredis: a process that does not use Redis does not load it"
 
 # ---- the operator's own limit (an expansion: 1 for 127.0.0.9, none for others)
 out=$(python3 - "$FRONT_PORT" <<'PY'
@@ -92,6 +124,7 @@ assert_no_match 'smtp_accept_max_per_host' "$(cat "$dir/paniclog" 2>/dev/null)" 
 
 # ---- a config change: seen by the next connection, read again once, in the daemon
 tb_conf <<EOF
+log_cached = yes
 $(tb_std_domains | sed "s/^\\[domain example\\.org\\]\$/[domain example.org]\\nhosts = 127.0.0.1:$BE_TEMPFAIL\\n[domain was-example.org]/")
 EOF
 grep -A1 '^\[domain example\.org\]' "$TB/rcptguard.conf" | grep -q "$BE_TEMPFAIL" || bail "the test's new config routes example.org to the tempfail port"
@@ -102,7 +135,10 @@ assert_log 'rcptguard: verify_recipient <user3@example\.org> result=defer' "its 
 reads=$(grep -c 'rcptguard: config .* read in process' "$DBG")
 assert_eq 2 "$reads" "rcptguard.conf read once more after the edit (two reads in all)"
 assert_eq "$FRONT_PID" "$(grep 'rcptguard: config .* read in process' "$DBG" | tail -n 1 | sed 's/.* //')" "... again in the daemon"
+tb_mark
 r=$(tb_rcpt_reply user1@example.org)
 assert_match '^250 ' "$r" "a cached verdict still answers after the edit"
+assert_log 'rcptguard: verify_recipient <user1@example\.org> result=pass source=cache' \
+	"log_cached = yes (set by the edit): the verdict from the cache has its main-log line"
 assert_eq 2 "$(grep -c 'rcptguard: config .* read in process' "$DBG")" "no further read while the files stay unchanged"
 assert_eq 1 "$(grep -c 'rcptguard: module loaded in process' "$DBG")" "the module still loaded once, in the daemon"

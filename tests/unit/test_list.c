@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -445,21 +446,23 @@ static void test_check(void **state)
 	struct list_ctx x = { cfg, &set, "example.org", 0 };
 	struct list_ctx loose = { NULL, NULL, "", 0 };
 	char err[RG_ERRLEN] = "";
-	uint64_t n;
+	uint64_t n, lines;
 
 	(void)state;
+	/* Root's check of a file no domain names reads as Exim's user: let it in. */
+	assert_int_equal(chmod(dir, 0755), 0);
 	write_in_place(lfile, "a@example.org\nb c@example.org\nd@other.test\ne@example.org\n\001@x\n");
 	problems_seen = 0;
-	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 10, &n, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 10, &n, &lines, err, sizeof err), RG_NOTFOUND);
 	assert_int_equal(problems_seen, 3);
 	assert_string_equal(err, "3 problem(s)");
 	problems_seen = 0;
-	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 2, &n, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(list_check(&x, lfile, count_problem, NULL, 2, &n, &lines, err, sizeof err), RG_NOTFOUND);
 	assert_int_equal(problems_seen, 2);
 	write_in_place(other, "A@Other.test\na@other.test\nb@example.org\n");
-	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, err, sizeof err), RG_FOUND);
+	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_FOUND);
 	assert_int_equal(n, 2);
-	assert_int_equal(list_check(&loose, "/nonexistent/file", NULL, NULL, 10, &n, err, sizeof err), RG_TEMPFAIL);
+	assert_int_equal(list_check(&loose, "/nonexistent/file", NULL, NULL, 10, &n, &lines, err, sizeof err), RG_TEMPFAIL);
 	/* A file without newlines: refused at line 1, read through a bounded buffer. */
 	{
 		char *big = malloc(200001);
@@ -470,12 +473,12 @@ static void test_check(void **state)
 		write_in_place(other, big);
 		free(big);
 		problems_seen = 0;
-		assert_int_equal(list_check(&loose, other, count_problem, NULL, 10, &n, err, sizeof err), RG_NOTFOUND);
+		assert_int_equal(list_check(&loose, other, count_problem, NULL, 10, &n, &lines, err, sizeof err), RG_NOTFOUND);
 		assert_int_equal(problems_seen, 1);
 		assert_non_null(strstr(last_problem, "other.list:1: line longer than"));
 	}
 	write_in_place(other, "a@other.test\nb@other.test");
-	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, err, sizeof err), RG_FOUND);
+	assert_int_equal(list_check(&loose, other, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_FOUND);
 	assert_int_equal(n, 2);
 }
 
@@ -666,6 +669,154 @@ static void test_end_marker(void **state)
 	free(text);
 }
 
+/* Write len bytes of text over the start of path without truncating it, as legacy scp
+ * (scp -O) does before its final ftruncate; ctime == mtime, so the file settles. */
+static void write_over(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+	struct stat st;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(stat(path, &st), 0);
+	if (clock_now < (int64_t)st.st_mtim.tv_sec)
+		clock_now = st.st_mtim.tv_sec;
+}
+
+/* n lines "PREFIXi@example.org" and, with end, the end line end ("# end N" or "# end"). */
+static char *list_text(const char *prefix, int n, const char *end)
+{
+	size_t cap = (size_t)n * 40 + 64, len = 0;
+	char *t = malloc(cap);
+	int i;
+
+	assert_non_null(t);
+	t[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(t + len, cap - len, "%s%d@example.org\n", prefix, i);
+	if (end)
+		snprintf(t + len, cap - len, "%s\n", end);
+	return t;
+}
+
+/* The counted end line "# end N": checked whenever present; a legacy scp copy written over
+ * a longer file (whole but not truncated, or cut short) is refused, naming file and line,
+ * and the version in force stays; list_check() gives the count to write. */
+static void test_end_count(void **state)
+{
+	struct list_ctx x = { cfg, &set, "example.org", 0 };
+	char err[RG_ERRLEN] = "", *old, *neu;
+	struct list_status ls;
+	uint64_t n, lines;
+
+	(void)state;
+	/* The shrink guard off: only the end line may keep a copy out of force. */
+	load_config("list_max_shrink = 0");
+	/* Without list_end_marker: a count that matches is in force, one that does not is refused. */
+	write_renamed(lfile, "a@example.org\n# a comment\n\nb@example.org\nb@example.org\n# end 3\n");
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	assert_int_equal(list_check(&x, lfile, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 2);
+	assert_int_equal(lines, 3);
+	write_renamed(lfile, "a@example.org\nc@example.org\n# end 3\n");
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, ".list:3: the end line says 3 entries, the file has 2"));
+	/* "# end of list" is a comment, not a marker. */
+	write_renamed(lfile, "a@example.org\nc@example.org\n# end of list\n");
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+
+	/* 1,000 entries in force; the customer sends 900 others with legacy scp. */
+	old = list_text("user", 1000, "# end 1000");
+	neu = list_text("member", 900, "# end 900");
+	assert_true(strlen(neu) < strlen(old));
+	write_renamed(lfile, old);
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	/* Whole, but the final ftruncate never came: the old tail follows "# end 900". */
+	write_over(lfile, neu, strlen(neu));
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, ":901: entry after the end line 901") ?
+			strstr(ls.state.reason, ":901: entry after the end line 901") :
+			strstr(ls.state.reason, ":902: entry after the end line 901"));
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("member1@example.org", err), RG_NOTFOUND);
+	/* Cut after 600 lines: the old file's tail still ends with "# end 1000". */
+	write_renamed(lfile, old);
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	write_over(lfile, neu, strstr(neu, "member600@") - neu);
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, ":941: the end line says 1000 entries, the file has 940: an incomplete upload?"));
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	assert_int_equal(lookup("member1@example.org", err), RG_NOTFOUND);
+	/* The bare "# end" (list_end_marker = yes) still catches the uncut copy. */
+	free(old);
+	free(neu);
+	load_config("list_end_marker = yes\nlist_max_shrink = 0");
+	old = list_text("user", 1000, "# end");
+	neu = list_text("member", 900, "# end");
+	write_renamed(lfile, old);
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	write_over(lfile, neu, strlen(neu));
+	clock_now += 11;
+	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, "entry after the end line 901"));
+	assert_int_equal(lookup("user999@example.org", err), RG_FOUND);
+	free(old);
+	free(neu);
+}
+
+/* Root's list check of a file that no domain names: read as its directory's owner (or
+ * Exim's user when root owns the directory), never through a symlink, nothing echoed. */
+static void test_check_no_domain_as_root(void **state)
+{
+	struct list_ctx loose = { NULL, NULL, "", 0 };
+	char err[RG_ERRLEN] = "", cdir[160], secret[200], link[200], plain[200];
+	uint64_t n, lines;
+	FILE *f;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("test_check_no_domain_as_root needs root (it is the root CLI's rule)\n");
+		skip();
+	}
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(cdir, sizeof cdir, "%s/customer", dir);
+	assert_int_equal(mkdir(cdir, 0755), 0);
+	assert_int_equal(chown(cdir, 65534, 65534), 0);
+	snprintf(secret, sizeof secret, "%s/secret.list", cdir);
+	f = fopen(secret, "w");
+	assert_non_null(f);
+	fputs("x@secrethash.example\n", f);
+	fclose(f);
+	assert_int_equal(chmod(secret, 0600), 0);
+	/* Root-only, in nobody's directory: nobody cannot read it, so neither does root. */
+	assert_int_equal(list_check(&loose, secret, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "Permission denied"));
+	assert_null(strstr(err, "secrethash"));
+	/* Readable by nobody: checked. */
+	assert_int_equal(chown(secret, 65534, 65534), 0);
+	assert_int_equal(list_check(&loose, secret, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_FOUND);
+	assert_int_equal(n, 1);
+	/* A link, even to a readable list: refused unread. */
+	snprintf(link, sizeof link, "%s/link.list", cdir);
+	assert_int_equal(symlink(secret, link), 0);
+	assert_int_equal(list_check(&loose, link, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_NOTFOUND);
+	assert_non_null(strstr(err, "a symbolic link"));
+	/* A root-only file in root's directory: read as Exim's user, not as root. */
+	snprintf(plain, sizeof plain, "%s/root.list", dir);
+	f = fopen(plain, "w");
+	assert_non_null(f);
+	fputs("x@secrethash.example\n", f);
+	fclose(f);
+	assert_int_equal(chown(dir, 0, 0), 0);
+	assert_int_equal(chmod(plain, 0600), 0);
+	assert_int_equal(list_check(&loose, plain, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "Permission denied"));
+}
+
 /* Defect 5: as root, a list linked to a root-only file is opened as state_dir's owner
  * (here nobody): "Permission denied", and nothing of the file in the state or messages. */
 static void test_root_reads_as_owner(void **state)
@@ -673,7 +824,7 @@ static void test_root_reads_as_owner(void **state)
 	char err[RG_ERRLEN] = "", secret[160], sdir[160], cmd[400];
 	struct list_ctx x = { cfg, &set, "example.org", 0 };
 	struct list_status ls;
-	uint64_t n;
+	uint64_t n, lines;
 	FILE *f;
 
 	(void)state;
@@ -697,7 +848,7 @@ static void test_root_reads_as_owner(void **state)
 	assert_null(strstr(ls.detail, "secrethash"));
 	assert_int_equal(lookup("x@example.org", err), RG_TEMPFAIL);
 	assert_null(strstr(err, "secrethash"));
-	assert_int_equal(list_check(&x, lfile, NULL, NULL, 10, &n, err, sizeof err), RG_TEMPFAIL);
+	assert_int_equal(list_check(&x, lfile, NULL, NULL, 10, &n, &lines, err, sizeof err), RG_TEMPFAIL);
 	assert_non_null(strstr(err, "Permission denied"));
 	assert_null(strstr(last_error, "secrethash"));
 	snprintf(cmd, sizeof cmd, "! grep -rq secrethash %s/state", dir);
@@ -744,6 +895,45 @@ static void test_upload_over_link(void **state)
 	assert_string_equal(slurp(target), "x@example.org\n");
 	assert_int_equal(stat(target, &st), 0);
 	assert_int_equal(st.st_uid, 4242);
+}
+
+/* Root's upload into a customer's directory: the temp file is made as the directory's
+ * owner (the new list is theirs, with the replaced file's group and mode), and where the
+ * owner may not write, root does not either. */
+static void test_upload_as_dir_owner(void **state)
+{
+	const char *good = "alice@example.org\nbob@example.org\n";
+	char err[RG_ERRLEN] = "", cmd[300];
+	struct list_ctx x = { cfg, &set, "example.org", 0 };
+	struct list_status ls;
+	struct problems pr = { 0 };
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("test_upload_as_dir_owner needs root (it is the root web API's rule)\n");
+		skip();
+	}
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(chown(lfile, 0, 4243), 0);
+	assert_int_equal(chmod(lfile, 0604), 0);
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	assert_int_equal(list_upload(&x, good, strlen(good), collect, &pr, &ls, err, sizeof err), RG_FOUND);
+	assert_int_equal(stat(lfile, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 4243);
+	assert_int_equal(st.st_mode & 0777, 0604);
+	assert_string_equal(slurp(lfile), good);
+	/* The owner cannot write its directory: neither can the upload; nothing changes. */
+	assert_int_equal(chmod(dir, 0555), 0);
+	assert_int_equal(list_upload(&x, "carol@example.org\n", 18, collect, &pr, &ls, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "Permission denied"));
+	assert_string_equal(slurp(lfile), good);
+	snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s | grep upload)\"", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+	/* This process is root again afterwards: its own files are root's. */
+	assert_int_equal(setfsuid(-1), 0);
 }
 
 /* Verify addr until the answer is not a deferral, or (want set) a deferral naming want;
@@ -793,6 +983,45 @@ static void test_verify_chain(void **state)
 	assert_non_null(strstr(y.line, "result=defer reason=tempfail"));
 }
 
+/* A detached compile is bounded in memory (list_max_memory beyond what the process used):
+ * one that runs out is refused with a clear reason in the list status, not retried, and
+ * the version in force stays. */
+static void test_compile_memory_bound(void **state)
+{
+	char opts[256], err[RG_ERRLEN], *big;
+	struct list_status ls;
+	struct yield y;
+	int i;
+
+	(void)state;
+	load_config("list_max_memory = 1\nlist_max_shrink = 0");
+	write_renamed(lfile, "alice@example.org\n");
+	assert_int_equal(status_of(&ls), LIST_SRC_IN_FORCE);
+	big = list_text("user", 300000, "# end 300000");
+	write_renamed(lfile, big);
+	free(big);
+	snprintf(opts, sizeof opts, "config=%s", conf);
+	/* The RCPT answers from the version in force and leaves the compile to a child. */
+	assert_int_equal(verify_run_recipient("alice@example.org", opts, &y), RG_FOUND);
+	for (i = 0; i < 500 && status_of(&ls) == LIST_SRC_PENDING; i++)
+		usleep(20000);
+	assert_int_equal(ls.src_state, LIST_SRC_REFUSED);
+	assert_non_null(strstr(ls.state.reason, "the compile ran out of memory (list_max_memory = 1 MiB)"));
+	assert_int_equal(verify_run_recipient("alice@example.org", opts, &y), RG_FOUND);
+	assert_int_equal(verify_run_recipient("user1@example.org", opts, &y), RG_NOTFOUND);
+	/* With room (the default bound), the same file goes into force. */
+	load_config("list_max_shrink = 0");
+	assert_int_equal(engine_preload(opts, err, sizeof err), RG_FOUND);
+	big = list_text("user", 300000, "# end 300000");
+	write_renamed(lfile, big);
+	free(big);
+	assert_int_equal(verify_run_recipient("alice@example.org", opts, &y), RG_FOUND);
+	for (i = 0; i < 500 && status_of(&ls) == LIST_SRC_PENDING; i++)
+		usleep(20000);
+	assert_int_equal(ls.src_state, LIST_SRC_IN_FORCE);
+	assert_int_equal(ls.meta.entries, 300000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -813,8 +1042,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_marker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_no_domain_as_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_reads_as_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_over_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_as_dir_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compile_memory_bound, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,9 +72,10 @@ static void test_reader(void **state)
 	assert_int_equal(record_read_begin(&r, "7 0123456789abcdef", 18, "7"), 0);
 	assert_int_equal(record_read_rest(&r, rest, sizeof rest), -1);
 
-	/* Decimals: canonical digits only, within max. */
+	/* Decimals: digits only (leading zeros read, as util_decimal and the Redis script
+	 * read them), within max. */
 	{
-		static const char *const bad[] = { "7 +1", "7 -1", "7 01", "7 1x", "7 0x10", "7 101",
+		static const char *const bad[] = { "7 +1", "7 -1", "7 1x", "7 0x10", "7 101",
 						   "7 99999999999999999999", "7 1.5" };
 		size_t i;
 
@@ -83,6 +84,9 @@ static void test_reader(void **state)
 			if (record_read_decimal(&r, 100, &d) == 0)
 				fail_msg("decimal \"%s\" read", bad[i] + 2);
 		}
+		assert_int_equal(record_read_begin(&r, "7 007", 5, "7"), 0);
+		assert_int_equal(record_read_decimal(&r, 100, &d), 0);
+		assert_int_equal(d, 7);
 		assert_int_equal(record_read_begin(&r, "7 0 100", 7, "7"), 0);
 		assert_int_equal(record_read_decimal(&r, 100, &d), 0);
 		assert_int_equal(d, 0);
@@ -158,7 +162,7 @@ static void test_verdict_records(void **state)
 		"2 pass callout 1000 2000 x", "1 maybe callout 1000 2000 x", "1 pass callout 2000 1000 x",
 		"1 pass callout 1000", "1 pass callout 1000 x", "1 pass  callout 1000 2000 x",
 		"1 pass callout 1000 2000 tab\there", "1 pass sixteen-bytes-long 1000 2000 x",
-		"1 pass callout 01000 2000 x", "",
+		"1 pass callout 1000 2000\x7fx", "",
 	};
 	struct verdict v;
 	char text[300];
@@ -206,7 +210,7 @@ static void test_greylist_records(void **state)
 {
 	static const char *const bad[] = {
 		"2 wait 1 2 3 4", "1 hold 1 2 3 4", "1 wait 1 2 3", "1 wait 1 2 3 4 5", "1 wait 1 2 3 4 ",
-		"1 wait 1 2 3 4294967296", "1 wait -1 2 3 4", "1  wait 1 2 3 4", "1 wait 1 2 3 04",
+		"1 wait 1 2 3 4294967296", "1 wait -1 2 3 4", "1  wait 1 2 3 4", "1 wait 1 2 3 0x4",
 	};
 	struct greylist_triplet t;
 	struct greylist_awl a;

@@ -1,7 +1,11 @@
 /* test_source_ldap.c - the LDAP source's pure parts (RFC 4515 escaping, filter templates,
  * the config validator of ldap_filter) and the outcomes it reaches without a directory:
- * not configured, configuration errors, a server that is not there, no time left.
- * The searches themselves are tested against a real slapd in t_ldap. */
+ * not configured, configuration errors, a server that is not there, no time left; and a
+ * fork with a live connection (against a minimal LDAP responder on loopback: the child
+ * never uses nor unbinds its parent's connection). The searches themselves are tested
+ * against a real slapd in t_ldap. */
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -268,6 +273,211 @@ static void test_lookup_outcomes(void **state)
 	rglog_set_hook(NULL, 0);
 }
 
+/* ---- a minimal LDAP responder on loopback, for the fork test: every search finds one
+ * entry; it counts the connections it accepted and the unbinds it received. */
+static struct {
+	int lfd, port, stop;
+	int accepted, unbinds;          /* read with __atomic loads */
+	pthread_t thr;
+} srv;
+
+/* Read a BER length at p (n bytes available); its value, the bytes it took in *used; -1. */
+static long ber_len(const unsigned char *p, size_t n, size_t *used)
+{
+	size_t k, i;
+	long v = 0;
+
+	if (n < 1)
+		return -1;
+	if (p[0] < 0x80)
+		return *used = 1, p[0];
+	k = p[0] & 0x7f;
+	if (k == 0 || k > 4 || n < 1 + k)
+		return -1;
+	for (i = 0; i < k; i++)
+		v = (v << 8) | p[1 + i];
+	*used = 1 + k;
+	return v;
+}
+
+/* Answer one request msg[0..n) on fd: a search gets an entry and "success". 0 keep, -1 close. */
+static int srv_answer(int fd, const unsigned char *msg, size_t n)
+{
+	static const char dn[] = "uid=alice,dc=rcptguard,dc=test";
+	unsigned char out[256], id[8];
+	size_t idlen, o = 0, e;
+
+	if (n < 3 || msg[0] != 0x02 || (idlen = msg[1]) > sizeof id || n < 2 + idlen + 1)
+		return -1;
+	memcpy(id, msg + 2, idlen);
+	if (msg[2 + idlen] == 0x42) {                /* unbind */
+		__atomic_add_fetch(&srv.unbinds, 1, __ATOMIC_SEQ_CST);
+		return -1;
+	}
+	if (msg[2 + idlen] != 0x63)                  /* not a search: ignored */
+		return 0;
+	/* SearchResultEntry: [APPLICATION 4] { dn, attributes {} } */
+	e = sizeof dn - 1;
+	out[o++] = 0x30;
+	out[o++] = (unsigned char)(2 + idlen + 2 + 2 + e + 2);
+	out[o++] = 0x02;
+	out[o++] = (unsigned char)idlen;
+	memcpy(out + o, id, idlen), o += idlen;
+	out[o++] = 0x64;
+	out[o++] = (unsigned char)(2 + e + 2);
+	out[o++] = 0x04;
+	out[o++] = (unsigned char)e;
+	memcpy(out + o, dn, e), o += e;
+	out[o++] = 0x30;
+	out[o++] = 0x00;
+	/* SearchResultDone: [APPLICATION 5] { success, "", "" } */
+	out[o++] = 0x30;
+	out[o++] = (unsigned char)(2 + idlen + 9);
+	out[o++] = 0x02;
+	out[o++] = (unsigned char)idlen;
+	memcpy(out + o, id, idlen), o += idlen;
+	memcpy(out + o, "\x65\x07\x0a\x01\x00\x04\x00\x04\x00", 9), o += 9;
+	return write(fd, out, o) == (ssize_t)o ? 0 : -1;
+}
+
+/* The responder: one thread polling the listener and up to 8 connections. */
+static void *srv_main(void *arg)
+{
+	struct pollfd pf[9];
+	unsigned char buf[8][4096];
+	size_t have[8] = { 0 };
+	int i, n = 0;
+
+	(void)arg;
+	pf[0].fd = srv.lfd;
+	pf[0].events = POLLIN;
+	for (i = 1; i < 9; i++)
+		pf[i].fd = -1, pf[i].events = POLLIN;
+	while (!__atomic_load_n(&srv.stop, __ATOMIC_SEQ_CST)) {
+		if (poll(pf, 9, 50) <= 0)
+			continue;
+		if (pf[0].revents & POLLIN) {
+			int c = accept(srv.lfd, NULL, NULL);
+
+			for (i = 1; c >= 0 && i < 9 && pf[i].fd >= 0; i++)
+				;
+			if (c >= 0 && i < 9) {
+				pf[i].fd = c;
+				have[i - 1] = 0;
+				__atomic_add_fetch(&srv.accepted, 1, __ATOMIC_SEQ_CST);
+			} else if (c >= 0) {
+				close(c);
+			}
+		}
+		for (i = 1; i < 9; i++) {
+			unsigned char *b = buf[i - 1];
+			size_t *h = &have[i - 1], used;
+			ssize_t r;
+			long len;
+
+			if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = read(pf[i].fd, b + *h, sizeof buf[0] - *h);
+			if (r <= 0) {
+				close(pf[i].fd), pf[i].fd = -1;
+				continue;
+			}
+			*h += (size_t)r;
+			/* Every whole message in the buffer. */
+			while (*h >= 2 && b[0] == 0x30 && (len = ber_len(b + 1, *h - 1, &used)) >= 0 &&
+			       *h >= 1 + used + (size_t)len) {
+				size_t whole = 1 + used + (size_t)len;
+
+				n = srv_answer(pf[i].fd, b + 1 + used, (size_t)len);
+				memmove(b, b + whole, *h - whole);
+				*h -= whole;
+				if (n < 0) {
+					close(pf[i].fd), pf[i].fd = -1;
+					break;
+				}
+			}
+		}
+	}
+	for (i = 0; i < 9; i++)
+		if (pf[i].fd >= 0)
+			close(pf[i].fd);
+	return NULL;
+}
+
+static void srv_start(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+
+	memset(&srv, 0, sizeof srv);
+	srv.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(srv.lfd >= 0);
+	assert_int_equal(bind(srv.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(srv.lfd, 16), 0);
+	assert_int_equal(getsockname(srv.lfd, (struct sockaddr *)&sa, &len), 0);
+	srv.port = ntohs(sa.sin_port);
+	assert_int_equal(pthread_create(&srv.thr, NULL, srv_main, NULL), 0);
+}
+
+static void srv_stop(void)
+{
+	__atomic_store_n(&srv.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(srv.thr, NULL);
+	close(srv.lfd);
+}
+
+static int srv_count(int *what)
+{
+	return __atomic_load_n(what, __ATOMIC_SEQ_CST);
+}
+
+/* A child forked with a live LDAP connection never uses its parent's (the generation
+ * check): it makes its own, and its session end (reset) neither unbinds nor closes the
+ * parent's, which answers the next recipient without reconnecting. */
+static void test_fork_live_handle(void **state)
+{
+	const struct source_ops *src = source_find("ldap");
+	struct source_answer ans;
+	struct settings s;
+	struct address a;
+	char err[RG_ERRLEN], uri[64];
+	int64_t far = util_monotonic_ms() + 60000;
+	int st;
+	pid_t pid;
+
+	(void)state;
+	srv_start();
+	snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", srv.port);
+	ldap_settings(&s, uri);
+	assert_int_equal(address_parse("alice@ldap.test", &a, err, sizeof err), RG_FOUND);
+	src->reset();
+	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_FOUND);
+	assert_string_equal(ans.text, "entry uid=alice,dc=rcptguard,dc=test");
+	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_FOUND);
+	assert_int_equal(srv_count(&srv.accepted), 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc = src->lookup(&a, &s, util_monotonic_ms() + 10000, &ans, err, sizeof err);
+
+		src->reset();
+		_exit(rc == RG_FOUND ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The child connected on its own, and unbound only its own connection. */
+	assert_int_equal(srv_count(&srv.accepted), 2);
+	usleep(100000);
+	assert_int_equal(srv_count(&srv.unbinds), 1);
+	/* The parent's connection still answers: no reconnect. */
+	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_FOUND);
+	assert_int_equal(srv_count(&srv.accepted), 2);
+	src->reset();
+	usleep(100000);
+	assert_int_equal(srv_count(&srv.unbinds), 2);
+	srv_stop();
+}
+
 /* The LDAP source is in the registry, with its per-process clean-up. */
 static void test_registered(void **state)
 {
@@ -285,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_config_validator),
 		cmocka_unit_test(test_lookup_outcomes),
 		cmocka_unit_test(test_registered),
+		cmocka_unit_test(test_fork_live_handle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * the same tests (round trips, prefix walks that may call the store, batched deletes,
  * oversized values, update, fork safety of the per-process handle, 50 processes losing
  * no update, info), run once per member with that member's settings; then what is
- * particular to LMDB (map growth and its ceiling, a damaged file set aside, check), and
+ * particular to LMDB (map growth and its ceiling, a damaged file set aside, check, the
+ * greylist records in their own unsynced file, set aside after an earlier boot's crash), and
  * to Redis (against a real redis-server started here: prefix and TTL on every key, bad
  * data, ROLE and several URIs, AUTH, a frozen and a restarted server, the script cache,
  * and the fallback to the local store). */
@@ -22,7 +23,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <lmdb.h>
+
 #include "config.h"
+#include "rglog.h"
 #include "store.h"
 
 static char dir[64];
@@ -554,6 +558,288 @@ static void test_lmdb_damaged_set_aside(void **state)
 	assert_int_equal(aside, 1);
 }
 
+/* The lines logged at error level (the LMDB tests that watch for "set aside"). */
+static char logged[4096];
+static int logged_n;
+
+static void log_hook(int level, const char *line)
+{
+	if (level != RGLOG_ERROR)
+		return;
+	logged_n++;
+	snprintf(logged + strlen(logged), sizeof logged - strlen(logged), "%s\n", line);
+}
+
+/* Entries of the LMDB file dir/name, read with LMDB itself (-1 when it cannot be opened). */
+static long lmdb_entries(const char *name)
+{
+	char path[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat ms;
+	long n = -1;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (mdb_env_create(&env) != 0)
+		return -1;
+	if (mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS | MDB_NOLOCK, 0) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+		if (mdb_dbi_open(txn, NULL, 0, &dbi) == 0 && mdb_stat(txn, dbi, &ms) == 0)
+			n = (long)ms.ms_entries;
+		mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return n;
+}
+
+/* The first line of dir/name ("" when absent). */
+static const char *file_line(const char *name)
+{
+	static char line[128];
+	char path[128];
+	FILE *f;
+
+	line[0] = '\0';
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fgets(line, sizeof line, f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+	}
+	line[strcspn(line, "\n")] = '\0';
+	return line;
+}
+
+/* Files of dir whose name starts with prefix. */
+static int files_named(const char *prefix)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+/* Remove the store's files from dir: each LMDB test starts from none. */
+static void lmdb_clean(void)
+{
+	char cmd[320];
+
+	store_process_close();
+	snprintf(cmd, sizeof cmd, "rm -f %s/rcptguard.mdb* %s/greylist.mdb*", dir, dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+struct keys_seen {
+	char all[512];
+};
+
+static int keys_cb(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	struct keys_seen *ks = arg;
+
+	(void)v; (void)vl;
+	snprintf(ks->all + strlen(ks->all), sizeof ks->all - strlen(ks->all), "%.*s ", (int)kl, k);
+	return 0;
+}
+
+/* LMDB: greylist records (g:, a:) live in greylist.mdb, everything else in rcptguard.mdb;
+ * one key space for callers (get, walks in key order across both, delete_if, info); the
+ * boot stamp says "dirty" of this boot after an unsynced write, "synced" after close. */
+static void test_lmdb_two_envs(void **state)
+{
+	static const char *const keys[] = { "v:b@x.test", "g:192.0.2.0/24 s@x.test r@y.test", "c:x.test",
+					    "a:192.0.2.0/24", "f:192.0.2.7", "ab:1" };
+	char err[RG_ERRLEN], val[64], boot[80] = "", want[128];
+	const struct store_handle *h;
+	struct keys_seen ks;
+	struct store_info info;
+	size_t vlen, i, d;
+	FILE *f;
+
+	(void)state;
+	lmdb_clean();
+	f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	assert_non_null(f);
+	assert_non_null(fgets(boot, sizeof boot, f));
+	fclose(f);
+	boot[strcspn(boot, "\n")] = '\0';
+	h = open_store(4);
+	assert_int_equal(files_named("greylist.mdb"), 0);   /* opened on first use only */
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		assert_int_equal(store_put(h, keys[i], keys[i], strlen(keys[i]), FAR, 0, E), RG_FOUND);
+	snprintf(want, sizeof want, "dirty %s", boot);
+	assert_string_equal(file_line("greylist.mdb-boot"), want);
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		assert_int_equal(store_get(h, keys[i], val, sizeof val, &vlen, 0, E), RG_FOUND);
+		assert_string_equal(val, keys[i]);
+	}
+	memset(&ks, 0, sizeof ks);
+	assert_int_equal(store_iterate(h, "", keys_cb, &ks, 0, E), RG_FOUND);
+	assert_string_equal(ks.all, "a:192.0.2.0/24 ab:1 c:x.test f:192.0.2.7 g:192.0.2.0/24 s@x.test r@y.test v:b@x.test ");
+	memset(&ks, 0, sizeof ks);
+	assert_int_equal(store_iterate(h, "a", keys_cb, &ks, 0, E), RG_FOUND);
+	assert_string_equal(ks.all, "a:192.0.2.0/24 ab:1 ");
+	memset(&ks, 0, sizeof ks);
+	assert_int_equal(store_iterate(h, "g:", keys_cb, &ks, 0, E), RG_FOUND);
+	assert_string_equal(ks.all, "g:192.0.2.0/24 s@x.test r@y.test ");
+	assert_int_equal(store_info(h, &info, E), RG_FOUND);
+	assert_int_equal(info.keys, 6);
+	assert_non_null(strstr(info.detail, "greylist.mdb (no fsync per commit)"));
+	assert_int_equal(store_check(h, E), RG_FOUND);
+	store_process_close();
+	assert_string_equal(file_line("greylist.mdb-boot"), "synced");
+	assert_int_equal(lmdb_entries("greylist.mdb"), 2);
+	assert_int_equal(lmdb_entries("rcptguard.mdb"), 4);
+	h = open_store(4);
+	assert_int_equal(store_del(h, "a:192.0.2.0/24", 0, E), RG_FOUND);
+	assert_string_equal(file_line("greylist.mdb-boot"), want);
+	assert_int_equal(store_delete_if(h, "", all_pred, NULL, &d, 0, E), RG_FOUND);
+	assert_int_equal(d, 5);
+	store_process_close();
+	assert_int_equal(lmdb_entries("greylist.mdb"), 0);
+	assert_int_equal(lmdb_entries("rcptguard.mdb"), 0);
+}
+
+/* LMDB: greylist.mdb with unsynced commits of an earlier boot (a stamp naming another boot
+ * id: the system went down before a sync) is set aside with one log line before anyone
+ * reads it; verdicts in rcptguard.mdb are kept; greylisting goes on in a fresh file. So is
+ * one without a stamp. A stamp of this boot, or "synced", keeps the file; an unreadable
+ * one is a temporary failure. */
+static void test_lmdb_new_boot(void **state)
+{
+	char err[RG_ERRLEN], val[64], path[128];
+	const struct store_handle *h;
+	size_t vlen;
+	FILE *f;
+
+	(void)state;
+	lmdb_clean();
+	rglog_set_hook(log_hook, 0);
+	h = open_store(4);
+	assert_int_equal(store_put(h, "v:kept@x.test", "1", 1, FAR, 0, E), RG_FOUND);
+	assert_int_equal(store_put(h, "g:old", "1", 1, FAR, 0, E), RG_FOUND);
+	store_process_close();
+	/* A stamp that says "synced": the file is trusted. */
+	h = open_store(4);
+	assert_int_equal(store_get(h, "g:old", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	store_process_close();
+	/* The previous boot wrote without a sync and went down. */
+	snprintf(path, sizeof path, "%s/greylist.mdb-boot", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "dirty 00000000-1111-2222-3333-444444444444\n");
+	fclose(f);
+	logged[0] = '\0';
+	logged_n = 0;
+	h = open_store(4);
+	assert_int_equal(store_get(h, "v:kept@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	assert_int_equal(logged_n, 0);          /* verdicts alone do not open greylist.mdb */
+	assert_int_equal(store_get(h, "g:old", val, sizeof val, &vlen, 0, E), RG_NOTFOUND);
+	assert_int_equal(logged_n, 1);
+	assert_non_null(strstr(logged, "held unsynced commits when the system went down, boot 00000000-1111"));
+	assert_non_null(strstr(logged, "set aside as"));
+	assert_int_equal(files_named("greylist.mdb.unsynced-"), 1);
+	assert_string_equal(file_line("greylist.mdb-boot"), "synced");
+	assert_int_equal(store_put(h, "g:new", "1", 1, FAR, 0, E), RG_FOUND);
+	assert_int_equal(store_get(h, "g:new", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	store_process_close();
+	h = open_store(4);
+	assert_int_equal(store_get(h, "g:new", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	assert_int_equal(logged_n, 1);          /* once */
+	store_process_close();
+	/* No stamp beside an existing file: an unknown past, not trusted either. */
+	assert_int_equal(unlink(path), 0);
+	h = open_store(4);
+	assert_int_equal(store_get(h, "g:new", val, sizeof val, &vlen, 0, E), RG_NOTFOUND);
+	assert_int_equal(logged_n, 2);
+	assert_non_null(strstr(logged, "has no boot stamp"));
+	assert_int_equal(store_get(h, "v:kept@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	store_process_close();
+	/* A stamp that cannot be read (here: not a regular file) says nothing about the file:
+	 * a temporary failure naming it, and nothing is set aside. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	h = open_store(4);
+	assert_int_equal(store_get(h, "g:new", val, sizeof val, &vlen, 0, E), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "greylist.mdb-boot"));
+	assert_int_equal(logged_n, 2);
+	assert_int_equal(files_named("greylist.mdb.unsynced-"), 2);
+	store_process_close();
+	assert_int_equal(rmdir(path), 0);
+	rglog_set_hook(NULL, 0);
+}
+
+/* LMDB, an upgrade: greylist records that an older version kept in rcptguard.mdb move
+ * into greylist.mdb when it is created; verdicts stay; a newer record already moved wins. */
+static void test_lmdb_migrate(void **state)
+{
+	char err[RG_ERRLEN], val[64], path[128];
+	const struct store_handle *h;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	size_t vlen;
+	int i;
+	static const char *const old[][2] = { { "g:192.0.2.0/24 a@x.test b@y.test", "old triplet" },
+					      { "a:192.0.2.0/24", "old awl" }, { "v:kept@x.test", "verdict" } };
+
+	(void)state;
+	lmdb_clean();
+	snprintf(path, sizeof path, "%s/rcptguard.mdb", dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	for (i = 0; i < 3; i++) {
+		k.mv_size = strlen(old[i][0]);
+		k.mv_data = (void *)old[i][0];
+		v.mv_size = strlen(old[i][1]);
+		v.mv_data = (void *)old[i][1];
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	h = open_store(4);
+	assert_int_equal(store_get(h, old[0][0], val, sizeof val, &vlen, 0, E), RG_FOUND);
+	assert_string_equal(val, "old triplet");
+	assert_int_equal(store_get(h, old[1][0], val, sizeof val, &vlen, 0, E), RG_FOUND);
+	assert_string_equal(val, "old awl");
+	assert_int_equal(store_get(h, old[2][0], val, sizeof val, &vlen, 0, E), RG_FOUND);
+	store_process_close();
+	assert_int_equal(lmdb_entries("rcptguard.mdb"), 1);
+	assert_int_equal(lmdb_entries("greylist.mdb"), 2);
+}
+
+/* LMDB, greylist_sync = yes: greylist.mdb is synced at each commit; the stamp stays
+ * "synced" (and an earlier boot's "dirty" stamp is still honoured). */
+static void test_lmdb_greylist_sync(void **state)
+{
+	char err[RG_ERRLEN];
+	const struct store_handle *h;
+	struct store_info info;
+
+	(void)state;
+	lmdb_clean();
+	config_defaults(&S);
+	M->settings(&S, dir, 4);
+	S.lmdb.greylist_sync = 1;
+	h = store_process(&S, E);
+	assert_non_null(h);
+	assert_int_equal(store_put(h, "g:x", "1", 1, FAR, 0, E), RG_FOUND);
+	assert_string_equal(file_line("greylist.mdb-boot"), "synced");
+	assert_int_equal(store_info(h, &info, E), RG_FOUND);
+	assert_non_null(strstr(info.detail, "greylist.mdb (synced)"));
+	store_process_close();
+}
+
 /* A member name that is not in the registry: a clear error, no store. */
 static void test_unknown_member(void **state)
 {
@@ -579,6 +865,14 @@ static void test_unknown_member(void **state)
 
 static char rdir[64];
 static pid_t rpid, rpid2;
+
+/* Scripts for the script op: one that puts ARGV[1] (old value, new value, 7), one that fails. */
+static const struct store_script put_script = {
+	"test-put",
+	"local old = rg_get(1) rg_put(1, ARGV[1], tonumber(redis.call('TIME')[1]) + 3600) "
+	"return {old or '-', rg_get(1), 7}"
+};
+static const struct store_script bad_script = { "test-bad", "return bad_script_fails.x" };
 
 /* Start redis-server on sock (a replica of primary_sock's server when not NULL). */
 static pid_t redis_start(const char *sock, const char *extra1, const char *extra2)
@@ -813,6 +1107,45 @@ static void test_redis_delete_noscript(void **state)
 	ops->close(s);
 }
 
+/* The script op: the member's helpers (prefix, TTL, another type as absent), one round
+ * trip, EVAL after SCRIPT FLUSH; a script's own error is a temporary failure, not the server's. */
+static void test_redis_script(void **state)
+{
+	const struct store_ops *ops = redis_ops();
+	const char *keys[2] = { "s:a", "s:b" }, *args[1] = { "v1" };
+	struct store_script_reply r;
+	struct settings set;
+	struct store *s;
+	char err[RG_ERRLEN], out[64];
+
+	(void)state;
+	assert_true(ops->caps & STORE_CAP_SCRIPT);
+	redis_settings(&set);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->script(s, &put_script, 1, keys, 1, args, &r, 0, err, sizeof err), RG_FOUND);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(r.v[0], "-");               /* absent before */
+	assert_string_equal(r.v[1], "v1");
+	assert_string_equal(r.v[2], "7");               /* an integer, as text */
+	rcli(out, sizeof out, "GET rg:s:a");
+	assert_string_equal(out, "v1");
+	rcli(out, sizeof out, "TTL rg:s:a");
+	assert_in_range(atoi(out), 3500, 3600);         /* rg_put's expiry */
+	rcli(out, sizeof out, "SCRIPT FLUSH");
+	args[0] = "v2";
+	assert_int_equal(ops->script(s, &put_script, 1, keys, 1, args, &r, 0, err, sizeof err), RG_FOUND);
+	assert_string_equal(r.v[0], "v1");
+	rcli(out, sizeof out, "HSET rg:s:b f v");
+	assert_int_equal(ops->script(s, &put_script, 1, keys + 1, 1, args, &r, 0, err, sizeof err), RG_FOUND);
+	assert_string_equal(r.v[0], "-");               /* another type reads as absent */
+	rcli(out, sizeof out, "TYPE rg:s:b");
+	assert_string_equal(out, "string");
+	assert_int_equal(ops->script(s, &bad_script, 1, keys, 0, NULL, &r, 0, err, sizeof err), RG_TEMPFAIL);
+	assert_int_equal(ops->unreachable(s), 0);
+	assert_non_null(strstr(err, "bad_script_fails"));
+	ops->close(s);
+}
+
 /* A frozen server costs one redis_timeout, says unreachable; a restarted one is found again. */
 static void test_redis_frozen_and_restart(void **state)
 {
@@ -876,8 +1209,28 @@ static void test_redis_role_and_uris(void **state)
 	assert_int_equal(ops->put(s, "v:x", "1", 1, util_now() + 60, 0, err, sizeof err), RG_FOUND);
 	assert_int_equal(ops->get(s, "v:x", val, sizeof val, &vlen, 0, err, sizeof err), RG_FOUND);
 	ops->close(s);
-	/* Only replicas: no primary, a temporary failure that says so. */
+	/* One URI: no ROLE round trip at connect. A replica there answers reads and refuses
+	 * writes (READONLY), a script too: that is the server failing (unreachable, so store.c
+	 * falls back), never bad data. */
 	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s", sock2);
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->get(s, "v:x", val, sizeof val, &vlen, 0, err, sizeof err), RG_NOTFOUND);
+	assert_int_equal(ops->put(s, "v:x", "1", 1, util_now() + 60, 0, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "READONLY"));
+	assert_int_equal(ops->unreachable(s), 1);
+	{
+		const char *keys[1] = { "v:x" }, *args[1] = { "1" };
+		struct store_script_reply r;
+
+		assert_int_equal(ops->script(s, &put_script, 1, keys, 1, args, &r, 0, err, sizeof err), RG_TEMPFAIL);
+		assert_non_null(strstr(err, "READONLY"));
+		assert_int_equal(ops->unreachable(s), 1);
+	}
+	assert_int_equal(ops->info(s, &info, err, sizeof err), RG_FOUND);
+	assert_string_equal(info.role, "slave");        /* asked by info, not at connect */
+	ops->close(s);
+	/* Only replicas among several: no primary, a temporary failure that says so. */
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s unix:%s/none.sock", sock2, rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_TEMPFAIL);
 	assert_non_null(strstr(err, "not a primary"));
 	snprintf(set.redis.uri, sizeof set.redis.uri, "redis://redis.example:6379/0");
@@ -902,7 +1255,18 @@ static void test_redis_auth(void **state)
 	rcli(out, sizeof out, "ACL SETUSER gw on '>s3cret' '~rg:*' +@all");
 	rcli(out, sizeof out, "CONFIG SET requirepass adminpw");
 	redis_settings(&set);
+	/* One URI, no password: nothing asked at connect; the first command's NOAUTH is the
+	 * server refusing us (unreachable: store.c falls back and logs this text). */
+	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
+	assert_int_equal(ops->put(s, "v:auth", "1", 1, util_now() + 60, 0, err, sizeof err), RG_TEMPFAIL);
+	assert_non_null(strstr(err, "NOAUTH"));
+	assert_non_null(strstr(err, "redis_password_file"));
+	assert_int_equal(ops->unreachable(s), 1);
+	ops->close(s);
+	/* Several URIs: ROLE at connect says it at once, as a config error. */
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s/r.sock unix:%s/r.sock", rdir, rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);   /* NOAUTH at ROLE */
+	redis_settings(&set);
 	snprintf(pw, sizeof pw, "%s/pw", rdir);
 	assert_non_null(f = fopen(pw, "w"));
 	fputs("gw s3cret\n", f);
@@ -1003,6 +1367,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redis_bad_data, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_update_concurrent, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_delete_noscript, redis_setup, redis_teardown),
+		cmocka_unit_test_setup_teardown(test_redis_script, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_frozen_and_restart, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_role_and_uris, redis_setup, redis_teardown),
 		cmocka_unit_test_setup_teardown(test_redis_auth, redis_setup, redis_teardown),
@@ -1012,6 +1377,10 @@ int main(void)
 		cmocka_unit_test(test_lmdb_map_growth),
 		cmocka_unit_test(test_lmdb_map_ceiling),
 		cmocka_unit_test(test_lmdb_damaged_set_aside),
+		cmocka_unit_test(test_lmdb_two_envs),
+		cmocka_unit_test(test_lmdb_new_boot),
+		cmocka_unit_test(test_lmdb_migrate),
+		cmocka_unit_test(test_lmdb_greylist_sync),
 		cmocka_unit_test(test_unknown_member),
 	};
 	int failed = 0;
