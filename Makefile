@@ -136,14 +136,17 @@ install-lookups: lookups
 
 # The lower tier: string, log, loader and parser modules that never see the engine (no
 # config, engine, verify or source header), as Postfix's util never sees global. Each file
-# listed may include only headers of this list. (list_parse joins when it stops needing
-# list.h; the smtp_* files of the callout split are included by the wildcard.)
+# listed may include only headers of this list; a member's key table (NAME_conf.c/.h,
+# config_key.h) is among them, so it never sees struct settings. (list_parse joins when
+# it stops needing list.h; the smtp_* files of the callout split are included by the
+# wildcard.)
 LOWER_TIER = core/rg.h core/util.c core/rglog.c core/rglog.h core/dynlib.c core/dynlib.h \
 	core/address.c core/address.h core/yield.c core/yield.h core/linefile.c core/linefile.h \
 	core/ipaddr.c core/ipaddr.h \
 	core/ldap_filter.c core/ldap_filter.h core/dynamic.c core/dynamic.h \
 	core/greylist_key.c core/greylist_key.h core/greylist_whitelist.c core/greylist_whitelist.h \
-	core/verdict.c core/verdict.h $(sort $(wildcard core/smtp*.c core/smtp*.h))
+	core/verdict.c core/verdict.h $(sort $(wildcard core/smtp*.c core/smtp*.h)) \
+	core/config_key.h $(sort $(wildcard core/*_conf.c core/*_conf.h)) core/record.c core/record.h
 
 tier-check:
 	@bad=0; for f in $(LOWER_TIER); do \

@@ -2,9 +2,12 @@
  * config.c - reads rcptguard.conf (and its includes) and the per-call ACL options into
  * struct settings (DESIGN.md "The contract: configuration").
  *
- * One key table drives everything: the file parser, the defaults and the ACL options all
- * go through config_set_value(), so a value is validated the same way wherever it comes
- * from and nothing is ever silently cut (truncation is an error).
+ * One key table per owner drives everything: the engine's own keys here, each member's in
+ * its *_conf.c (config_key.h), placed in struct settings by config_members.c. The file
+ * parser, the defaults and the ACL options all go through config_set_value(), so a value
+ * is validated the same way wherever it comes from and nothing is ever silently cut
+ * (truncation is an error). A member's check() then judges its settings as a whole, for
+ * each part (global, or a section with its global values) that set any of its keys.
  *
  * The config is parsed in every Exim process, and gateways have thousands of [domain]
  * sections, so a section keeps only the keys it sets: a list of entries holding each
@@ -31,95 +34,60 @@
 #include "address.h"
 #include "config.h"
 #include "linefile.h"
-#include "ldap_filter.h"
 
 #define LINE_BYTES_MAX 4096
 /* One config file (each include counts apart): far above any real one. */
 #define CONFIG_FILE_BYTES_MAX (16u << 20)
 #define INCLUDE_DEPTH_MAX 8
-#define DURATION_MAX (10u * 365u * 86400u)
+#define DURATION_MAX CONFIG_DURATION_MAX
 #define ARENA_BLOCK_BYTES 16384
 #define WS " \t\r\n"
 
-enum type { T_STR, T_ASCII, T_UINT, T_DUR, T_MS, T_BOOL, T_ENUM, T_SOURCES, T_SENDER, T_DOMAIN, T_DOMAINS, T_LDAPFILTER,
-	    T_ADDRESS };
-
-struct key {
-	const char *name;
-	enum type type;
-	size_t off, size;     /* where the field is in struct settings */
-	unsigned min, max;    /* numbers: range; strings: min = shortest length */
-	int global_only;
-	const char *def;      /* default, parsed by config_set_value() like any other value */
-	const char *choices;  /* T_ENUM: "a|b" */
-};
-
 #define F(n) offsetof(struct settings, n), sizeof(((struct settings *)0)->n)
-#define STR(n, t, def) { #n, t, F(n), 0, 0, 0, def, NULL }
-#define NUM(n, t, lo, hi, def) { #n, t, F(n), lo, hi, 0, def, NULL }
-#define DUR(n, lo, def) NUM(n, T_DUR, lo, DURATION_MAX, def)
-/* Timeouts are bounded to an hour: a mail gateway never waits longer, and milliseconds
- * of it always fit an unsigned int. */
-#define TMO(n, def) NUM(n, T_DUR, 1, 3600, def)
-#define ENUM(n, def, choices) { #n, T_ENUM, F(n), 0, 0, 0, def, choices }
+#define STR(n, t, def) { #n, t, F(n), 0, 0, 0, def, NULL, NULL }
+#define NUM(n, t, lo, hi, def) { #n, t, F(n), lo, hi, 0, def, NULL, NULL }
+#define DUR(n, lo, def) NUM(n, CONFIG_DUR, lo, DURATION_MAX, def)
+#define TMO(n, def) NUM(n, CONFIG_DUR, 1, 3600, def)
+#define ENUM(n, def, choices) { #n, CONFIG_ENUM, F(n), 0, 0, 0, def, choices, NULL }
+#define GLOBAL(n, t, lo, hi, def, choices) { #n, t, F(n), lo, hi, 1, def, choices, NULL }
 
-static const struct key keys[] = {
-	{ "state_dir", T_STR, F(state_dir), 1, 0, 1, "/var/lib/rcptguard", NULL },
-	STR(sources, T_SOURCES, "callout list ldap"),
-	STR(hosts, T_ASCII, ""),
-	NUM(port, T_UINT, 1, 65535, "25"),
+/* The engine's own keys: those read by the engine, or by more than one member. */
+static const struct config_key keys[] = {
+	GLOBAL(state_dir, CONFIG_STR, 1, 0, "/var/lib/rcptguard", NULL),
+	STR(sources, CONFIG_SOURCES, "callout list ldap"),
 	DUR(positive_ttl, 0, "7d"), DUR(negative_ttl, 0, "30m"),
-	DUR(stale_ttl, 0, "30d"), DUR(catchall_ttl, 0, "1d"),
-	NUM(catchall_check, T_BOOL, 0, 1, "yes"),
-	STR(callout_sender, T_SENDER, "<>"),
-	STR(callout_helo, T_DOMAIN, ""),
-	TMO(connect_timeout, "5s"), TMO(command_timeout, "10s"), TMO(total_timeout, "30s"),
-	STR(list, T_STR, ""),
-	DUR(list_settle, 0, "10s"),
-	NUM(list_max_shrink, T_UINT, 0, 100, "50"),
-	NUM(list_max_size, T_UINT, 1, 65536, "256"),
-	NUM(list_max_lines, T_UINT, 1, UINT_MAX, "10000000"),
-	NUM(list_end_marker, T_BOOL, 0, 1, "no"),
-	STR(ldap_uri, T_STR, ""), STR(ldap_base, T_STR, ""), STR(ldap_filter, T_LDAPFILTER, ""),
-	STR(ldap_bind_dn, T_STR, ""), STR(ldap_bind_password_file, T_STR, ""),
-	NUM(ldap_starttls, T_BOOL, 0, 1, "no"), STR(ldap_tls_cacert, T_STR, ""),
-	TMO(ldap_timeout, "5s"),
-	STR(own_domains, T_DOMAINS, ""),
-	NUM(own_domain, T_BOOL, 0, 1, "no"),
-	STR(dns_forward, T_ASCII, ""), STR(dns_config, T_STR, ""), STR(dns_trust_anchor, T_STR, ""),
-	TMO(dns_timeout, "5s"),
-	STR(dynamic_patterns, T_STR, ""),
-	ENUM(dynamic_action, "reject", "reject|flag"),
-	DUR(fcrdns_cache_ttl, 0, "1h"),
+	DUR(stale_ttl, 0, "30d"),
+	TMO(total_timeout, "30s"),
+	STR(own_domains, CONFIG_DOMAINS, ""),
+	NUM(own_domain, CONFIG_BOOL, 0, 1, "no"),
 	DUR(greylist_delay, 0, "5m"), DUR(greylist_retry_window, 0, "2d"), DUR(greylist_pass_ttl, 0, "10d"),
-	NUM(greylist_ipv4_prefix, T_UINT, 0, 32, "24"),
-	NUM(greylist_ipv6_prefix, T_UINT, 0, 128, "64"),
-	NUM(greylist_awl_after, T_UINT, 0, UINT_MAX, "5"),
-	STR(greylist_whitelist, T_STR, ""),
-	STR(greylist_whitelist_clients, T_STR, ""), STR(greylist_whitelist_recipients, T_STR, ""),
+	NUM(greylist_ipv4_prefix, CONFIG_UINT, 0, 32, "24"),
+	NUM(greylist_ipv6_prefix, CONFIG_UINT, 0, 128, "64"),
+	NUM(greylist_awl_after, CONFIG_UINT, 0, UINT_MAX, "5"),
+	STR(greylist_whitelist, CONFIG_STR, ""),
+	STR(greylist_whitelist_clients, CONFIG_STR, ""), STR(greylist_whitelist_recipients, CONFIG_STR, ""),
 	ENUM(greylist_on_error, "pass", "pass|defer"),
-	NUM(store_map_size, T_UINT, 1, 1048576, "64"),
-	{ "admin_listen", T_ASCII, F(admin_listen), 0, 0, 1, "", NULL },
-	{ "admin_tls_cert", T_STR, F(admin_tls_cert), 0, 0, 1, "", NULL },
-	{ "admin_tls_key", T_STR, F(admin_tls_key), 0, 0, 1, "", NULL },
-	{ "admin_tokens", T_STR, F(admin_tokens), 0, 0, 1, "", NULL },
-	{ "admin_metrics_from", T_ASCII, F(admin_metrics_from), 0, 0, 1, "", NULL },
-	{ "store", T_ENUM, F(store), 0, 0, 1, "lmdb", "lmdb|redis" },
-	{ "store_map_max", T_UINT, F(store_map_max), 1, 1048576, 1, "4096", NULL },
-	{ "redis_uri", T_ASCII, F(redis_uri), 0, 0, 1, "", NULL },
-	{ "redis_password_file", T_STR, F(redis_password_file), 0, 0, 1, "", NULL },
-	{ "redis_prefix", T_ASCII, F(redis_prefix), 0, 0, 1, "rg:", NULL },
-	{ "redis_timeout", T_MS, F(redis_timeout), 1, 60000, 1, "500ms", NULL },
-	{ "store_fallback", T_ENUM, F(store_fallback), 0, 0, 1, "local", "local|none" },
-	NUM(postmaster_check, T_BOOL, 0, 1, "yes"),
-	STR(callout_known, T_ADDRESS, ""),
-	{ "greylist_sync", T_BOOL, F(greylist_sync), 0, 1, 1, "no", NULL },
-	NUM(log_cached, T_BOOL, 0, 1, "no"),
-	NUM(list_max_memory, T_UINT, 0, 1048576, "0"),
+	GLOBAL(admin_listen, CONFIG_ASCII, 0, 0, "", NULL),
+	GLOBAL(admin_tls_cert, CONFIG_STR, 0, 0, "", NULL),
+	GLOBAL(admin_tls_key, CONFIG_STR, 0, 0, "", NULL),
+	GLOBAL(admin_tokens, CONFIG_STR, 0, 0, "", NULL),
+	GLOBAL(admin_metrics_from, CONFIG_ASCII, 0, 0, "", NULL),
+	GLOBAL(store, CONFIG_ENUM, 0, 0, "lmdb", "lmdb|redis"),
+	GLOBAL(store_fallback, CONFIG_ENUM, 0, 0, "local", "local|none"),
+	NUM(log_cached, CONFIG_BOOL, 0, 1, "no"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
-#define KEYSET_WORDS 4     /* bits for up to 256 keys: which keys a part has set */
-_Static_assert(sizeof keys / sizeof keys[0] <= KEYSET_WORDS * 64, "grow KEYSET_WORDS");
+#define KEYSET_WORDS 4     /* bits for up to 256 keys (the engine's and every member's) */
+
+/* Key number idx of all keys (the engine's, then each member's in config_members order):
+ * its entry, where its owner's settings are in struct settings, and its owner (-1: the
+ * engine). */
+struct slot {
+	const struct config_key *k;
+	size_t base;
+	int member;
+	unsigned idx;
+};
 
 /*
  * One key a section sets. Its value is the field exactly as config_set_value() wrote it
@@ -135,7 +103,7 @@ struct entry {
 struct section {
 	const char *name;             /* in the arena: "example.org" or "*.example.org" */
 	struct entry *entries;        /* the keys it sets, in no particular order */
-	uint64_t set[KEYSET_WORDS];   /* bit i: keys[i] is among them */
+	uint64_t set[KEYSET_WORDS];   /* bit i: key number i (struct slot) is among them */
 	unsigned file, line, seq;     /* where it was opened, for duplicate reports */
 };
 
@@ -173,7 +141,31 @@ struct parser {
 	char *err;
 	size_t errlen;
 	struct settings scratch;      /* a section's value is parsed here before being kept */
+	/* Per part (0 global, 1 + seq a section) and member: the last line that set one of
+	 * the member's keys (line 0: none), where a check() failure is reported. */
+	struct config_where {
+		unsigned file, line;
+	} *where;
+	size_t nwhere;
 };
+
+/* The slot of key number idx; 0, or -1 past the last key. */
+static int config_slot(size_t idx, struct slot *out)
+{
+	size_t i, n = idx;
+
+	if (n < NKEYS) {
+		*out = (struct slot){ &keys[n], 0, -1, (unsigned)idx };
+		return 0;
+	}
+	for (n -= NKEYS, i = 0; i < config_members_n; n -= config_members[i++].set->n)
+		if (n < config_members[i].set->n) {
+			*out = (struct slot){ &config_members[i].set->keys[n], config_members[i].off, (int)i,
+					      (unsigned)idx };
+			return 0;
+		}
+	return -1;
+}
 
 /* Format an error into err; returns RG_CONFIG. */
 __attribute__((format(printf, 3, 4)))
@@ -213,15 +205,23 @@ static const char *config_shown(char buf[104], const char *s, size_t n)
 	return buf;
 }
 
-/* The table entry for name, or NULL. */
-static const struct key *config_find_key(const char *name)
+/* The slot of the key called name: 0, or -1 when no owner has it. */
+static int config_find_key(const char *name, struct slot *out)
 {
-	size_t i;
+	size_t i, j, idx;
 
+	/* Why the first byte apart: a config of thousands of sections is read in every
+	 * process that finds it changed; most names differ there. */
 	for (i = 0; i < NKEYS; i++)
-		if (!strcmp(keys[i].name, name))
-			return &keys[i];
-	return NULL;
+		if (keys[i].name[0] == name[0] && !strcmp(keys[i].name, name))
+			return config_slot(i, out);
+	for (idx = NKEYS, j = 0; j < config_members_n; idx += config_members[j++].set->n)
+		for (i = 0; i < config_members[j].set->n; i++)
+			if (config_members[j].set->keys[i].name[0] == name[0] &&
+			    !strcmp(config_members[j].set->keys[i].name, name))
+				/* beyond the bitmap: config_load refuses */
+				return idx + i < KEYSET_WORDS * 64 ? config_slot(idx + i, out) : -1;
+	return -1;
 }
 
 /* Whether d breaks the domain-name rule (address_domain_check: the one rule). */
@@ -397,11 +397,12 @@ static int config_set_sender(char *field, size_t size, const char *v, char *why,
 	return RG_FOUND;
 }
 
-/* Validate v for key k and store it in s (the field zeroed first); on error a problem in why. */
-static int config_set_value(const struct key *k, struct settings *s, const char *v, char *why, size_t wl)
+/* Validate v for key k and store it in its owner's settings at base (the field zeroed
+ * first); on error a problem in why. */
+static int config_set_value(const struct config_key *k, void *base, const char *v, char *why, size_t wl)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
-	char *field = (char *)s + k->off, show[104];
+	char *field = (char *)base + k->off, show[104];
 	size_t n = strlen(v), i;
 	const char *c;
 	unsigned u;
@@ -413,13 +414,11 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
 			return config_fail(why, wl, "control byte in value \"%s\"", show);
 	switch (k->type) {
-	case T_LDAPFILTER:
-		if (n && ldap_filter_check(v, why, wl) != RG_FOUND)
+	case CONFIG_STR:
+	case CONFIG_ASCII:
+		if (n && k->valid && k->valid(v, why, wl) != RG_FOUND)
 			return RG_CONFIG;
-		/* fall through */
-	case T_STR:
-	case T_ASCII:
-		for (i = 0; k->type == T_ASCII && i < n; i++)
+		for (i = 0; k->type == CONFIG_ASCII && i < n; i++)
 			if ((unsigned char)v[i] > 0x7e)
 				return config_fail(why, wl, "non-ASCII byte in value \"%s\"", show);
 		if (n < k->min)
@@ -428,27 +427,27 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 			return config_fail(why, wl, "value too long (%zu bytes, at most %zu)", n, k->size - 1);
 		memcpy(field, v, n + 1);
 		return RG_FOUND;
-	case T_UINT:
-	case T_DUR:
-	case T_MS:
-		if (k->type == T_UINT ? config_parse_uint(v, &u) : k->type == T_MS ?
+	case CONFIG_UINT:
+	case CONFIG_DUR:
+	case CONFIG_MS:
+		if (k->type == CONFIG_UINT ? config_parse_uint(v, &u) : k->type == CONFIG_MS ?
 		    config_parse_duration_ms(v, &u) : config_parse_duration(v, &u))
-			return config_fail(why, wl, k->type == T_UINT ? "\"%s\" is not a decimal number"
-					   : k->type == T_MS ? "\"%s\" is not a duration (250ms 2s, ...)"
+			return config_fail(why, wl, k->type == CONFIG_UINT ? "\"%s\" is not a decimal number"
+					   : k->type == CONFIG_MS ? "\"%s\" is not a duration (250ms 2s, ...)"
 					   : "\"%s\" is not a duration (30s 5m 2h 7d 1w, at most 10 years)", show);
 		if (u < k->min || u > k->max)
 			return config_fail(why, wl, "\"%s\" is out of range %u..%u%s", show, k->min, k->max,
-					   k->type == T_DUR ? " seconds" : k->type == T_MS ? " milliseconds" : "");
+					   k->type == CONFIG_DUR ? " seconds" : k->type == CONFIG_MS ? " milliseconds" : "");
 		memcpy(field, &u, sizeof u);
 		return RG_FOUND;
-	case T_BOOL:
+	case CONFIG_BOOL:
 		for (i = 0, b = -1; i < 4; i++)
 			b = !strcasecmp(v, yes[i]) ? 1 : !strcasecmp(v, no[i]) ? 0 : b;
 		if (b < 0)
 			return config_fail(why, wl, "\"%s\" is not a boolean (yes/no)", show);
 		memcpy(field, &b, sizeof b);
 		return RG_FOUND;
-	case T_ENUM:
+	case CONFIG_ENUM:
 		for (c = k->choices; *c; c += strcspn(c, "|"), c += *c == '|') {
 			if (strcspn(c, "|") == n && !strncasecmp(c, v, n)) {
 				memcpy(field, c, n); /* the table's own spelling; the NUL is there */
@@ -456,11 +455,11 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 			}
 		}
 		return config_fail(why, wl, "\"%s\" is not one of %s", show, k->choices);
-	case T_SOURCES:
+	case CONFIG_SOURCES:
 		return config_set_sources(field, v, why, wl);
-	case T_SENDER:
+	case CONFIG_SENDER:
 		return config_set_sender(field, k->size, v, why, wl);
-	case T_DOMAIN:
+	case CONFIG_DOMAIN:
 		/* Why stricter than the domain rule: this is a host name we send (HELO), and a
 		 * peer may refuse one with '_' (RFC 5321 Domain syntax has none). */
 		if (n && (config_bad_domain(v) || strchr(v, '_') != NULL))
@@ -468,9 +467,9 @@ static int config_set_value(const struct key *k, struct settings *s, const char 
 		memcpy(field, v, n + 1); /* <= 255 bytes: fits */
 		util_lower(field);
 		return RG_FOUND;
-	case T_DOMAINS:
+	case CONFIG_DOMAINS:
 		return config_set_domains(field, k->size, v, why, wl);
-	case T_ADDRESS:      /* "" (none), else like a sender but never <> */
+	case CONFIG_ADDRESS:      /* "" (none), else like a sender but never <> */
 		if (n == 0)
 			return RG_FOUND;
 		if (strcmp(v, "<>") == 0)
@@ -486,9 +485,11 @@ void config_defaults(struct settings *s)
 	char why[RG_ERRLEN];
 	size_t i;
 
+	struct slot sl;
+
 	memset(s, 0, sizeof *s);
-	for (i = 0; i < NKEYS; i++)
-		config_set_value(&keys[i], s, keys[i].def, why, sizeof why);
+	for (i = 0; config_slot(i, &sl) == 0; i++)
+		config_set_value(sl.k, (char *)s + sl.base, sl.k->def, why, sizeof why);
 }
 
 /* n bytes from the config's arena (aligned for struct entry), or NULL. */
@@ -511,21 +512,22 @@ static void *config_alloc(struct config *c, size_t n)
 	return b->data + b->used - n;
 }
 
-/* Keep key k of p->scratch (just parsed) in section sec, compacted as struct entry says. */
-static int config_keep(struct parser *p, struct section *sec, const struct key *k)
+/* Keep key sl of p->scratch (just parsed) in section sec, compacted as struct entry says. */
+static int config_keep(struct parser *p, struct section *sec, const struct slot *sl)
 {
-	const unsigned char *field = (const unsigned char *)&p->scratch + k->off;
+	const struct config_key *k = sl->k;
+	const unsigned char *field = (const unsigned char *)&p->scratch + sl->base + k->off;
 	size_t len = k->size;
 	struct entry *e;
 
-	if (k->type == T_UINT || k->type == T_DUR || k->type == T_MS || k->type == T_BOOL || k->type == T_SOURCES)
+	if (k->type == CONFIG_UINT || k->type == CONFIG_DUR || k->type == CONFIG_MS || k->type == CONFIG_BOOL || k->type == CONFIG_SOURCES)
 		while (len && !field[len - 1])
 			len--;
 	else
 		len = strlen((const char *)field); /* the zeroes after it are the field's tail */
 	if (!(e = config_alloc(p->c, sizeof *e + len)))
 		return RG_CONFIG;
-	e->key = (unsigned)(k - keys);
+	e->key = sl->idx;
 	e->len = (unsigned)len;
 	memcpy(e->bytes, field, len);
 	e->next = sec->entries;
@@ -667,6 +669,86 @@ static int config_parse_header(struct parser *p, size_t fi, unsigned line, char 
 	return RG_FOUND;
 }
 
+/* Note that line `line` of file fi set a key of member m in part (0 global, 1 + seq). */
+static int config_where(struct parser *p, size_t part, size_t m, size_t fi, unsigned line)
+{
+	size_t need = (part + 1) * config_members_n, n;
+	struct config_where *w;
+
+	if (need > p->nwhere) {
+		n = need > 2 * p->nwhere ? need : 2 * p->nwhere;
+		if (!(w = realloc(p->where, n * sizeof *w)))
+			return -1;
+		memset(w + p->nwhere, 0, (n - p->nwhere) * sizeof *w);
+		p->where = w;
+		p->nwhere = n;
+	}
+	p->where[part * config_members_n + m] = (struct config_where){ (unsigned)fi, line };
+	return 0;
+}
+
+/* Write the entries of sec that belong to member m (-1: all) over out; or, with from,
+ * put those fields back as they are in from. */
+static void config_apply_section(const struct section *sec, int m, struct settings *out,
+				 const struct settings *from)
+{
+	const struct entry *e;
+	struct slot sl;
+	char *field;
+
+	for (e = sec ? sec->entries : NULL; e; e = e->next) {
+		if (config_slot(e->key, &sl) || (m >= 0 && sl.member != m))
+			continue;
+		field = (char *)out + sl.base + sl.k->off;
+		if (from) {
+			memcpy(field, (const char *)from + sl.base + sl.k->off, sl.k->size);
+			continue;
+		}
+		memcpy(field, e->bytes, e->len);
+		memset(field + e->len, 0, sl.k->size - e->len);
+	}
+}
+
+/* Each member's check() on each part that set one of its keys: the global settings, and
+ * a section's as they apply to its domain (the global ones, its own over them). */
+static int config_check_parts(struct parser *p)
+{
+	const struct config *c = p->c;
+	const struct config_member *m;
+	const struct config_where *w;
+	const struct section *sec;
+	char why[RG_ERRLEN];
+	size_t i, j;
+	int rc;
+
+	for (j = 0; j < config_members_n; j++) {
+		m = &config_members[j];
+		if (!m->set->check)
+			continue;
+		w = p->nwhere > j ? &p->where[j] : NULL;
+		if (w && w->line && m->set->check((const char *)&c->global + m->off, why, sizeof why) != RG_FOUND)
+			return config_fail_at(p, w->file, w->line, "%s: %s", m->set->owner, why);
+		/* The member's global settings once; each section's own fields over them, put
+		 * back after its check (cheaper than a copy per section). */
+		memcpy((char *)&p->scratch + m->off, (const char *)&c->global + m->off, m->size);
+		for (i = 0; i < c->nsec; i++) {
+			sec = &c->sec[i];
+			if ((1 + (size_t)sec->seq) * config_members_n + j >= p->nwhere)
+				continue;
+			w = &p->where[(1 + (size_t)sec->seq) * config_members_n + j];
+			if (!w->line)
+				continue;
+			config_apply_section(sec, (int)j, &p->scratch, NULL);
+			rc = m->set->check((const char *)&p->scratch + m->off, why, sizeof why);
+			config_apply_section(sec, (int)j, &p->scratch, &c->global);
+			if (rc != RG_FOUND)
+				return config_fail_at(p, w->file, w->line, "%s in [domain %s]: %s", m->set->owner,
+						      sec->name, why);
+		}
+	}
+	return RG_FOUND;
+}
+
 /* One line (no line end, no NUL inside): comment, section header, include or key. */
 static int config_parse_line(struct parser *p, size_t fi, unsigned line, char *s, size_t len, int depth,
 			     long *cur)
@@ -676,7 +758,8 @@ static int config_parse_line(struct parser *p, size_t fi, unsigned line, char *s
 	uint64_t *set = sec ? sec->set : p->c->global_set, bit;
 	size_t word;
 	const char *end;
-	const struct key *k;
+	const struct config_key *k;
+	struct slot sl;
 	size_t i;
 
 	for (i = 0; i < len; i++)
@@ -713,18 +796,21 @@ static int config_parse_line(struct parser *p, size_t fi, unsigned line, char *s
 	}
 	if (!strcmp(key, "include"))
 		return config_include(p, fi, line, val, depth, *cur);
-	if (!(k = config_find_key(key)))
+	if (config_find_key(key, &sl))
 		return config_fail_at(p, fi, line, "unknown key \"%s\"", config_shown(show, key, strlen(key)));
+	k = sl.k;
 	if (sec && k->global_only)
 		return config_fail_at(p, fi, line, "key \"%s\" is global only, not allowed in [domain %s]",
 				      k->name, sec->name);
-	word = (size_t)(k - keys) / 64;
-	bit = (uint64_t)1 << ((size_t)(k - keys) % 64);
+	word = sl.idx / 64;
+	bit = (uint64_t)1 << (sl.idx % 64);
 	if (set[word] & bit)
 		return config_fail_at(p, fi, line, "key \"%s\" given twice", k->name);
-	if (config_set_value(k, sec ? &p->scratch : &p->c->global, val, why, sizeof why))
+	if (config_set_value(k, (char *)(sec ? &p->scratch : &p->c->global) + sl.base, val, why, sizeof why))
 		return config_fail_at(p, fi, line, "key \"%s\": %s", k->name, why);
-	if (sec && config_keep(p, sec, k))
+	if (sec && config_keep(p, sec, &sl))
+		return config_fail_at(p, fi, line, "out of memory");
+	if (sl.member >= 0 && config_where(p, sec ? 1 + sec->seq : 0, (size_t)sl.member, fi, line))
 		return config_fail_at(p, fi, line, "out of memory");
 	set[word] |= bit;
 	return RG_FOUND;
@@ -798,6 +884,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
 	struct parser p = { .err = err, .errlen = errlen };
 	struct section *sec;
+	struct slot sl;
 	struct config *c;
 	size_t i;
 	int rc;
@@ -809,6 +896,8 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		return config_fail(err, errlen, "%s: out of memory", path);
 	if (util_strlcpy(c->path, path, sizeof c->path))
 		rc = config_fail(err, errlen, "%.100s...: path too long", path);
+	else if (config_slot(KEYSET_WORDS * 64, &sl) == 0 || config_members_n > 32)
+		rc = config_fail(err, errlen, "internal: more keys than KEYSET_WORDS holds, or members than 32");
 	else
 		rc = config_parse_file(&p, path, 0, -1, 0, 0);
 	if (rc == RG_FOUND && c->nsec) {
@@ -825,9 +914,12 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 				rc = config_fail_at(&p, sec[i].file, sec[i].line, "duplicate section [domain %s] "
 						    "(first at %s:%u)", sec[i].name, p.files[sec[i - 1].file], sec[i - 1].line);
 	}
+	if (rc == RG_FOUND)
+		rc = config_check_parts(&p);
 	for (i = 0; i < p.nfiles; i++)
 		free(p.files[i]);
 	free(p.files);
+	free(p.where);
 	if (rc != RG_FOUND) {
 		config_free(c);
 		return rc;
@@ -847,7 +939,6 @@ void config_for_domain(const struct config *c, const char *domain, struct settin
 {
 	char d[RG_DOMAIN_MAX + 1];
 	const struct section *best;
-	const struct entry *e;
 	size_t i, n, sl, best_len = 0;
 
 	if (!c) {
@@ -871,12 +962,7 @@ void config_for_domain(const struct config *c, const char *domain, struct settin
 			}
 		}
 	}
-	for (e = best ? best->entries : NULL; e; e = e->next) {
-		char *field = (char *)out + keys[e->key].off;
-
-		memcpy(field, e->bytes, e->len);
-		memset(field + e->len, 0, keys[e->key].size - e->len);
-	}
+	config_apply_section(best, -1, out, NULL);
 }
 
 /* The next "key=value" pair of an options string: 1, 0 at the end, -1 with err set. */
@@ -915,9 +1001,12 @@ int config_next_option(const char **pp, char *key, size_t ksz, char *val, size_t
 int config_apply_options(struct settings *s, const char *options, char *err, size_t errlen)
 {
 	char key[64], val[LINE_BYTES_MAX + 1], why[RG_ERRLEN];
-	const struct key *k;
+	const struct config_member *m;
+	unsigned touched = 0;          /* members whose keys the options set */
 	struct settings tmp;
+	struct slot sl;
 	int r, copied = 0;
+	size_t j;
 
 	if (!options)
 		return RG_FOUND;
@@ -926,7 +1015,7 @@ int config_apply_options(struct settings *s, const char *options, char *err, siz
 			continue;
 		if (!strcmp(key, "include"))
 			return config_fail(err, errlen, "option \"include\": not allowed in options");
-		if (!(k = config_find_key(key)))
+		if (config_find_key(key, &sl))
 			return config_fail(err, errlen, "option \"%s\": unknown key", config_shown(why, key, strlen(key)));
 		/* Why copied only now: most calls pass config=PATH alone; the settings are 14 KB
 		 * and each page of them copied is a page fault in a fresh Exim process. */
@@ -934,11 +1023,19 @@ int config_apply_options(struct settings *s, const char *options, char *err, siz
 			tmp = *s;
 			copied = 1;
 		}
-		if (config_set_value(k, &tmp, val, why, sizeof why))
-			return config_fail(err, errlen, "option \"%s\": %s", k->name, why);
+		if (config_set_value(sl.k, (char *)&tmp + sl.base, val, why, sizeof why))
+			return config_fail(err, errlen, "option \"%s\": %s", sl.k->name, why);
+		if (sl.member >= 0)
+			touched |= 1u << sl.member;
 	}
 	if (r < 0)
 		return RG_CONFIG;
+	for (j = 0; j < config_members_n; j++) {
+		m = &config_members[j];
+		if ((touched >> j & 1) && m->set->check &&
+		    m->set->check((const char *)&tmp + m->off, why, sizeof why) != RG_FOUND)
+			return config_fail(err, errlen, "options: %s: %s", m->set->owner, why);
+	}
 	if (copied)
 		*s = tmp;
 	return RG_FOUND;

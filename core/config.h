@@ -12,49 +12,29 @@
 #ifndef RG_CONFIG_H
 #define RG_CONFIG_H
 
-#include "rg.h"
+#include "config_key.h"
+#include "dns_conf.h"
+#include "fcrdns_conf.h"
+#include "source_callout_conf.h"
+#include "source_ldap_conf.h"
+#include "source_list_conf.h"
+#include "store_lmdb_conf.h"
+#include "store_redis_conf.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/rcptguard/rcptguard.conf"
 #define CONFIG_SOURCES_MAX 8
-#define CONFIG_NAME_MAX 16
-#define CONFIG_HOSTS_MAX 512
-#define CONFIG_LIST_MAX 1024
 
-/* Every key of the format. Durations are in seconds. Strings are "" when unset. */
+/* Every key of the format: the engine's own, then each member's settings by value (its
+ * keys are in its *_conf.c, placed here by config_members.c). Durations are in seconds.
+ * Strings are "" when unset. */
 struct settings {
 	char state_dir[RG_PATH_MAX];                   /* /var/lib/rcptguard (global only) */
 	char sources[CONFIG_SOURCES_MAX][CONFIG_NAME_MAX]; /* "callout","list","ldap"; "" ends */
-	char hosts[CONFIG_HOSTS_MAX];                  /* "h1:25, [::1]:2525 h3"; "" = none */
-	unsigned port;                                 /* 25 */
 	unsigned positive_ttl, negative_ttl;           /* 7d, 30m */
-	unsigned stale_ttl, catchall_ttl;              /* 30d, 1d */
-	int catchall_check;                            /* yes: probe before trusting callouts */
-	char callout_sender[RG_ADDRESS_MAX + 3];       /* "<>": stored with its brackets */
-	char callout_helo[RG_DOMAIN_MAX + 1];          /* EHLO name; "" = this host's name */
-	unsigned connect_timeout, command_timeout, total_timeout; /* 5s 10s 30s */
-	char list[RG_PATH_MAX];                        /* static list file */
-	unsigned list_settle;                          /* 10s */
-	unsigned list_max_shrink;                      /* percent, 50; 0 = no guard */
-	unsigned list_max_size;                        /* MiB, 256: a larger list file is refused */
-	unsigned list_max_lines;                       /* 10000000: a longer list file is refused */
-	int list_end_marker;                           /* no; yes: the file must end with "# end" */
-	char ldap_uri[CONFIG_LIST_MAX];
-	char ldap_base[CONFIG_LIST_MAX];
-	char ldap_filter[CONFIG_LIST_MAX];
-	char ldap_bind_dn[CONFIG_LIST_MAX];
-	char ldap_bind_password_file[RG_PATH_MAX];
-	char ldap_tls_cacert[RG_PATH_MAX];             /* CA file for ldaps:// and StartTLS; "" = system's */
-	int ldap_starttls;                             /* no */
-	unsigned ldap_timeout;                         /* 5s */
+	unsigned stale_ttl;                            /* 30d */
+	unsigned total_timeout;                        /* 30s: one whole check */
 	char own_domains[CONFIG_LIST_MAX];             /* "a.example b.example *.c.example" */
 	int own_domain;                                /* no; yes: this domain is ours (sections, ACL options) */
-	char dns_forward[CONFIG_HOSTS_MAX];            /* "IP@PORT ..."; "" = system resolver */
-	char dns_config[RG_PATH_MAX];
-	char dns_trust_anchor[RG_PATH_MAX];
-	unsigned dns_timeout;                          /* 5s */
-	char dynamic_patterns[RG_PATH_MAX];            /* "" = built-in */
-	char dynamic_action[CONFIG_NAME_MAX];          /* "reject" | "flag" */
-	unsigned fcrdns_cache_ttl;                     /* 1h */
 	unsigned greylist_delay, greylist_retry_window, greylist_pass_ttl; /* 5m 2d 10d */
 	unsigned greylist_ipv4_prefix, greylist_ipv6_prefix; /* 24, 64 */
 	unsigned greylist_awl_after;                   /* 5; 0 = off */
@@ -62,26 +42,31 @@ struct settings {
 	char greylist_whitelist_clients[RG_PATH_MAX];    /* postgrey's whitelist_clients */
 	char greylist_whitelist_recipients[RG_PATH_MAX]; /* postgrey's whitelist_recipients */
 	char greylist_on_error[CONFIG_NAME_MAX];       /* "pass" | "defer" */
-	unsigned store_map_size;                       /* MiB, initial LMDB map: 64 */
 	char admin_listen[CONFIG_LIST_MAX];            /* rcptguard-admin: "127.0.0.1:8025 [::1]:8025" */
 	char admin_tls_cert[RG_PATH_MAX];
 	char admin_tls_key[RG_PATH_MAX];
 	char admin_tokens[RG_PATH_MAX];                /* "SHA256HEX SCOPE NAME" lines */
 	char admin_metrics_from[CONFIG_LIST_MAX];      /* CIDRs that may GET /metrics without a token */
 	char store[CONFIG_NAME_MAX];                   /* store member: "lmdb" | "redis" (global only) */
-	unsigned store_map_max;                        /* MiB, ceiling of LMDB map growth: 4096 (global only) */
-	char redis_uri[CONFIG_LIST_MAX];               /* "unix:/path redis://IP:PORT/DB ..." (global only) */
-	char redis_password_file[RG_PATH_MAX];         /* "password" or "user password" */
-	char redis_prefix[64];                         /* "rg:": before every key */
-	unsigned redis_timeout;                        /* milliseconds: 500 */
 	char store_fallback[CONFIG_NAME_MAX];          /* "local" | "none" */
-	int postmaster_check;                          /* yes: 5xx count only from a destination
-							* that accepts callout_known */
-	char callout_known[RG_ADDRESS_MAX + 3];        /* "<a@d>"; "" = postmaster@DOMAIN */
-	int greylist_sync;                             /* no: greylist.mdb commits without fsync (global only) */
 	int log_cached;                                /* no; yes: a line per verdict from the cache too */
-	unsigned list_max_memory;                      /* MiB a detached list compile may add; 0 = 8 x list_max_size + 64 */
+	struct callout_settings callout;               /* source_callout_conf.h */
+	struct list_settings list;                     /* source_list_conf.h */
+	struct ldap_settings ldap;                     /* source_ldap_conf.h */
+	struct dns_settings dns;                       /* dns_conf.h */
+	struct fcrdns_settings fcrdns;                 /* fcrdns_conf.h */
+	struct lmdb_settings lmdb;                     /* store_lmdb_conf.h */
+	struct redis_settings redis;                   /* store_redis_conf.h */
 };
+
+/* A member's keyset and where its settings are in struct settings (config_members.c). */
+struct config_member {
+	const struct config_keyset *set;
+	size_t off, size;
+};
+
+extern const struct config_member config_members[];
+extern const size_t config_members_n;
 
 struct config;
 

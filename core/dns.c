@@ -54,7 +54,7 @@ static const struct dynlib_sym dns_syms[] = {
 static struct {
 	struct ub_ctx *ctx;
 	unsigned gen;
-	char forward[sizeof(((struct settings *)0)->dns_forward)];
+	char forward[sizeof(((struct settings *)0)->dns.forward)];
 	char config[RG_PATH_MAX];
 	char anchor[RG_PATH_MAX];
 } dns_cur;
@@ -62,8 +62,8 @@ static struct {
 /* Whether the context was made from these settings. */
 static int dns_same(const struct settings *s)
 {
-	return strcmp(dns_cur.forward, s->dns_forward) == 0 && strcmp(dns_cur.config, s->dns_config) == 0 &&
-	       strcmp(dns_cur.anchor, s->dns_trust_anchor) == 0;
+	return strcmp(dns_cur.forward, s->dns.forward) == 0 && strcmp(dns_cur.config, s->dns.config) == 0 &&
+	       strcmp(dns_cur.anchor, s->dns.trust_anchor) == 0;
 }
 
 /* Set one unbound option; RG_CONFIG naming it on failure. */
@@ -127,7 +127,7 @@ static int dns_make(const struct settings *s, struct ub_ctx **out, char *err, si
 	rc = dns_option(ctx, "do-not-query-localhost:", "no", err, errlen);
 	if (rc == RG_FOUND)
 		rc = dns_option(ctx, "infra-cache-max-rtt:", DNS_MAX_RTT_MS, err, errlen);
-	if (rc == RG_FOUND && s->dns_forward[0]) {
+	if (rc == RG_FOUND && s->dns.forward[0]) {
 		/* Why transparent: unbound answers the loopback reverse zones itself by default
 		 * (127.in-addr.arpa, ::1); with a forwarder, the forwarder is asked like for any
 		 * other name, and its answer counts. */
@@ -142,12 +142,12 @@ static int dns_make(const struct settings *s, struct ub_ctx **out, char *err, si
 		if (rc == RG_FOUND)
 			rc = dns_option(ctx, "insecure-lan-zones:", "yes", err, errlen);
 		if (rc == RG_FOUND)
-			rc = dns_forwarders(ctx, s->dns_forward, err, errlen);
-	} else if (rc == RG_FOUND && s->dns_config[0]) {
-		int e = ub.ctx_config(ctx, s->dns_config);
+			rc = dns_forwarders(ctx, s->dns.forward, err, errlen);
+	} else if (rc == RG_FOUND && s->dns.config[0]) {
+		int e = ub.ctx_config(ctx, s->dns.config);
 
 		if (e != 0) {
-			util_snprintf(err, errlen, "dns_config %.200s: %s", s->dns_config, ub.strerror_(e));
+			util_snprintf(err, errlen, "dns_config %.200s: %s", s->dns.config, ub.strerror_(e));
 			rc = RG_CONFIG;
 		}
 	} else if (rc == RG_FOUND) {
@@ -158,11 +158,11 @@ static int dns_make(const struct settings *s, struct ub_ctx **out, char *err, si
 			rc = RG_TEMPFAIL;
 		}
 	}
-	if (rc == RG_FOUND && s->dns_trust_anchor[0]) {
-		int e = ub.ctx_add_ta_file(ctx, s->dns_trust_anchor);
+	if (rc == RG_FOUND && s->dns.trust_anchor[0]) {
+		int e = ub.ctx_add_ta_file(ctx, s->dns.trust_anchor);
 
 		if (e != 0) {
-			util_snprintf(err, errlen, "dns_trust_anchor %.200s: %s", s->dns_trust_anchor, ub.strerror_(e));
+			util_snprintf(err, errlen, "dns_trust_anchor %.200s: %s", s->dns.trust_anchor, ub.strerror_(e));
 			rc = RG_CONFIG;
 		}
 	}
@@ -195,9 +195,9 @@ static struct ub_ctx *dns_context(const struct settings *s, char *err, size_t er
 	dns_shutdown();
 	if ((*rc = dns_make(s, &ctx, err, errlen)) != RG_FOUND)
 		return NULL;
-	if (util_strlcpy(dns_cur.forward, s->dns_forward, sizeof dns_cur.forward) < 0 ||
-	    util_strlcpy(dns_cur.config, s->dns_config, sizeof dns_cur.config) < 0 ||
-	    util_strlcpy(dns_cur.anchor, s->dns_trust_anchor, sizeof dns_cur.anchor) < 0) {
+	if (util_strlcpy(dns_cur.forward, s->dns.forward, sizeof dns_cur.forward) < 0 ||
+	    util_strlcpy(dns_cur.config, s->dns.config, sizeof dns_cur.config) < 0 ||
+	    util_strlcpy(dns_cur.anchor, s->dns.trust_anchor, sizeof dns_cur.anchor) < 0) {
 		ub.ctx_delete(ctx);
 		memset(&dns_cur, 0, sizeof dns_cur);
 		*rc = RG_CONFIG;

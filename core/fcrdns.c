@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "fcrdns.h"
 #include "ipaddr.h"
+#include "record.h"
 #include "rglog.h"
 #include "stats.h"
 #include "store.h"
@@ -54,57 +55,45 @@ int fcrdns_purge(const struct store_handle *st, int64_t now, size_t *n, char *er
 /* Encode r into buf. */
 int fcrdns_record_encode(const struct fcrdns_record *r, char *buf, size_t size)
 {
+	struct record_writer w;
+
 	if (r->outcome < 0 || r->outcome > FCRDNS_MISMATCH)
 		return -1;
-	return util_snprintf(buf, size, FCRDNS_VERSION " %s %lld %lld %s", fcrdns_words[r->outcome],
-			     (long long)r->created, (long long)r->expires, r->name[0] ? r->name : "-");
+	record_write_begin(&w, buf, size, FCRDNS_VERSION);
+	record_write_word(&w, fcrdns_words[r->outcome]);
+	record_write_decimal(&w, r->created);
+	record_write_decimal(&w, r->expires);
+	record_write_word(&w, r->name[0] ? r->name : "-");
+	return record_write_end(&w);
 }
 
 /* Decode strictly: version, outcome word, two timestamps, a host name or "-". */
 int fcrdns_record_decode(const char *buf, size_t len, struct fcrdns_record *r)
 {
-	char tmp[STORE_VAL_MAX], word2[STORE_VAL_MAX], word[16], name[DNS_NAME_MAX + 1], extra;
-	long long created, expires;
+	struct record_reader rd;
 	size_t i;
 	int k;
 
 	memset(r, 0, sizeof *r);
-	if (len == 0 || len >= sizeof tmp)
-		return -1;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)buf[i] <= 0x20 && buf[i] != ' ')
-			return -1;
-	memcpy(tmp, buf, len);
-	tmp[len] = '\0';
-	if (strncmp(tmp, FCRDNS_VERSION " ", 2) != 0)
-		return -1;
-	if (sscanf(tmp + 2, "%15s %lld %lld %254s%c", word, &created, &expires, name, &extra) != 4)
-		return -1;
-	for (k = 0; k <= FCRDNS_MISMATCH && strcmp(word, fcrdns_words[k]) != 0; k++)
-		;
-	if (k > FCRDNS_MISMATCH || created < 0 || expires < created)
-		return -1;
+	if (record_read_begin(&rd, buf, len, FCRDNS_VERSION) < 0 ||
+	    (k = record_read_choice(&rd, fcrdns_words, FCRDNS_MISMATCH + 1)) < 0 ||
+	    record_read_decimal(&rd, INT64_MAX, &r->created) < 0 || record_read_decimal(&rd, INT64_MAX, &r->expires) < 0 ||
+	    record_read_word(&rd, r->name, sizeof r->name) < 0 || record_read_end(&rd) < 0 || r->expires < r->created)
+		goto bad;
 	/* Only host-name bytes: the name goes into yields and logs. */
-	for (i = 0; name[i]; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '-' || name[i] == '_' || name[i] == '.'))
-			return -1;
-	if (strcmp(name, "-") == 0)
-		name[0] = '\0';
-	else if (strlen(name) >= sizeof r->name)
-		return -1;
-	if (k == FCRDNS_CONFIRMED && name[0] == '\0')
-		return -1;
+	for (i = 0; r->name[i]; i++)
+		if (!((r->name[i] >= 'a' && r->name[i] <= 'z') || (r->name[i] >= '0' && r->name[i] <= '9') ||
+		      r->name[i] == '-' || r->name[i] == '_' || r->name[i] == '.'))
+			goto bad;
+	if (strcmp(r->name, "-") == 0)
+		r->name[0] = '\0';
+	if (k == FCRDNS_CONFIRMED && r->name[0] == '\0')
+		goto bad;
 	r->outcome = k;
-	r->created = created;
-	r->expires = expires;
-	memcpy(r->name, name, strlen(name) + 1);
-	/* Why: sscanf accepts extra blanks and signs; only the canonical form is a record. */
-	if (fcrdns_record_encode(r, word2, sizeof word2) < 0 || strcmp(word2, tmp) != 0) {
-		memset(r, 0, sizeof *r);
-		return -1;
-	}
 	return 0;
+bad:
+	memset(r, 0, sizeof *r);
+	return -1;
 }
 
 /* Parse the client's address (ipaddr: an IPv4-mapped IPv6 address is its IPv4 address). */
@@ -239,7 +228,7 @@ static int fcrdns_verdict_line(const struct fcrdns_client *c, const struct setti
 		yield_add(y, "detail", detail);
 		return RG_NOTFOUND;
 	}
-	rc = dynamic_check(r->name, c->addr, c->family, s->dynamic_patterns, why, sizeof why, err, sizeof err);
+	rc = dynamic_check(r->name, c->addr, c->family, s->fcrdns.dynamic_patterns, why, sizeof why, err, sizeof err);
 	if (rc == RG_CONFIG || rc == RG_TEMPFAIL) {
 		rglog(RGLOG_ERROR, "rcptguard: configuration error: %s", err);
 		yield_init(y, "defer");
@@ -249,7 +238,7 @@ static int fcrdns_verdict_line(const struct fcrdns_client *c, const struct setti
 		yield_add(y, "detail", err);
 		return RG_CONFIG;
 	}
-	if (rc == RG_FOUND && strcmp(s->dynamic_action, "flag") != 0) {
+	if (rc == RG_FOUND && strcmp(s->fcrdns.dynamic_action, "flag") != 0) {
 		yield_init(y, "fail");
 		yield_add(y, "source", source);
 		yield_add(y, "reason", "dynamic");
@@ -316,16 +305,16 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y)
 		st = store_process(s, err, sizeof err);
 		if (st == NULL)
 			rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
-		if (fcrdns_cached(st, &c, s->fcrdns_cache_ttl, t0 + (int64_t)s->dns_timeout * 1000, &rec) == 0) {
+		if (fcrdns_cached(st, &c, s->fcrdns.cache_ttl, t0 + (int64_t)s->dns.timeout * 1000, &rec) == 0) {
 			rc = fcrdns_verdict(&c, s, &rec, "cache", NULL, y);
 			quiet = !s->log_cached && rc != RG_CONFIG;
 		} else {
 			memset(&rec, 0, sizeof rec);
 			err[0] = '\0';
-			rc = fcrdns_dns(&c, s, t0 + (int64_t)s->dns_timeout * 1000, &rec, &ttl, err, sizeof err);
+			rc = fcrdns_dns(&c, s, t0 + (int64_t)s->dns.timeout * 1000, &rec, &ttl, err, sizeof err);
 			if (rc == RG_FOUND) {
-				fcrdns_store(st, &c, &rec, ttl < s->fcrdns_cache_ttl ? ttl : s->fcrdns_cache_ttl,
-					     t0 + (int64_t)s->dns_timeout * 1000);
+				fcrdns_store(st, &c, &rec, ttl < s->fcrdns.cache_ttl ? ttl : s->fcrdns.cache_ttl,
+					     t0 + (int64_t)s->dns.timeout * 1000);
 				rc = fcrdns_verdict(&c, s, &rec, "dns", rec.outcome == FCRDNS_CONFIRMED ? NULL : err, y);
 			} else {
 				if (rc == RG_CONFIG)

@@ -5,10 +5,10 @@
  * transaction (store update), so concurrent Exim processes never lose an attempt, and
  * the unit tests drive them with any clock.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "greylist_record.h"
+#include "record.h"
 
 #define GREYLIST_RECORD_VERSION "1"
 
@@ -100,54 +100,48 @@ int greylist_record_awl_passes(const struct greylist_awl *a, int64_t now, const 
 /* Encode a triplet record. */
 int greylist_record_encode(const struct greylist_triplet *t, char *buf, size_t size)
 {
-	return util_snprintf(buf, size, GREYLIST_RECORD_VERSION " %s %lld %lld %lld %u", t->passed ? "pass" : "wait",
-			     (long long)t->first, (long long)t->last, (long long)t->expires, t->defers);
+	struct record_writer w;
+
+	record_write_begin(&w, buf, size, GREYLIST_RECORD_VERSION);
+	record_write_word(&w, t->passed ? "pass" : "wait");
+	record_write_decimal(&w, t->first);
+	record_write_decimal(&w, t->last);
+	record_write_decimal(&w, t->expires);
+	record_write_decimal(&w, t->defers);
+	return record_write_end(&w);
 }
 
 /* Encode an auto-whitelist record. */
 int greylist_record_awl_encode(const struct greylist_awl *a, char *buf, size_t size)
 {
-	return util_snprintf(buf, size, GREYLIST_RECORD_VERSION " %s %u %lld %lld %lld", a->manual ? "manual" : "auto",
-			     a->count, (long long)a->first, (long long)a->last, (long long)a->expires);
-}
+	struct record_writer w;
 
-/* Split buf (len bytes, printable ASCII only) into n space-separated words in w. */
-static int greylist_record_words(const char *buf, size_t len, char w[][24], int n)
-{
-	size_t i, k = 0;
-	int j = 0;
-
-	for (i = 0; i <= len; i++) {
-		if (i == len || buf[i] == ' ') {
-			if (k == 0 || j >= n)
-				return -1;
-			w[j++][k] = '\0';
-			k = 0;
-			continue;
-		}
-		if (j >= n || (unsigned char)buf[i] < 0x21 || (unsigned char)buf[i] > 0x7e || k + 1 >= sizeof w[0])
-			return -1;
-		w[j][k++] = buf[i];
-	}
-	return j == n ? 0 : -1;
+	record_write_begin(&w, buf, size, GREYLIST_RECORD_VERSION);
+	record_write_word(&w, a->manual ? "manual" : "auto");
+	record_write_decimal(&w, a->count);
+	record_write_decimal(&w, a->first);
+	record_write_decimal(&w, a->last);
+	record_write_decimal(&w, a->expires);
+	return record_write_end(&w);
 }
 
 /* Decode a triplet record strictly. */
 int greylist_record_decode(const char *buf, size_t len, struct greylist_triplet *t)
 {
-	char w[6][24];
+	static const char *const states[] = { "wait", "pass" };
+	struct record_reader r;
 	int64_t d;
+	int passed;
 
 	memset(t, 0, sizeof *t);
-	if (greylist_record_words(buf, len, w, 6) < 0 || strcmp(w[0], GREYLIST_RECORD_VERSION) != 0)
+	if (record_read_begin(&r, buf, len, GREYLIST_RECORD_VERSION) < 0 ||
+	    (passed = record_read_choice(&r, states, 2)) < 0 || record_read_decimal(&r, INT64_MAX, &t->first) < 0 ||
+	    record_read_decimal(&r, INT64_MAX, &t->last) < 0 || record_read_decimal(&r, INT64_MAX, &t->expires) < 0 ||
+	    record_read_decimal(&r, UINT32_MAX, &d) < 0 || record_read_end(&r) < 0) {
+		memset(t, 0, sizeof *t);
 		return -1;
-	if (strcmp(w[1], "pass") == 0)
-		t->passed = 1;
-	else if (strcmp(w[1], "wait") != 0)
-		return -1;
-	if (util_decimal(w[2], INT64_MAX, &t->first) < 0 || util_decimal(w[3], INT64_MAX, &t->last) < 0 ||
-	    util_decimal(w[4], INT64_MAX, &t->expires) < 0 || util_decimal(w[5], UINT32_MAX, &d) < 0)
-		return -1;
+	}
+	t->passed = passed;
 	t->defers = (unsigned)d;
 	return 0;
 }
@@ -155,19 +149,20 @@ int greylist_record_decode(const char *buf, size_t len, struct greylist_triplet 
 /* Decode an auto-whitelist record strictly. */
 int greylist_record_awl_decode(const char *buf, size_t len, struct greylist_awl *a)
 {
-	char w[6][24];
+	static const char *const kinds[] = { "auto", "manual" };
+	struct record_reader r;
 	int64_t c;
+	int manual;
 
 	memset(a, 0, sizeof *a);
-	if (greylist_record_words(buf, len, w, 6) < 0 || strcmp(w[0], GREYLIST_RECORD_VERSION) != 0)
+	if (record_read_begin(&r, buf, len, GREYLIST_RECORD_VERSION) < 0 ||
+	    (manual = record_read_choice(&r, kinds, 2)) < 0 || record_read_decimal(&r, UINT32_MAX, &c) < 0 ||
+	    record_read_decimal(&r, INT64_MAX, &a->first) < 0 || record_read_decimal(&r, INT64_MAX, &a->last) < 0 ||
+	    record_read_decimal(&r, INT64_MAX, &a->expires) < 0 || record_read_end(&r) < 0) {
+		memset(a, 0, sizeof *a);
 		return -1;
-	if (strcmp(w[1], "manual") == 0)
-		a->manual = 1;
-	else if (strcmp(w[1], "auto") != 0)
-		return -1;
-	if (util_decimal(w[2], UINT32_MAX, &c) < 0 || util_decimal(w[3], INT64_MAX, &a->first) < 0 ||
-	    util_decimal(w[4], INT64_MAX, &a->last) < 0 || util_decimal(w[5], INT64_MAX, &a->expires) < 0)
-		return -1;
+	}
+	a->manual = manual;
 	a->count = (unsigned)c;
 	return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * ldap_filter.c - RFC 4515 filter values and the ldap_filter templates (ldap_filter.h):
- * pure string code, apart from the LDAP connection so that config.c can check templates
- * without including a source.
+ * pure string code, apart from the LDAP connection so that the LDAP source's key table
+ * (source_ldap_conf.c, lower tier) can check templates without the connection code.
  */
 #include <string.h>
 

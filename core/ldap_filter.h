@@ -1,6 +1,6 @@
 /*
  * ldap_filter.h - RFC 4515 filter values and the ldap_filter templates of the LDAP
- * source: escaping, template checks (config.c) and expansion for an address.
+ * source: escaping, template checks (the ldap_filter key, source_ldap_conf.c) and expansion for an address.
  *
  * Lower tier: includes only address.h. Ownership: every function writes into caller
  * buffers; nothing is allocated for the caller.

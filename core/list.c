@@ -73,7 +73,7 @@ int list_ready(const struct list_version *v, int64_t now, unsigned settle)
 /* state_dir/lists/H for path (H: FNV-1a 64 of the path). */
 static int list_base(const struct settings *s, char *out, size_t size)
 {
-	return util_snprintf(out, size, "%s/" LIST_DIR "/%016" PRIx64, s->state_dir, list_fnv1a(s->list));
+	return util_snprintf(out, size, "%s/" LIST_DIR "/%016" PRIx64, s->state_dir, list_fnv1a(s->list.path));
 }
 
 /* Unmap p's index. */
@@ -130,7 +130,7 @@ static int list_open_index(struct list_proc *p, const char *path)
 
 /* ---------------------------------------------------------------- per process */
 
-/* The process's slot for x->s->list (made or recycled; reset after fork). */
+/* The process's slot for x->s->list.path (made or recycled; reset after fork). */
 static struct list_proc *list_proc_get(const struct list_ctx *x, char *err, size_t errlen)
 {
 	char base[RG_PATH_MAX];
@@ -169,8 +169,8 @@ static struct list_proc *list_proc_get(const struct list_ctx *x, char *err, size
 static int list_bad_outdated(const struct list_ctx *x, const struct list_state *b)
 {
 	if (b->fate == LIST_HELD)
-		return b->max_shrink != x->s->list_max_shrink;
-	return b->domain[0] && list_compile_allowed(x, x->s->list, b->domain);
+		return b->max_shrink != x->s->list.max_shrink;
+	return b->domain[0] && list_compile_allowed(x, x->s->list.path, b->domain);
 }
 
 /* Take base.lock (LOCK_EX, plus how: LOCK_NB or 0). The lock's fd; -2 busy; -1 error (err). */
@@ -221,7 +221,7 @@ static int list_judge(const struct list_ctx *x, struct list_proc *p, const struc
 	int rc;
 
 	/* Someone may have finished while we looked: check again under the lock. */
-	list_open_index(p, x->s->list);
+	list_open_index(p, x->s->list.path);
 	if (p->fd >= 0 && list_version_eq(v, &p->meta.src))
 		return LIST_SRC_IN_FORCE;
 	if (list_compile_state_read(p->base, &st) == 0 && list_version_eq(v, &st.src) && !list_bad_outdated(x, &st)) {
@@ -232,18 +232,18 @@ static int list_judge(const struct list_ctx *x, struct list_proc *p, const struc
 	if ((rc = list_compile(x, p->base, p->fd >= 0 ? &p->cdb : NULL, p->meta.entries, v, &st, err, errlen)) == 0) {
 		list_compile_state_remove(p->base);
 		p->have_bad = 0;
-		list_open_index(p, x->s->list);
+		list_open_index(p, x->s->list.path);
 		return LIST_SRC_IN_FORCE;
 	}
 	if (rc < 0)
 		return LIST_SRC_PENDING;
 	if (list_compile_state_write(x->s, p->base, &st) < 0)
-		rglog(RGLOG_ERROR, "rcptguard: list %.200s: cannot record its state in %.200s", x->s->list,
+		rglog(RGLOG_ERROR, "rcptguard: list %.200s: cannot record its state in %.200s", x->s->list.path,
 		      x->s->state_dir);
 	p->bad = st;
 	p->have_bad = 1;
 	/* Logged once per version: only the compiling process judges it. */
-	rglog(RGLOG_ERROR, "rcptguard: list %.200s %s: %s; %s", x->s->list,
+	rglog(RGLOG_ERROR, "rcptguard: list %.200s %s: %s; %s", x->s->list.path,
 	      st.fate == LIST_HELD ? "held" : "refused", st.reason,
 	      st.fate == LIST_HELD ? "rcptguardctl list accept DOMAIN puts it in force" :
 	      "the version in force stays in force");
@@ -294,10 +294,10 @@ static int list_spawn(const struct list_ctx *x, struct list_proc *p, const struc
 		util_child_signals();
 		alarm(LIST_COMPILE_SECONDS);
 		if (list_compile_limit_memory(x->s, why, sizeof why) < 0)
-			rglog(RGLOG_ERROR, "rcptguard: list %.200s: compile not bounded in memory: %s", x->s->list, why);
+			rglog(RGLOG_ERROR, "rcptguard: list %.200s: compile not bounded in memory: %s", x->s->list.path, why);
 		if (list_judge(x, p, v, why, sizeof why) == LIST_SRC_PENDING)
 			rglog(RGLOG_ERROR, "rcptguard: list %.200s: not compiled now (the version in force stays): %s",
-			      x->s->list, why);
+			      x->s->list.path, why);
 		_exit(0);
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -314,7 +314,7 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 	char err[RG_ERRLEN] = "";
 	int fd;
 
-	list_open_index(p, x->s->list);
+	list_open_index(p, x->s->list.path);
 	if (p->fd >= 0 && list_version_eq(v, &p->meta.src)) {
 		*status = LIST_SRC_IN_FORCE;
 		return;
@@ -325,7 +325,7 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 		*status = p->bad.fate == LIST_HELD ? LIST_SRC_HELD : LIST_SRC_REFUSED;
 		return;
 	}
-	if (!list_ready(v, util_now(), x->s->list_settle)) {
+	if (!list_ready(v, util_now(), x->s->list.settle)) {
 		*status = LIST_SRC_SETTLING;
 		return;
 	}
@@ -339,14 +339,14 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 	if ((fd = list_lock(x, p, LOCK_NB, err, sizeof err)) == -2)
 		return;
 	if (fd < 0) {
-		list_failed(p, v, x->s->list, err);
+		list_failed(p, v, x->s->list.path, err);
 		return;
 	}
 	if (x->detach) {
 		/* Why remember it as tried: this process spawns one compile per version and
 		 * LIST_RETRY; the child's outcome shows in the index or the state file. */
 		if (list_spawn(x, p, v, err, sizeof err) < 0)
-			list_failed(p, v, x->s->list, err);
+			list_failed(p, v, x->s->list.path, err);
 		else
 			p->have_failed = 1, p->failed = *v, p->failed_at = util_now(), p->failed_why[0] = '\0';
 		/* Only this copy is closed: the child's keeps the lock until it is done. */
@@ -354,7 +354,7 @@ static void list_update(const struct list_ctx *x, struct list_proc *p, const str
 		return;
 	}
 	if ((*status = list_judge(x, p, v, err, sizeof err)) == LIST_SRC_PENDING)
-		list_failed(p, v, x->s->list, err);
+		list_failed(p, v, x->s->list.path, err);
 	flock(fd, LOCK_UN);
 	close(fd);
 }
@@ -370,11 +370,11 @@ static void list_refresh(const struct list_ctx *x, struct list_proc *p, const st
 
 	if (known)
 		sb = *known;
-	if (!known && stat(x->s->list, &sb) < 0) {
+	if (!known && stat(x->s->list.path, &sb) < 0) {
 		/* Why keep the index: a deleted or unreadable upload is no reason to reject mail. */
 		if (out)
-			util_snprintf(out->detail, sizeof out->detail, "%.150s: %s", x->s->list, strerror(errno));
-		list_open_index(p, x->s->list);
+			util_snprintf(out->detail, sizeof out->detail, "%.150s: %s", x->s->list.path, strerror(errno));
+		list_open_index(p, x->s->list.path);
 	} else {
 		list_version_of(&sb, &v);
 		if (p->fd >= 0 && list_version_eq(&v, &p->meta.src))
@@ -387,7 +387,7 @@ static void list_refresh(const struct list_ctx *x, struct list_proc *p, const st
 	if (out) {
 		out->src_state = status;
 		if (status == LIST_SRC_SETTLING)
-			out->ready_at = v.mtime_ns / 1000000000 + 1 + x->s->list_settle;
+			out->ready_at = v.mtime_ns / 1000000000 + 1 + x->s->list.settle;
 		if ((status == LIST_SRC_REFUSED || status == LIST_SRC_HELD) && p->have_bad)
 			out->state = p->bad;
 		if (status == LIST_SRC_PENDING && p->have_failed && list_version_eq(&v, &p->failed))
@@ -395,7 +395,7 @@ static void list_refresh(const struct list_ctx *x, struct list_proc *p, const st
 	}
 }
 
-/* Is key in x->s->list? */
+/* Is key in x->s->list.path? */
 int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t errlen)
 {
 	struct list_proc *p;
@@ -403,13 +403,13 @@ int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t err
 	struct stat sb;
 	int r;
 
-	if (x->s->list[0] == '\0')
+	if (x->s->list.path[0] == '\0')
 		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
 	if ((p = list_proc_get(x, err, errlen)) == NULL)
 		return RG_TEMPFAIL;
 	/* The hot path: one stat says the file is still the version mapped (and is the only
 	 * stat when it is not). */
-	if (stat(x->s->list, &sb) < 0)
+	if (stat(x->s->list.path, &sb) < 0)
 		list_refresh(x, p, NULL, NULL);
 	else if (list_version_of(&sb, &v), p->fd < 0 || !list_version_eq(&v, &p->meta.src))
 		list_refresh(x, p, &sb, NULL);
@@ -423,7 +423,7 @@ int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t err
 	}
 	/* Why: tinycdb's -1 is a damaged index; a NOTFOUND would become a cached 550. */
 	if ((r = cdb_find(&p->cdb, key, (unsigned)strlen(key))) < 0)
-		return util_snprintf(err, errlen, "%.150s: index damaged (%s)", x->s->list, strerror(errno)), RG_TEMPFAIL;
+		return util_snprintf(err, errlen, "%.150s: index damaged (%s)", x->s->list.path, strerror(errno)), RG_TEMPFAIL;
 	return r > 0 ? RG_FOUND : RG_NOTFOUND;
 }
 
@@ -433,7 +433,7 @@ int list_status(const struct list_ctx *x, struct list_status *out, char *err, si
 	struct list_proc *p;
 
 	memset(out, 0, sizeof *out);
-	if (x->s->list[0] == '\0')
+	if (x->s->list.path[0] == '\0')
 		return util_snprintf(err, errlen, "no list configured"), RG_CONFIG;
 	if ((p = list_proc_get(x, err, errlen)) == NULL)
 		return RG_CONFIG;
@@ -456,7 +456,7 @@ int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, s
 	if (list_status(x, &ls, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
 	if (ls.src_state != LIST_SRC_HELD)
-		return util_snprintf(err, errlen, "%.150s: no version is held", x->s->list), RG_NOTFOUND;
+		return util_snprintf(err, errlen, "%.150s: no version is held", x->s->list.path), RG_NOTFOUND;
 	if ((p = list_proc_get(x, err, errlen)) == NULL || list_file(p->base, ".held.cdb", held, sizeof held) < 0 ||
 	    list_file(p->base, ".cdb", idx, sizeof idx) < 0)
 		return RG_TEMPFAIL;
@@ -468,7 +468,7 @@ int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, s
 		goto out;
 	}
 	mapped = cdb_init(&c, fd) == 0;
-	ok = mapped && list_compile_meta_read(&c, &m) == 0 && strcmp(m.path, x->s->list) == 0 &&
+	ok = mapped && list_compile_meta_read(&c, &m) == 0 && strcmp(m.path, x->s->list.path) == 0 &&
 	     list_version_eq(&m.src, &ls.state.src);
 	if (mapped)
 		cdb_free(&c);
@@ -483,11 +483,11 @@ int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, s
 	}
 	list_compile_state_remove(p->base);
 	p->have_bad = 0;
-	list_open_index(p, x->s->list);
+	list_open_index(p, x->s->list.path);
 	rglog(RGLOG_INFO, "rcptguard: list %.200s: held version accepted by the operator, %" PRIu64 " entries",
-	      x->s->list, m.entries);
+	      x->s->list.path, m.entries);
 	util_snprintf(msg, msglen, "%.150s: accepted: %" PRIu64 " entries in force (%" PRIu64 " dropped)",
-		      x->s->list, m.entries, ls.state.dropped);
+		      x->s->list.path, m.entries, ls.state.dropped);
 	rc = RG_FOUND;
 out:
 	close(lk);
@@ -512,11 +512,11 @@ int list_upload_prepare(const struct list_ctx *x, const char *data, size_t len, 
 
 	memset(pd, 0, sizeof *pd);
 	pd->dfd = -1;
-	if (x->s == NULL || x->s->list[0] == '\0')
+	if (x->s == NULL || x->s->list.path[0] == '\0')
 		return util_snprintf(err, errlen, "no list configured for %.100s", x->domain ? x->domain : ""), RG_CONFIG;
 	if ((rc = list_compile_upload_check(x, data, len, fn, arg, &lines, err, errlen)) != RG_FOUND)
 		return rc;
-	if (list_compile_install_write(x->s, x->s->list, data, len, pd, err, errlen) < 0)
+	if (list_compile_install_write(x->s, x->s->list.path, data, len, pd, err, errlen) < 0)
 		return RG_TEMPFAIL;
 	pd->entry_lines = lines;
 	return RG_FOUND;
@@ -538,7 +538,7 @@ int list_upload_commit(const struct list_ctx *x, struct list_pending *pd, list_l
 	int lk, status;
 
 	memset(out, 0, sizeof *out);
-	if (x->s == NULL || strcmp(x->s->list, pd->path) != 0) {
+	if (x->s == NULL || strcmp(x->s->list.path, pd->path) != 0) {
 		list_upload_abort(pd);
 		return util_snprintf(err, errlen, "the domain's list changed meanwhile (config re-read): upload again"),
 		       RG_TEMPFAIL;
@@ -552,9 +552,9 @@ int list_upload_commit(const struct list_ctx *x, struct list_pending *pd, list_l
 		list_upload_abort(pd);
 		return RG_TEMPFAIL;
 	}
-	if (list_compile_install_rename(pd, err, errlen) < 0 || stat(x->s->list, &sb) < 0) {
+	if (list_compile_install_rename(pd, err, errlen) < 0 || stat(x->s->list.path, &sb) < 0) {
 		if (err[0] == '\0')
-			util_snprintf(err, errlen, "%.150s: %s", x->s->list, strerror(errno));
+			util_snprintf(err, errlen, "%.150s: %s", x->s->list.path, strerror(errno));
 		close(lk);
 		return RG_TEMPFAIL;
 	}

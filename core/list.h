@@ -103,22 +103,22 @@ typedef void list_line_problem_fn(void *arg, unsigned line, const char *message)
 int list_ready(const struct list_version *v, int64_t now, unsigned settle);
 
 /* Validate path as a list for x (the domains whose settings name path, and x->domain when
- * x->s->list is path; with x->s NULL or no domain naming path, any domain). fn gets up to
+ * x->s->list.path is path; with x->s NULL or no domain naming path, any domain). fn gets up to
  * max_problems problems. RG_FOUND valid (*entries = distinct addresses, *entry_lines = the
  * N of its end line "# end N"), RG_NOTFOUND refused, RG_TEMPFAIL unreadable (reason in err). */
 int list_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
 	       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen);
 
-/* Is key (a lower-cased address) in x->s->list? Compiles a changed, ready file first when
+/* Is key (a lower-cased address) in x->s->list.path? Compiles a changed, ready file first when
  * no other process is doing it. RG_FOUND, RG_NOTFOUND, RG_TEMPFAIL (no valid version in
  * force, or the index is unreadable; reason in err), RG_CONFIG (no list configured). */
 int list_lookup(const struct list_ctx *x, const char *key, char *err, size_t errlen);
 
-/* Bring x->s->list up to date as a lookup would, then describe it. RG_FOUND, or RG_CONFIG
+/* Bring x->s->list.path up to date as a lookup would, then describe it. RG_FOUND, or RG_CONFIG
  * when the domain has no list. */
 int list_status(const struct list_ctx *x, struct list_status *out, char *err, size_t errlen);
 
-/* Put the held version of x->s->list in force (it must still be the file's content).
+/* Put the held version of x->s->list.path in force (it must still be the file's content).
  * RG_FOUND with what was done in msg, RG_NOTFOUND when nothing is held, RG_TEMPFAIL. */
 int list_accept(const struct list_ctx *x, char *msg, size_t msglen, char *err, size_t errlen);
 
@@ -136,7 +136,7 @@ struct list_pending {
 
 /* The upload's first half, which touches no per-process state (the web API runs it
  * without its core lock; x->c may be a private copy of the config): validate data as
- * x->s->list and write it to a temp file beside it. RG_FOUND (pd pending: commit or abort
+ * x->s->list.path and write it to a temp file beside it. RG_FOUND (pd pending: commit or abort
  * it), RG_NOTFOUND refused (every problem to fn with its line), RG_CONFIG no list,
  * RG_TEMPFAIL (err). */
 int list_upload_prepare(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
@@ -150,7 +150,7 @@ int list_upload_commit(const struct list_ctx *x, struct list_pending *pd, list_l
 /* Drop a prepared upload (its temp file is removed). */
 void list_upload_abort(struct list_pending *pd);
 
-/* Install data[0..len) as x->s->list (the web API's upload): the same validation as an scp
+/* Install data[0..len) as x->s->list.path (the web API's upload): the same validation as an scp
  * upload, then a settle-free atomic install (temp file beside the list, fsync, rename) and
  * a compile at once. RG_FOUND installed (out->src_state LIST_SRC_IN_FORCE, or
  * LIST_SRC_HELD when the shrink guard holds it), RG_NOTFOUND refused (every problem to fn

@@ -188,7 +188,7 @@ static int list_compile_domain_ok(void *arg, const char *domain)
 	size_t i, mask;
 
 	/* The asking domain's settings may name the file through per-call options. */
-	if (x->domain && strcmp(domain, x->domain) == 0 && strcmp(x->s->list, al->path) == 0)
+	if (x->domain && strcmp(domain, x->domain) == 0 && strcmp(x->s->list.path, al->path) == 0)
 		return 1;
 	if (x->c == NULL)
 		return 0;
@@ -220,7 +220,7 @@ static int list_compile_domain_ok(void *arg, const char *domain)
 	if ((al->dom[i].name = strdup(domain)) == NULL)
 		return -1;
 	config_for_domain(x->c, domain, al->tmp);
-	al->dom[i].allowed = strcmp(al->tmp->list, al->path) == 0;
+	al->dom[i].allowed = strcmp(al->tmp->list.path, al->path) == 0;
 	al->ndom++;
 	return al->dom[i].allowed;
 }
@@ -246,12 +246,12 @@ static void list_compile_setup(struct list_parse *lp, struct list_compile_allow 
 	al->x = x;
 	al->path = path;
 	lp->path = path;
-	lp->max_bytes = (uint64_t)(x->s ? x->s->list_max_size : LIST_DEFAULT_MAX_MIB) << 20;
-	lp->max_lines = x->s ? x->s->list_max_lines : LIST_DEFAULT_MAX_LINES;
+	lp->max_bytes = (uint64_t)(x->s ? x->s->list.max_size : LIST_DEFAULT_MAX_MIB) << 20;
+	lp->max_lines = x->s ? x->s->list.max_lines : LIST_DEFAULT_MAX_LINES;
 	if (x->s) {
 		lp->allowed = list_compile_domain_ok;
 		lp->allowed_arg = al;
-		lp->end_marker = x->s->list_end_marker;
+		lp->end_marker = x->s->list.end_marker;
 	}
 }
 
@@ -359,7 +359,7 @@ static void list_compile_reader(const char *path, uid_t *uid, gid_t *gid)
  */
 static int list_compile_open(const struct list_ctx *x, const char *path, struct stat *sb, char *err, size_t errlen)
 {
-	uint64_t max = (uint64_t)(x->s ? x->s->list_max_size : LIST_DEFAULT_MAX_MIB) << 20;
+	uint64_t max = (uint64_t)(x->s ? x->s->list.max_size : LIST_DEFAULT_MAX_MIB) << 20;
 	struct stat d;
 	int fd, e = 0;
 
@@ -510,7 +510,7 @@ static uint64_t list_compile_vmdata(void)
 /* Bound the data memory of a detached compile. */
 int list_compile_limit_memory(const struct settings *s, char *err, size_t errlen)
 {
-	uint64_t mib = s->list_max_memory ? s->list_max_memory : 8 * (uint64_t)s->list_max_size + 64;
+	uint64_t mib = s->list.max_memory ? s->list.max_memory : 8 * (uint64_t)s->list.max_size + 64;
 	uint64_t base = list_compile_vmdata(), want = base + (mib << 20);
 	struct rlimit rl;
 
@@ -611,7 +611,7 @@ static uint64_t list_compile_dropped(struct cdb *c, char **v, size_t n)
 	return dropped;
 }
 
-/* Compile version *ver of x->s->list into base's index (the caller holds the lock). */
+/* Compile version *ver of x->s->list.path into base's index (the caller holds the lock). */
 int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_force, uint64_t in_force_entries,
 		 const struct list_version *ver, struct list_state *st, char *err, size_t errlen)
 {
@@ -627,8 +627,8 @@ int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_forc
 	FILE *f;
 
 	memset(st, 0, sizeof *st);
-	list_compile_setup(&lp, &al, x, x->s->list);
-	if ((fd = list_compile_open(x, x->s->list, &sb, err, errlen)) == -2) {
+	list_compile_setup(&lp, &al, x, x->s->list.path);
+	if ((fd = list_compile_open(x, x->s->list.path, &sb, err, errlen)) == -2) {
 		/* Not a list at all (a FIFO, /dev/zero, too large): judged, so that nobody retries. */
 		st->src = *ver;
 		st->at = util_now();
@@ -640,13 +640,13 @@ int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_forc
 		return -1;
 	if ((list_version_of(&sb, &after), !list_version_eq(&after, ver)) || (f = fdopen(fd, "r")) == NULL) {
 		close(fd);
-		return util_snprintf(err, errlen, "%.150s changed while opened", x->s->list), -1;
+		return util_snprintf(err, errlen, "%.150s changed while opened", x->s->list.path), -1;
 	}
 	rc = list_compile_read(&lp, f, &v, &n, err, errlen);
 	/* Why a second stat: a writer may have written while we read; what we read is then
 	 * no version at all. Not judged: the next lookup looks again. */
 	if (rc == 0 && (fstat(fileno(f), &sb) < 0 || (list_version_of(&sb, &after), !list_version_eq(&after, ver)))) {
-		util_snprintf(err, errlen, "%.150s changed while read", x->s->list);
+		util_snprintf(err, errlen, "%.150s changed while read", x->s->list.path);
 		rc = -1;
 	}
 	fclose(f);
@@ -662,18 +662,18 @@ int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_forc
 		goto out;
 	}
 	memset(&m, 0, sizeof m);
-	util_strlcpy(m.path, x->s->list, sizeof m.path);
+	util_strlcpy(m.path, x->s->list.path, sizeof m.path);
 	m.src = *ver;
 	m.entries = n;
 	m.compiled = util_now();
 	st->entries = n;
-	if (in_force && in_force_entries > 0 && x->s->list_max_shrink > 0) {
+	if (in_force && in_force_entries > 0 && x->s->list.max_shrink > 0) {
 		st->dropped = list_compile_dropped(in_force, v, n);
 		/* Why: a truncated upload that still parses (cut at a line end) would make every
 		 * dropped mailbox a 550; a large drop waits for the operator. */
-		if (st->dropped * 100 > (uint64_t)x->s->list_max_shrink * in_force_entries) {
+		if (st->dropped * 100 > (uint64_t)x->s->list.max_shrink * in_force_entries) {
 			st->fate = LIST_HELD;
-			st->max_shrink = x->s->list_max_shrink;
+			st->max_shrink = x->s->list.max_shrink;
 			util_snprintf(st->reason, sizeof st->reason, "drops %" PRIu64 " of the %" PRIu64
 				      " entries in force (more than list_max_shrink = %u%%)",
 				      st->dropped, in_force_entries, st->max_shrink);
@@ -684,7 +684,7 @@ int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_forc
 	rc = list_compile_write_index(x, base, ".cdb", &m, v, n, err, errlen);
 	if (rc == 0)
 		rglog(RGLOG_INFO, "rcptguard: list %.200s: new version in force, %zu entries (compiled in %lld ms)",
-		      x->s->list, n, (long long)(util_monotonic_ms() - t0));
+		      x->s->list.path, n, (long long)(util_monotonic_ms() - t0));
 out:
 	/* Out of memory under the compile's bound: judged (refused), not retried; it would
 	 * run out again. */
@@ -695,7 +695,7 @@ out:
 		st->fate = LIST_REFUSED;
 		util_snprintf(st->reason, sizeof st->reason, "%.150s: the compile ran out of memory (list_max_memory = %"
 			      PRIu64 " MiB): the list is too large; split it or raise list_max_memory",
-			      x->s->list, list_compile_mem_mib);
+			      x->s->list.path, list_compile_mem_mib);
 		rc = 1;
 	}
 	free(v);
@@ -733,12 +733,12 @@ int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t
 	FILE *f;
 	int rc;
 
-	list_compile_setup(&lp, &al, x, x->s->list);
+	list_compile_setup(&lp, &al, x, x->s->list.path);
 	lp.fn = list_compile_upload_problem;
 	lp.arg = &cbs;
 	lp.max = UINT_MAX;
 	if (len > lp.max_bytes) {
-		list_parse_problem(&lp, 0, "larger than list_max_size = %u MiB", x->s->list_max_size);
+		list_parse_problem(&lp, 0, "larger than list_max_size = %u MiB", x->s->list.max_size);
 		rc = 0;
 	} else if (len == 0) {
 		list_parse_problem(&lp, 0, "no addresses (an empty list would reject every recipient)");

@@ -65,14 +65,14 @@ int list_compile_limit_memory(const struct settings *s, char *err, size_t errlen
 int list_compile_check(const struct list_ctx *x, const char *path, list_problem_fn *fn, void *arg,
 		       unsigned max_problems, uint64_t *entries, uint64_t *entry_lines, char *err, size_t errlen);
 
-/* Compile version *ver of x->s->list into base.cdb (the caller holds base.lock); in_force
+/* Compile version *ver of x->s->list.path into base.cdb (the caller holds base.lock); in_force
  * (NULL: none) with in_force_entries is the index in force, for the shrink guard. 0 in
  * force; 1 refused or held (st filled; a held index in base.held.cdb); -1 not now (the
  * file changed while read, or a system error: err). */
 int list_compile(const struct list_ctx *x, const char *base, struct cdb *in_force, uint64_t in_force_entries,
 		 const struct list_version *ver, struct list_state *st, char *err, size_t errlen);
 
-/* Validate data[0..len) as x->s->list: RG_FOUND (*entry_lines: its entry lines), RG_NOTFOUND
+/* Validate data[0..len) as x->s->list.path: RG_FOUND (*entry_lines: its entry lines), RG_NOTFOUND
  * (every problem to fn with its line), RG_TEMPFAIL (err). */
 int list_compile_upload_check(const struct list_ctx *x, const char *data, size_t len, list_line_problem_fn *fn,
 			      void *arg, uint64_t *entry_lines, char *err, size_t errlen);

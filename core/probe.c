@@ -64,7 +64,7 @@ static int probe_blame(struct probe_step *st, const struct reply_class *cls)
 void probe_run(const char *domain, const struct settings *s, const char *rcpt,
 	       struct probe_report *r)
 {
-	struct smtp_timeouts t = { s->connect_timeout * 1000, s->command_timeout * 1000 };
+	struct smtp_timeouts t = { s->callout.connect_timeout * 1000, s->callout.command_timeout * 1000 };
 	int64_t deadline = util_monotonic_ms() + (int64_t)s->total_timeout * 1000;
 	char err[RG_ERRLEN], line[RG_ADDRESS_MAX + 32], local[48], known[RG_ADDRESS_MAX + 1];
 	struct smtp_conn *c = NULL;
@@ -75,11 +75,11 @@ void probe_run(const char *domain, const struct settings *s, const char *rcpt,
 
 	memset(r, 0, sizeof *r);
 	st = probe_step(r, "connect, banner, EHLO", 0);
-	if (s->hosts[0] == '\0') {
+	if (s->callout.hosts[0] == '\0') {
 		snprintf(st->detail, sizeof st->detail, "no hosts configured for %s (use --host)", domain);
 		goto done;
 	}
-	if (smtp_open(s->hosts, s->port, s->callout_helo, &t, deadline, &c, &rep, err, sizeof err) != RG_FOUND) {
+	if (smtp_open(s->callout.hosts, s->callout.port, s->callout.helo, &t, deadline, &c, &rep, err, sizeof err) != RG_FOUND) {
 		snprintf(st->detail, sizeof st->detail, "%s", err);
 		goto done;
 	}
@@ -87,12 +87,12 @@ void probe_run(const char *domain, const struct settings *s, const char *rcpt,
 	snprintf(st->detail, sizeof st->detail, "%s: EHLO -> %d %s", smtp_peer(c), rep.code, rep.text);
 
 	st = probe_step(r, "null sender accepted", 0);
-	snprintf(line, sizeof line, "MAIL FROM:%s", s->callout_sender);
+	snprintf(line, sizeof line, "MAIL FROM:%s", s->callout.sender);
 	if (probe_cmd(c, line, deadline, &rep, st) != RG_FOUND || rep.code / 100 != 2)
 		goto done;
 	st->ok = 1;
 
-	if (s->postmaster_check) {
+	if (s->callout.postmaster_check) {
 		st = probe_step(r, "known address accepted", 0);
 		if (source_callout_known_address(domain, s, known, sizeof known) < 0)
 			goto done;

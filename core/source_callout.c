@@ -65,7 +65,7 @@ int source_callout_probe_local(const char *domain, const struct settings *s, cha
 {
 	static int warned;
 	char err[RG_ERRLEN];
-	int64_t period = s->catchall_ttl > 0 ? util_now() / (int64_t)s->catchall_ttl : 0;
+	int64_t period = s->callout.catchall_ttl > 0 ? util_now() / (int64_t)s->callout.catchall_ttl : 0;
 
 	if (callout_key_local(s->state_dir, domain, period, out, size, err, sizeof err) == RG_FOUND)
 		return 0;
@@ -78,10 +78,10 @@ int source_callout_probe_local(const char *domain, const struct settings *s, cha
  * postmaster@domain (RFC 5321 4.5.1). -1 when it does not fit. */
 int source_callout_known_address(const char *domain, const struct settings *s, char *out, size_t size)
 {
-	size_t n = strlen(s->callout_known);
+	size_t n = strlen(s->callout.known);
 
-	if (n > 2 && s->callout_known[0] == '<' && s->callout_known[n - 1] == '>')
-		return util_snprintf(out, size, "%.*s", (int)(n - 2), s->callout_known + 1);
+	if (n > 2 && s->callout.known[0] == '<' && s->callout.known[n - 1] == '>')
+		return util_snprintf(out, size, "%.*s", (int)(n - 2), s->callout.known + 1);
 	return util_snprintf(out, size, "postmaster@%s", domain);
 }
 
@@ -121,8 +121,8 @@ static struct callout_slot *source_callout_slot(const struct settings *s)
 			memset(sl, 0, sizeof *sl);     /* inherited across fork: never used */
 			busy = 0;
 		}
-		if (busy && sl->port == s->port && strcmp(sl->hosts, s->hosts) == 0 &&
-		    strcmp(sl->sender, s->callout_sender) == 0 && strcmp(sl->helo, s->callout_helo) == 0)
+		if (busy && sl->port == s->callout.port && strcmp(sl->hosts, s->callout.hosts) == 0 &&
+		    strcmp(sl->sender, s->callout.sender) == 0 && strcmp(sl->helo, s->callout.helo) == 0)
 			return sl;
 		if (best == NULL || (best->conn != NULL || best->mail_refused ?
 				     !busy || sl->used < best->used : 0))
@@ -131,10 +131,10 @@ static struct callout_slot *source_callout_slot(const struct settings *s)
 	smtp_close(best->conn);
 	callout_slots_used = 1;
 	memset(best, 0, sizeof *best);
-	memcpy(best->hosts, s->hosts, sizeof best->hosts);
-	memcpy(best->sender, s->callout_sender, sizeof best->sender);
-	memcpy(best->helo, s->callout_helo, sizeof best->helo);
-	best->port = s->port;
+	memcpy(best->hosts, s->callout.hosts, sizeof best->hosts);
+	memcpy(best->sender, s->callout.sender, sizeof best->sender);
+	memcpy(best->helo, s->callout.helo, sizeof best->helo);
+	best->port = s->callout.port;
 	return best;
 }
 
@@ -155,7 +155,7 @@ static void source_callout_drop(struct callout_slot *sl)
 static int source_callout_rcpt(struct callout_slot *sl, const struct settings *s, const char *rcpt,
 			int64_t deadline, struct smtp_reply *r, char *err, size_t errlen)
 {
-	struct smtp_timeouts t = { s->connect_timeout * 1000, s->command_timeout * 1000 };
+	struct smtp_timeouts t = { s->callout.connect_timeout * 1000, s->callout.command_timeout * 1000 };
 	char line[RG_ADDRESS_MAX + 32];
 	int attempt, rc, reused, retried = 0;
 
@@ -170,7 +170,7 @@ static int source_callout_rcpt(struct callout_slot *sl, const struct settings *s
 		reused = sl->conn != NULL && smtp_alive(sl->conn);
 		if (!reused) {
 			source_callout_drop(sl);
-			rc = smtp_open(s->hosts, s->port, s->callout_helo, &t, deadline, &sl->conn, r,
+			rc = smtp_open(s->callout.hosts, s->callout.port, s->callout.helo, &t, deadline, &sl->conn, r,
 				       err, errlen);
 			if (rc != RG_FOUND) {
 				sl->conn = NULL;
@@ -180,7 +180,7 @@ static int source_callout_rcpt(struct callout_slot *sl, const struct settings *s
 		}
 		sl->used = util_monotonic_ms();
 		if (!sl->in_txn) {
-			if (util_snprintf(line, sizeof line, "MAIL FROM:%s", s->callout_sender) < 0)
+			if (util_snprintf(line, sizeof line, "MAIL FROM:%s", s->callout.sender) < 0)
 				return util_snprintf(err, errlen, "callout_sender too long"), RG_CONFIG;
 			rc = smtp_command(sl->conn, line, deadline, r, err, errlen);
 			if (rc != RG_FOUND) {
@@ -355,7 +355,7 @@ static int source_callout_dest(const char *domain, const struct settings *s, int
 
 	*cached = 0;
 	*known = -1;
-	if (s->hosts[0] == '\0')
+	if (s->callout.hosts[0] == '\0')
 		return util_snprintf(err, errlen, "no hosts configured for %s", domain), RG_CONFIG;
 	st = store_process(s, serr, sizeof serr);
 	if ((yes = source_callout_catchall_cached(st, domain, deadline_ms, text, textsize, known)) >= 0) {
@@ -373,7 +373,7 @@ static int source_callout_dest(const char *domain, const struct settings *s, int
 	}
 	/* Why the known address first: it is the first RCPT of a fresh connection, so no
 	 * earlier reply can stand in for its answer. */
-	if (s->postmaster_check && (*known = source_callout_known(sl, domain, s, deadline_ms, ktext,
+	if (s->callout.postmaster_check && (*known = source_callout_known(sl, domain, s, deadline_ms, ktext,
 								 sizeof ktext, &rc, err, errlen)) < 0) {
 		util_strlcpy(text, ktext, textsize);
 		return rc;
@@ -406,14 +406,14 @@ static int source_callout_dest(const char *domain, const struct settings *s, int
 	v.known = *known;
 	memcpy(v.source, "catchall", sizeof "catchall");
 	v.created = util_now();
-	v.expires = v.created + s->catchall_ttl;
+	v.expires = v.created + s->callout.catchall_ttl;
 	if (*known == 0)
 		util_strlcpy(text, ktext, textsize);
 	util_strlcpy(v.text, text, sizeof v.text);
 	/* Said once per domain and catchall_ttl: the record keeps it from being probed again. */
 	if (*known == 0)
 		rglog(RGLOG_INFO, "rcptguard: %s: destination %.100s refuses the known address (%s): "
-		      "its 5xx replies are not taken as unknown recipients", domain, s->hosts, ktext);
+		      "its 5xx replies are not taken as unknown recipients", domain, s->callout.hosts, ktext);
 	if (st != NULL && verdict_key_catchall(key, sizeof key, domain) == 0 &&
 	    verdict_encode(&v, 1, val, sizeof val) == 0 &&
 	    store_put(st, key, val, strlen(val), verdict_life(&v, 1, 0), deadline_ms, serr, sizeof serr) != RG_FOUND)
@@ -437,12 +437,12 @@ static int source_callout_lookup(const struct address *addr, const struct settin
 	int rc, cached, known = -1;
 
 	memset(ans, 0, sizeof *ans);
-	if (s->hosts[0] == '\0')
+	if (s->callout.hosts[0] == '\0')
 		return util_snprintf(err, errlen, "no hosts configured for %s", addr->domain), RG_CONFIG;
-	if (s->catchall_check || s->postmaster_check) {
-		rc = source_callout_dest(addr->domain, s, deadline_ms, s->catchall_check, &cached, &known,
+	if (s->callout.catchall_check || s->callout.postmaster_check) {
+		rc = source_callout_dest(addr->domain, s, deadline_ms, s->callout.catchall_check, &cached, &known,
 					 ans->text, sizeof ans->text, err, errlen);
-		if (rc == RG_FOUND && s->catchall_check) {
+		if (rc == RG_FOUND && s->callout.catchall_check) {
 			ans->catchall = 1;
 			util_snprintf(err, errlen, "%s is a catch-all destination", addr->domain);
 			return RG_TEMPFAIL;
@@ -461,7 +461,7 @@ static int source_callout_lookup(const struct address *addr, const struct settin
 	if (cls.kind == REPLY_ACCEPTED)
 		return RG_FOUND;
 	if (reply_class_is_negative(&cls)) {
-		if (known == 1 || (!s->postmaster_check && !cls.sane_only))
+		if (known == 1 || (!s->callout.postmaster_check && !cls.sane_only))
 			return RG_NOTFOUND;
 		util_snprintf(err, errlen, "RCPT answered %d %.100s (not trusted: the destination %s)",
 			      r.code, r.text, known == 0 ? "refuses the known address" :

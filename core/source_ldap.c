@@ -206,9 +206,9 @@ done:
 /* Whether the kept connection was made for these settings by this process. */
 static int source_ldap_reusable(const struct settings *s)
 {
-	return conn.ld != NULL && conn.gen == util_fork_generation() && conn.starttls == s->ldap_starttls &&
-	       !strcmp(conn.uri, s->ldap_uri) && !strcmp(conn.bind_dn, s->ldap_bind_dn) &&
-	       !strcmp(conn.pwfile, s->ldap_bind_password_file) && !strcmp(conn.cacert, s->ldap_tls_cacert);
+	return conn.ld != NULL && conn.gen == util_fork_generation() && conn.starttls == s->ldap.starttls &&
+	       !strcmp(conn.uri, s->ldap.uri) && !strcmp(conn.bind_dn, s->ldap.bind_dn) &&
+	       !strcmp(conn.pwfile, s->ldap.bind_password_file) && !strcmp(conn.cacert, s->ldap.tls_cacert);
 }
 
 /* Put the time left before dl on the handle (connect, TLS handshake, synchronous calls). */
@@ -224,7 +224,7 @@ static int source_ldap_bound(LDAP *ld, int64_t dl)
 	return 0;
 }
 
-/* Simple bind as s->ldap_bind_dn, bounded by dl. */
+/* Simple bind as s->ldap.bind_dn, bounded by dl. */
 static int source_ldap_bind(LDAP *ld, const struct settings *s, struct berval *cred, int64_t dl,
 			    char *err, size_t errlen)
 {
@@ -233,7 +233,7 @@ static int source_ldap_bind(LDAP *ld, const struct settings *s, struct berval *c
 	char *diag = NULL;
 	int msgid, rc, code = 0;
 
-	rc = L.sasl_bind(ld, s->ldap_bind_dn, LDAP_SASL_SIMPLE, cred, NULL, NULL, &msgid);
+	rc = L.sasl_bind(ld, s->ldap.bind_dn, LDAP_SASL_SIMPLE, cred, NULL, NULL, &msgid);
 	unreachable = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT;
 	if (rc != LDAP_SUCCESS)
 		return util_snprintf(err, errlen, "bind: %s", L.err2string(rc)), RG_TEMPFAIL;
@@ -251,7 +251,7 @@ static int source_ldap_bind(LDAP *ld, const struct settings *s, struct berval *c
 	if (rc != LDAP_SUCCESS) {
 		/* A refused bind is the directory's or the operator's problem, never the
 		 * address's: temporary, and the reason goes to the log via the yield's detail. */
-		util_snprintf(err, errlen, "bind as %.100s refused: %s%s%.60s", s->ldap_bind_dn,
+		util_snprintf(err, errlen, "bind as %.100s refused: %s%s%.60s", s->ldap.bind_dn,
 			      L.err2string(rc), diag && *diag ? ": " : "", diag ? diag : "");
 		L.memfree(diag);
 		return RG_TEMPFAIL;
@@ -268,29 +268,29 @@ static int source_ldap_connect(const struct settings *s, int64_t dl, char *err, 
 	LDAP *ld = NULL;
 
 	source_ldap_drop();
-	if (s->ldap_bind_dn[0] && source_ldap_password(s->ldap_bind_password_file, &cred, err, errlen) != RG_FOUND)
+	if (s->ldap.bind_dn[0] && source_ldap_password(s->ldap.bind_password_file, &cred, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
-	if ((rc = L.initialize(&ld, s->ldap_uri)) != LDAP_SUCCESS)
-		return util_snprintf(err, errlen, "ldap_uri \"%.200s\": %s", s->ldap_uri, L.err2string(rc)), RG_CONFIG;
+	if ((rc = L.initialize(&ld, s->ldap.uri)) != LDAP_SUCCESS)
+		return util_snprintf(err, errlen, "ldap_uri \"%.200s\": %s", s->ldap.uri, L.err2string(rc)), RG_CONFIG;
 	L.set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
 	/* Why no referrals: chasing them would bind elsewhere with our credentials. */
 	L.set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-	if (s->ldap_starttls || strcasestr(s->ldap_uri, "ldaps:") != NULL) {
+	if (s->ldap.starttls || strcasestr(s->ldap.uri, "ldaps:") != NULL) {
 		/* Why demand: an unverified certificate lets anyone in the path answer "exists". */
-		if ((s->ldap_tls_cacert[0] &&
-		     L.set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s->ldap_tls_cacert) != LDAP_OPT_SUCCESS) ||
+		if ((s->ldap.tls_cacert[0] &&
+		     L.set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s->ldap.tls_cacert) != LDAP_OPT_SUCCESS) ||
 		    L.set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
 		    L.set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS) {
 			L.unbind_ext(ld, NULL, NULL);
 			return util_snprintf(err, errlen, "cannot set up TLS (ldap_tls_cacert \"%.200s\")",
-					     s->ldap_tls_cacert), RG_CONFIG;
+					     s->ldap.tls_cacert), RG_CONFIG;
 		}
 	}
 	if (source_ldap_bound(ld, dl) < 0) {
 		L.unbind_ext(ld, NULL, NULL);
 		return util_snprintf(err, errlen, "no time left"), RG_TEMPFAIL;
 	}
-	if (s->ldap_starttls && (rc = L.start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
+	if (s->ldap.starttls && (rc = L.start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
 		char *diag = NULL;
 
 		/* Not LDAP_CONNECT_ERROR: that is also a certificate that does not verify. */
@@ -302,17 +302,17 @@ static int source_ldap_connect(const struct settings *s, int64_t dl, char *err, 
 		L.unbind_ext(ld, NULL, NULL);
 		return RG_TEMPFAIL;
 	}
-	if (s->ldap_bind_dn[0] && (rc = source_ldap_bind(ld, s, &cred, dl, err, errlen)) != RG_FOUND) {
+	if (s->ldap.bind_dn[0] && (rc = source_ldap_bind(ld, s, &cred, dl, err, errlen)) != RG_FOUND) {
 		L.unbind_ext(ld, NULL, NULL);
 		return rc;
 	}
 	conn.ld = ld;
 	conn.gen = util_fork_generation();
-	conn.starttls = s->ldap_starttls;
-	util_strlcpy(conn.uri, s->ldap_uri, sizeof conn.uri);
-	util_strlcpy(conn.bind_dn, s->ldap_bind_dn, sizeof conn.bind_dn);
-	util_strlcpy(conn.pwfile, s->ldap_bind_password_file, sizeof conn.pwfile);
-	util_strlcpy(conn.cacert, s->ldap_tls_cacert, sizeof conn.cacert);
+	conn.starttls = s->ldap.starttls;
+	util_strlcpy(conn.uri, s->ldap.uri, sizeof conn.uri);
+	util_strlcpy(conn.bind_dn, s->ldap.bind_dn, sizeof conn.bind_dn);
+	util_strlcpy(conn.pwfile, s->ldap.bind_password_file, sizeof conn.pwfile);
+	util_strlcpy(conn.cacert, s->ldap.tls_cacert, sizeof conn.cacert);
 	return RG_FOUND;
 }
 
@@ -333,7 +333,7 @@ static int source_ldap_search(const struct settings *s, const char *filter, int6
 	/* The server's own time limit, whole seconds, at least 1. */
 	limit.tv_sec = limit.tv_sec > 0 ? limit.tv_sec : 1;
 	limit.tv_usec = 0;
-	rc = L.search_ext(conn.ld, s->ldap_base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, &limit, 1, &msgid);
+	rc = L.search_ext(conn.ld, s->ldap.base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL, &limit, 1, &msgid);
 	if (rc != LDAP_SUCCESS) {
 		*dead = unreachable = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR;
 		return util_snprintf(err, errlen, "search: %s", L.err2string(rc)), RG_TEMPFAIL;
@@ -361,7 +361,7 @@ static int source_ldap_search(const struct settings *s, const char *filter, int6
 	r.diag = diag;
 	if (r.code == LDAP_SERVER_DOWN)
 		*dead = 1;
-	rc = source_ldap_judge(&r, s->ldap_base, ans, err, errlen);
+	rc = source_ldap_judge(&r, s->ldap.base, ans, err, errlen);
 	L.memfree(dn);
 	L.memfree(diag);
 	return rc;
@@ -404,7 +404,7 @@ static int source_ldap_ask(const struct settings *s, const char *filter, int64_t
 	int rc = RG_TEMPFAIL, dead, attempt;
 
 	ldap_touched = 1;
-	if (down.gen == util_fork_generation() && util_monotonic_ms() < down.until && !strcmp(down.uri, s->ldap_uri))
+	if (down.gen == util_fork_generation() && util_monotonic_ms() < down.until && !strcmp(down.uri, s->ldap.uri))
 		return util_snprintf(err, errlen, "%s (a moment ago; not asked again yet)", down.why), RG_TEMPFAIL;
 	for (attempt = 0; attempt < 2; attempt++) {
 		unreachable = 0;
@@ -423,7 +423,7 @@ static int source_ldap_ask(const struct settings *s, const char *filter, int64_t
 	if (rc == RG_TEMPFAIL && unreachable) {
 		down.gen = util_fork_generation();
 		down.until = util_monotonic_ms() + LDAP_HOLD_MS;
-		util_strlcpy(down.uri, s->ldap_uri, sizeof down.uri);
+		util_strlcpy(down.uri, s->ldap.uri, sizeof down.uri);
 		util_strlcpy(down.why, err, sizeof down.why);
 	}
 	return rc;
@@ -441,21 +441,21 @@ static int source_ldap_lookup(const struct address *addr, const struct settings 
 			      struct source_answer *ans, char *err, size_t errlen)
 {
 	char filter[LDAP_FILTER_MAX];
-	int64_t dl = util_monotonic_ms() + (int64_t)s->ldap_timeout * 1000;
+	int64_t dl = util_monotonic_ms() + (int64_t)s->ldap.timeout * 1000;
 	struct berval cred;
 	struct util_sigpipe g;
 	int rc;
 
 	memset(ans, 0, sizeof *ans);
-	if (!s->ldap_uri[0])
+	if (!s->ldap.uri[0])
 		return util_snprintf(err, errlen, "ldap_uri not set"), RG_CONFIG;
-	if (!s->ldap_base[0]) {
+	if (!s->ldap.base[0]) {
 		/* Why required: a search from the root DSE finds nothing on most servers, and
 		 * "nothing" would reject every recipient. */
 		util_snprintf(err, errlen, "ldap_uri is set but ldap_base is not");
 		return source_ldap_config_error(err);
 	}
-	if (ldap_filter_expand(filter, sizeof filter, s->ldap_filter[0] ? s->ldap_filter :
+	if (ldap_filter_expand(filter, sizeof filter, s->ldap.filter[0] ? s->ldap.filter :
 				      LDAP_FILTER_DEFAULT, addr, err, errlen) != RG_FOUND) {
 		char why[RG_ERRLEN];
 
@@ -463,13 +463,13 @@ static int source_ldap_lookup(const struct address *addr, const struct settings 
 		util_strlcpy(err, why, errlen);
 		return source_ldap_config_error(err);
 	}
-	if (s->ldap_bind_dn[0] && !s->ldap_bind_password_file[0]) {
+	if (s->ldap.bind_dn[0] && !s->ldap.bind_password_file[0]) {
 		util_snprintf(err, errlen, "ldap_bind_dn is set but ldap_bind_password_file is not");
 		return source_ldap_config_error(err);
 	}
 	/* The password before anything else: a configuration problem is reported as one,
 	 * whatever the server's state. */
-	if (s->ldap_bind_dn[0] && source_ldap_password(s->ldap_bind_password_file, &cred, err, errlen) != RG_FOUND)
+	if (s->ldap.bind_dn[0] && source_ldap_password(s->ldap.bind_password_file, &cred, err, errlen) != RG_FOUND)
 		return source_ldap_config_error(err);
 	if (!ldap_loaded) {
 		if (dynlib_load(RG_LDAP_SONAME, ldap_syms, sizeof ldap_syms / sizeof ldap_syms[0], err, errlen) != RG_FOUND)

@@ -33,7 +33,7 @@ static int source_list_ask(const struct address *addr, const struct settings *s,
 	return list_lookup(&x, key, err, errlen);
 }
 
-/* Answer for addr from s->list; addresses compare case-insensitively. */
+/* Answer for addr from s->list.path; addresses compare case-insensitively. */
 static int source_list_lookup(const struct address *addr, const struct settings *s, int64_t deadline_ms,
 			      struct source_answer *ans, char *err, size_t errlen)
 {
@@ -45,7 +45,7 @@ static int source_list_lookup(const struct address *addr, const struct settings 
 	memset(ans, 0, sizeof *ans);
 	rc = source_list_ask(addr, s, err, errlen);
 	if (rc == RG_FOUND || rc == RG_NOTFOUND)
-		util_snprintf(ans->text, sizeof ans->text, "%s list %.150s", rc == RG_FOUND ? "in" : "not in", s->list);
+		util_snprintf(ans->text, sizeof ans->text, "%s list %.150s", rc == RG_FOUND ? "in" : "not in", s->list.path);
 	return rc;
 }
 

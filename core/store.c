@@ -65,9 +65,9 @@ const struct store_ops *store_find(const char *name)
 /* The settings that name the store, as one string (a member's own keys join here). */
 static int store_identity(const struct settings *s, char *out, size_t size)
 {
-	return util_snprintf(out, size, "%s\n%s\n%u\n%u\n%s\n%s\n%s\n%u\n%s", s->store, s->state_dir, s->store_map_size,
-			     s->store_map_max,
-			     s->redis_uri, s->redis_password_file, s->redis_prefix, s->redis_timeout, s->store_fallback);
+	return util_snprintf(out, size, "%s\n%s\n%u\n%u\n%s\n%s\n%s\n%u\n%s", s->store, s->state_dir, s->lmdb.map_size,
+			     s->lmdb.map_max,
+			     s->redis.uri, s->redis.password_file, s->redis.prefix, s->redis.timeout, s->store_fallback);
 }
 
 /* The settings of the shared store in use, kept for a switch to the local one mid-way. */

@@ -625,16 +625,16 @@ static int store_lmdb_open(const struct settings *set, struct store **out, char 
 	    greylist_key_awl(s->gkey[1], sizeof s->gkey[1], "") < 0)
 		s->gkey[0][0] = s->gkey[1][0] = '\0';
 	s->gkey[0][strcspn(s->gkey[0], " ")] = '\0';
-	s->map_mib = set->store_map_size;
+	s->map_mib = set->lmdb.map_size;
 	/* A ceiling below the initial size is the initial size: the map just never grows. */
-	s->map_max_mib = set->store_map_max > s->map_mib ? set->store_map_max : s->map_mib;
+	s->map_max_mib = set->lmdb.map_max > s->map_mib ? set->lmdb.map_max : s->map_mib;
 	s->map_max = (size_t)s->map_max_mib << 20;
 	m->flags = MDB_NOSUBDIR | MDB_NOMETASYNC | MDB_NOTLS;
 	g->flags = MDB_NOSUBDIR | MDB_NOMETASYNC | MDB_NOTLS;
 	if (store_lmdb_boot_id(s->boot, sizeof s->boot, berr, sizeof berr) < 0)
 		/* Why synced then: without a boot id, a torn file could not be told apart. */
 		rglog(RGLOG_DEBUG, "rcptguard: store: %s: greylist.mdb is synced at each commit", berr);
-	else if (!set->greylist_sync) {
+	else if (!set->lmdb.greylist_sync) {
 		g->flags = MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS;
 		g->unsynced = 1;
 	}

@@ -1418,12 +1418,12 @@ static int store_redis_open(const struct settings *set, struct store **out, char
 {
 	struct store *s;
 	char ignore[RG_PATH_MAX], host[RG_PATH_MAX];
-	const char *p = set->redis_uri;
+	const char *p = set->redis.uri;
 	int n, port, unixsock, uris = 0;
 	unsigned db;
 
 	*out = NULL;
-	if (!set->redis_uri[0]) {
+	if (!set->redis.uri[0]) {
 		util_snprintf(err, errlen, "store = redis but redis_uri is not set");
 		return RG_CONFIG;
 	}
@@ -1441,11 +1441,11 @@ static int store_redis_open(const struct settings *set, struct store **out, char
 		util_snprintf(err, errlen, "redis: out of memory");
 		return RG_TEMPFAIL;
 	}
-	util_strlcpy(s->uris, set->redis_uri, sizeof s->uris);
-	util_strlcpy(s->pwfile, set->redis_password_file, sizeof s->pwfile);
-	util_strlcpy(s->prefix, set->redis_prefix, sizeof s->prefix);
+	util_strlcpy(s->uris, set->redis.uri, sizeof s->uris);
+	util_strlcpy(s->pwfile, set->redis.password_file, sizeof s->pwfile);
+	util_strlcpy(s->prefix, set->redis.prefix, sizeof s->prefix);
 	s->plen = strlen(s->prefix);
-	s->timeout_ms = set->redis_timeout ? set->redis_timeout : 500;
+	s->timeout_ms = set->redis.timeout ? set->redis.timeout : 500;
 	s->several = uris > 1;
 	/* Why connect now: open is lazy already (first use in the process), and a server
 	 * that cannot be reached must be known here, so store.c can fall back at once. */

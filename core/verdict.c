@@ -1,11 +1,13 @@
 /*
  * verdict.c - encoding of cached verdicts and catch-all records.
  *
- * Text with a version first, decoded strictly: anything that does not parse (another
- * version, a torn or foreign value) is a miss, so a bad record can never decide.
+ * Text with a version first, written and read field by field through record.c, decoded
+ * strictly: anything that does not parse (another version, a torn or foreign value) is a
+ * miss, so a bad record can never decide.
  */
 #include <string.h>
 
+#include "record.h"
 #include "verdict.h"
 
 #define VERDICT_VERSION "1"
@@ -32,73 +34,39 @@ const char *verdict_known_name(int known)
 /* Encode v into buf. */
 int verdict_encode(const struct verdict *v, int catchall, char *buf, size_t size)
 {
-	const char *word = catchall ? (v->pass ? "yes" : "no") : (v->pass ? "pass" : "fail");
+	struct record_writer w;
 
+	record_write_begin(&w, buf, size, catchall ? VERDICT_CATCHALL_VERSION : VERDICT_VERSION);
+	record_write_word(&w, catchall ? (v->pass ? "yes" : "no") : (v->pass ? "pass" : "fail"));
+	record_write_word(&w, v->source);
+	record_write_decimal(&w, v->created);
+	record_write_decimal(&w, v->expires);
 	if (catchall)
-		return util_snprintf(buf, size, VERDICT_CATCHALL_VERSION " %s %s %lld %lld %s %s", word,
-				     v->source, (long long)v->created, (long long)v->expires,
-				     verdict_known_name(v->known), v->text);
-	return util_snprintf(buf, size, VERDICT_VERSION " %s %s %lld %lld %s", word, v->source,
-			     (long long)v->created, (long long)v->expires, v->text);
-}
-
-/* Read one space-terminated field of at most size-1 bytes. */
-static const char *verdict_field(const char *p, const char *end, char *out, size_t size)
-{
-	size_t n = 0;
-
-	while (p < end && *p != ' ') {
-		if (n + 1 >= size)
-			return NULL;
-		out[n++] = *p++;
-	}
-	out[n] = '\0';
-	if (n == 0)
-		return NULL;
-	return (p < end) ? p + 1 : p;
+		record_write_word(&w, verdict_known_name(v->known));
+	record_write_rest(&w, v->text);
+	return record_write_end(&w);
 }
 
 /* Decode strictly; -1 means "treat as a miss". */
 int verdict_decode(const char *buf, size_t len, int catchall, struct verdict *v)
 {
-	const char *end = buf + len, *p = buf;
-	char ver[4], word[8], t1[24], t2[24], kn[12];
-	size_t i;
+	static const char *const verdicts[] = { "fail", "pass" }, *const catchalls[] = { "no", "yes" };
+	static const char *const known[] = { "refused", "accepted", "unchecked" };
+	struct record_reader r;
+	int pass, k = 2;
 
 	memset(v, 0, sizeof *v);
-	for (i = 0; i < len; i++)
-		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
-			return -1;
-	if ((p = verdict_field(p, end, ver, sizeof ver)) == NULL ||
-	    strcmp(ver, catchall ? VERDICT_CATCHALL_VERSION : VERDICT_VERSION) != 0)
+	if (record_read_begin(&r, buf, len, catchall ? VERDICT_CATCHALL_VERSION : VERDICT_VERSION) < 0 ||
+	    (pass = record_read_choice(&r, catchall ? catchalls : verdicts, 2)) < 0 ||
+	    record_read_word(&r, v->source, sizeof v->source) < 0 ||
+	    record_read_decimal(&r, INT64_MAX, &v->created) < 0 || record_read_decimal(&r, INT64_MAX, &v->expires) < 0 ||
+	    (catchall && (k = record_read_choice(&r, known, 3)) < 0) ||
+	    record_read_rest(&r, v->text, sizeof v->text) < 0 || v->expires < v->created) {
+		memset(v, 0, sizeof *v);
 		return -1;
-	if ((p = verdict_field(p, end, word, sizeof word)) == NULL)
-		return -1;
-	if (strcmp(word, catchall ? "yes" : "pass") == 0)
-		v->pass = 1;
-	else if (strcmp(word, catchall ? "no" : "fail") != 0)
-		return -1;
-	if ((p = verdict_field(p, end, v->source, sizeof v->source)) == NULL)
-		return -1;
-	if ((p = verdict_field(p, end, t1, sizeof t1)) == NULL || util_decimal(t1, INT64_MAX, &v->created) < 0)
-		return -1;
-	if ((p = verdict_field(p, end, t2, sizeof t2)) == NULL || util_decimal(t2, INT64_MAX, &v->expires) < 0)
-		return -1;
-	v->known = -1;
-	if (catchall) {
-		if ((p = verdict_field(p, end, kn, sizeof kn)) == NULL)
-			return -1;
-		if (strcmp(kn, "accepted") == 0)
-			v->known = 1;
-		else if (strcmp(kn, "refused") == 0)
-			v->known = 0;
-		else if (strcmp(kn, "unchecked") != 0)
-			return -1;
 	}
-	if (v->expires < v->created || (size_t)(end - p) >= sizeof v->text)
-		return -1;
-	memcpy(v->text, p, (size_t)(end - p));
-	v->text[end - p] = '\0';
+	v->pass = pass;
+	v->known = k == 2 ? -1 : k;
 	return 0;
 }
 

@@ -77,7 +77,7 @@ static json_t *dom_list_json(const struct settings *s, const char *domain, const
 	json_t *j = json_object();
 
 	(void)domain;
-	if (s->list[0] == '\0') {
+	if (s->list.path[0] == '\0') {
 		json_object_set_new(j, "configured", json_false());
 		return j;
 	}
@@ -128,7 +128,7 @@ static json_t *dom_info(const char *domain)
 
 	if (engine_settings(NULL, domain, &s, err, sizeof err) != RG_FOUND)
 		return json_pack("{s:s,s:s}", "domain", domain, "error", err);
-	j = json_pack("{s:s,s:s,s:i}", "domain", domain, "hosts", s->hosts, "port", (int)s->port);
+	j = json_pack("{s:s,s:s,s:i}", "domain", domain, "hosts", s->callout.hosts, "port", (int)s->callout.port);
 	src = json_array();
 	for (i = 0; i < CONFIG_SOURCES_MAX && s->sources[i][0]; i++)
 		json_array_append_new(src, json_string(s->sources[i]));
@@ -139,7 +139,7 @@ static json_t *dom_info(const char *domain)
 		struct list_ctx x = { .c = engine_current_config(), .s = &copy, .domain = domain };
 
 		memset(&ls, 0, sizeof ls);
-		if (copy.list[0] && list_status(&x, &ls, err, sizeof err) != RG_FOUND) {
+		if (copy.list.path[0] && list_status(&x, &ls, err, sizeof err) != RG_FOUND) {
 			ls.src_state = LIST_SRC_MISSING;
 			util_strlcpy(ls.detail, err, sizeof ls.detail);
 		}
@@ -330,7 +330,7 @@ static void dom_list(struct admin_req *q, const char *domain, int accept, struct
 							  dom_list_json(&copy, domain, &ls)));
 	}
 	if (strcmp(q->method, "GET") == 0) {
-		if (copy.list[0] && list_status(&x, &ls, err, sizeof err) != RG_FOUND)
+		if (copy.list.path[0] && list_status(&x, &ls, err, sizeof err) != RG_FOUND)
 			return admin_reply_error(r, 503, "%s", err);
 		return admin_reply_json(r, 200, json_pack("{s:s,s:o}", "domain", domain, "list",
 							  dom_list_json(&copy, domain, &ls)));
@@ -398,7 +398,7 @@ static void dom_probe(struct admin_req *q, const char *domain, struct admin_repl
 		json_decref(body);
 		return;
 	}
-	if (s->hosts[0] == '\0') {
+	if (s->callout.hosts[0] == '\0') {
 		json_decref(body);
 		return admin_reply_error(r, 404, "no destination (hosts) is configured for %s", domain);
 	}

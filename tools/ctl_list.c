@@ -49,11 +49,11 @@ static size_t ctl_list_domains(const struct config *c, const char *path, const c
 	size_t i, n = 0;
 
 	config_for_domain(c, "", &tmp);
-	if (strcmp(tmp.list, path) == 0 && n < max)
+	if (strcmp(tmp.list.path, path) == 0 && n < max)
 		names[n++] = "";
 	for (i = 0; i < config_domain_count(c) && n < max; i++) {
 		config_for_domain(c, config_domain_name(c, i), &tmp);
-		if (strcmp(tmp.list, path) == 0)
+		if (strcmp(tmp.list.path, path) == 0)
 			names[n++] = config_domain_name(c, i);
 	}
 	return n;
@@ -70,14 +70,14 @@ static const char *ctl_list_configured(const struct config *c, const char *file)
 
 	for (i = 0; want != NULL && i <= config_domain_count(c); i++) {
 		config_for_domain(c, i == 0 ? "" : config_domain_name(c, i - 1), &tmp);
-		if (tmp.list[0] == '\0')
+		if (tmp.list.path[0] == '\0')
 			continue;
-		if (strcmp(tmp.list, file) == 0)
+		if (strcmp(tmp.list.path, file) == 0)
 			break;
-		if ((have = realpath(tmp.list, NULL)) != NULL && strcmp(have, want) == 0) {
+		if ((have = realpath(tmp.list.path, NULL)) != NULL && strcmp(have, want) == 0) {
 			free(have);
 			/* Why the configured string: the index and the domain check key on it. */
-			found = strdup(tmp.list);
+			found = strdup(tmp.list.path);
 			break;
 		}
 		free(have);
@@ -288,9 +288,9 @@ static int ctl_list_status_all(const struct config *c, int *care, size_t *shown)
 			rc = EX_CONFIG_;
 			goto out;
 		}
-		if (s.list[0] == '\0')
+		if (s.list.path[0] == '\0')
 			continue;
-		if ((v[n].path = strdup(s.list)) == NULL) {
+		if ((v[n].path = strdup(s.list.path)) == NULL) {
 			fprintf(stderr, "rcptguardctl: out of memory\n");
 			rc = EX_CONFIG_;
 			goto out;
@@ -331,14 +331,14 @@ static int ctl_list_status(int argc, char **argv)
 	if (argc == 1) {
 		if (ctl_list_settings(argv[0], &s) < 0)
 			return EX_CONFIG_;
-		if (s.list[0] == '\0') {
+		if (s.list.path[0] == '\0') {
 			if (ctl_json)
 				puts("]");
 			fprintf(stderr, "rcptguardctl: %s has no list\n", argv[0]);
 			return 1;
 		}
 		names[0] = argv[0];
-		care = ctl_list_show(c, s.list, names, 1, 1);
+		care = ctl_list_show(c, s.list.path, names, 1, 1);
 		shown = 1;
 	} else if ((rc = ctl_list_status_all(c, &care, &shown)) != 0) {
 		return rc;

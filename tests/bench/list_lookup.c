@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	if (config_load(argv[1], &c, err, sizeof err) != RG_FOUND)
 		return fprintf(stderr, "%s\n", err), 78;
 	config_for_domain(c, "bench.test", &s);
-	if (strcmp(s.list, argv[2]) != 0)
+	if (strcmp(s.list.path, argv[2]) != 0)
 		return fprintf(stderr, "config does not name %s for bench.test\n", argv[2]), 78;
 	x = (struct list_ctx){ c, &s, "bench.test", 0 };
 	snprintf(tmp, sizeof tmp, "%s.upload", argv[2]);

@@ -127,30 +127,30 @@ static void test_defaults(void **state)
 	assert_string_equal(s.sources[1], "list");
 	assert_string_equal(s.sources[2], "ldap");
 	assert_string_equal(s.sources[3], "");
-	assert_string_equal(s.hosts, "");
-	assert_int_equal(s.port, 25);
+	assert_string_equal(s.callout.hosts, "");
+	assert_int_equal(s.callout.port, 25);
 	assert_int_equal(s.positive_ttl, 7 * 86400);
 	assert_int_equal(s.negative_ttl, 30 * 60);
 	assert_int_equal(s.stale_ttl, 30 * 86400);
-	assert_int_equal(s.catchall_ttl, 86400);
-	assert_int_equal(s.catchall_check, 1);
-	assert_string_equal(s.callout_sender, "<>");
-	assert_string_equal(s.callout_helo, "");
-	assert_int_equal(s.connect_timeout, 5);
-	assert_int_equal(s.command_timeout, 10);
+	assert_int_equal(s.callout.catchall_ttl, 86400);
+	assert_int_equal(s.callout.catchall_check, 1);
+	assert_string_equal(s.callout.sender, "<>");
+	assert_string_equal(s.callout.helo, "");
+	assert_int_equal(s.callout.connect_timeout, 5);
+	assert_int_equal(s.callout.command_timeout, 10);
 	assert_int_equal(s.total_timeout, 30);
-	assert_string_equal(s.list, "");
-	assert_int_equal(s.list_settle, 10);
-	assert_int_equal(s.list_max_shrink, 50);
-	assert_string_equal(s.ldap_uri, "");
-	assert_int_equal(s.ldap_starttls, 0);
-	assert_int_equal(s.ldap_timeout, 5);
+	assert_string_equal(s.list.path, "");
+	assert_int_equal(s.list.settle, 10);
+	assert_int_equal(s.list.max_shrink, 50);
+	assert_string_equal(s.ldap.uri, "");
+	assert_int_equal(s.ldap.starttls, 0);
+	assert_int_equal(s.ldap.timeout, 5);
 	assert_string_equal(s.own_domains, "");
-	assert_string_equal(s.dns_forward, "");
-	assert_int_equal(s.dns_timeout, 5);
-	assert_string_equal(s.dynamic_patterns, "");
-	assert_string_equal(s.dynamic_action, "reject");
-	assert_int_equal(s.fcrdns_cache_ttl, 3600);
+	assert_string_equal(s.dns.forward, "");
+	assert_int_equal(s.dns.timeout, 5);
+	assert_string_equal(s.fcrdns.dynamic_patterns, "");
+	assert_string_equal(s.fcrdns.dynamic_action, "reject");
+	assert_int_equal(s.fcrdns.cache_ttl, 3600);
 	assert_int_equal(s.greylist_delay, 300);
 	assert_int_equal(s.greylist_retry_window, 2 * 86400);
 	assert_int_equal(s.greylist_pass_ttl, 10 * 86400);
@@ -159,7 +159,7 @@ static void test_defaults(void **state)
 	assert_int_equal(s.greylist_awl_after, 5);
 	assert_string_equal(s.greylist_whitelist, "");
 	assert_string_equal(s.greylist_on_error, "pass");
-	assert_int_equal(s.store_map_size, 64);
+	assert_int_equal(s.lmdb.map_size, 64);
 	assert_true(config_has_source(&s, "callout"));
 	assert_true(config_has_source(&s, "ldap"));
 	assert_false(config_has_source(&s, "smtp"));
@@ -232,36 +232,36 @@ static void test_all_keys_good(void **state)
 	assert_string_equal(s.sources[1], "ldap");
 	assert_string_equal(s.sources[2], "");
 	assert_false(config_has_source(&s, "callout"));
-	assert_string_equal(s.hosts, "192.0.2.10:2525, [2001:db8::1]:25 mx.example");
-	assert_int_equal(s.port, 2525);
+	assert_string_equal(s.callout.hosts, "192.0.2.10:2525, [2001:db8::1]:25 mx.example");
+	assert_int_equal(s.callout.port, 2525);
 	assert_int_equal(s.positive_ttl, 604800);
 	assert_int_equal(s.negative_ttl, 5400);
 	assert_int_equal(s.stale_ttl, 90);
-	assert_int_equal(s.catchall_ttl, 172800);
-	assert_int_equal(s.catchall_check, 0);
-	assert_string_equal(s.callout_sender, "<verify@gw.example>");
-	assert_string_equal(s.callout_helo, "gw.example.net");
-	assert_int_equal(s.connect_timeout, 1);
-	assert_int_equal(s.command_timeout, 20);
+	assert_int_equal(s.callout.catchall_ttl, 172800);
+	assert_int_equal(s.callout.catchall_check, 0);
+	assert_string_equal(s.callout.sender, "<verify@gw.example>");
+	assert_string_equal(s.callout.helo, "gw.example.net");
+	assert_int_equal(s.callout.connect_timeout, 1);
+	assert_int_equal(s.callout.command_timeout, 20);
 	assert_int_equal(s.total_timeout, 60);
-	assert_string_equal(s.list, "/etc/rcptguard/lists/all.txt");
-	assert_int_equal(s.list_settle, 0);
-	assert_int_equal(s.list_max_shrink, 100);
-	assert_string_equal(s.ldap_uri, "ldap://ldap.example:389");
-	assert_string_equal(s.ldap_base, "ou=People, dc=example, dc=org");
-	assert_string_equal(s.ldap_filter, "(&(objectClass=inetOrgPerson)(mail=%s))");
-	assert_string_equal(s.ldap_bind_dn, "cn=rcptguard,dc=example,dc=org");
-	assert_string_equal(s.ldap_bind_password_file, "/etc/rcptguard/ldap.secret");
-	assert_int_equal(s.ldap_starttls, 1);
-	assert_int_equal(s.ldap_timeout, 3);
+	assert_string_equal(s.list.path, "/etc/rcptguard/lists/all.txt");
+	assert_int_equal(s.list.settle, 0);
+	assert_int_equal(s.list.max_shrink, 100);
+	assert_string_equal(s.ldap.uri, "ldap://ldap.example:389");
+	assert_string_equal(s.ldap.base, "ou=People, dc=example, dc=org");
+	assert_string_equal(s.ldap.filter, "(&(objectClass=inetOrgPerson)(mail=%s))");
+	assert_string_equal(s.ldap.bind_dn, "cn=rcptguard,dc=example,dc=org");
+	assert_string_equal(s.ldap.bind_password_file, "/etc/rcptguard/ldap.secret");
+	assert_int_equal(s.ldap.starttls, 1);
+	assert_int_equal(s.ldap.timeout, 3);
 	assert_string_equal(s.own_domains, "example.org *.example.net gw.example");
-	assert_string_equal(s.dns_forward, "192.0.2.53@53 2001:db8::53@5353");
-	assert_string_equal(s.dns_config, "/etc/unbound/rg.conf");
-	assert_string_equal(s.dns_trust_anchor, "/var/lib/unbound/root.key");
-	assert_int_equal(s.dns_timeout, 2);
-	assert_string_equal(s.dynamic_patterns, "/etc/rcptguard/dynamic.txt");
-	assert_string_equal(s.dynamic_action, "flag");
-	assert_int_equal(s.fcrdns_cache_ttl, 7200);
+	assert_string_equal(s.dns.forward, "192.0.2.53@53 2001:db8::53@5353");
+	assert_string_equal(s.dns.config, "/etc/unbound/rg.conf");
+	assert_string_equal(s.dns.trust_anchor, "/var/lib/unbound/root.key");
+	assert_int_equal(s.dns.timeout, 2);
+	assert_string_equal(s.fcrdns.dynamic_patterns, "/etc/rcptguard/dynamic.txt");
+	assert_string_equal(s.fcrdns.dynamic_action, "flag");
+	assert_int_equal(s.fcrdns.cache_ttl, 7200);
 	assert_int_equal(s.greylist_delay, 60);
 	assert_int_equal(s.greylist_retry_window, 86400);
 	assert_int_equal(s.greylist_pass_ttl, 30 * 86400);
@@ -270,7 +270,7 @@ static void test_all_keys_good(void **state)
 	assert_int_equal(s.greylist_awl_after, 0);
 	assert_string_equal(s.greylist_whitelist, "/etc/rcptguard/greylist-whitelist");
 	assert_string_equal(s.greylist_on_error, "defer");
-	assert_int_equal(s.store_map_size, 1048576);
+	assert_int_equal(s.lmdb.map_size, 1048576);
 	config_free(c);
 }
 
@@ -327,11 +327,11 @@ static void test_durations_ms(void **state)
 	assert_int_equal(v, 2);
 	assert_int_equal(config_parse_duration("1500ms", &v), -1);
 	config_defaults(&s);
-	assert_int_equal(s.redis_timeout, 500);
-	assert_string_equal(s.redis_prefix, "rg:");
+	assert_int_equal(s.redis.timeout, 500);
+	assert_string_equal(s.redis.prefix, "rg:");
 	assert_string_equal(s.store_fallback, "local");
 	assert_int_equal(config_apply_options(&s, "redis_timeout=250ms store_fallback=none", why, sizeof why), RG_FOUND);
-	assert_int_equal(s.redis_timeout, 250);
+	assert_int_equal(s.redis.timeout, 250);
 	assert_string_equal(s.store_fallback, "none");
 	assert_int_equal(config_apply_options(&s, "redis_timeout=1500", why, sizeof why), RG_CONFIG);
 	assert_non_null(strstr(why, "out of range"));
@@ -350,8 +350,8 @@ static void test_booleans(void **state)
 	for (i = 0; i < 7; i++) {
 		snprintf(text, sizeof text, "catchall_check = %s\nldap_starttls = %s\n", no[i], yes[i]);
 		global_of(text, &s);
-		assert_int_equal(s.catchall_check, 0);
-		assert_int_equal(s.ldap_starttls, 1);
+		assert_int_equal(s.callout.catchall_check, 0);
+		assert_int_equal(s.ldap.starttls, 1);
 	}
 	load_bad("catchall_check = maybe\n", "1: key \"catchall_check\": \"maybe\" is not a boolean (yes/no)");
 	load_bad("\nldap_starttls = 2\n", "2: key \"ldap_starttls\": \"2\" is not a boolean (yes/no)");
@@ -438,21 +438,21 @@ static void test_values_and_comments(void **state)
 		  "ldap_filter = \"(cn=#x%s) # kept\"  # dropped\n"
 		  "ldap_base=\"  spaced  \"\n"
 		  "ldap_bind_dn = cn=\"quoted\" inside\n"
-		  "ldap_uri = \"say \\\"hi\\\" \\\\ \\2a\"\n"
+		  "greylist_whitelist = \"say \\\"hi\\\" \\\\ \\2a\"\n"
 		  "\thosts\t=\tmx.example:25\t\n"
 		  "dynamic_patterns = # empty value\n"
 		  "callout_sender = <>\n", &s);
-	assert_string_equal(s.list, "/a#b");
-	assert_string_equal(s.ldap_filter, "(cn=#x%s) # kept");
-	assert_string_equal(s.ldap_base, "  spaced  ");
-	assert_string_equal(s.ldap_bind_dn, "cn=\"quoted\" inside");
-	assert_string_equal(s.ldap_uri, "say \"hi\" \\ \\2a");
-	assert_string_equal(s.hosts, "mx.example:25");
-	assert_string_equal(s.dynamic_patterns, "");
-	assert_string_equal(s.callout_sender, "<>");
+	assert_string_equal(s.list.path, "/a#b");
+	assert_string_equal(s.ldap.filter, "(cn=#x%s) # kept");
+	assert_string_equal(s.ldap.base, "  spaced  ");
+	assert_string_equal(s.ldap.bind_dn, "cn=\"quoted\" inside");
+	assert_string_equal(s.greylist_whitelist, "say \"hi\" \\ \\2a");
+	assert_string_equal(s.callout.hosts, "mx.example:25");
+	assert_string_equal(s.fcrdns.dynamic_patterns, "");
+	assert_string_equal(s.callout.sender, "<>");
 
 	global_of("callout_sender = <postmaster@gw.example>\n", &s);
-	assert_string_equal(s.callout_sender, "<postmaster@gw.example>");
+	assert_string_equal(s.callout.sender, "<postmaster@gw.example>");
 }
 
 static void test_sections(void **state)
@@ -480,35 +480,35 @@ static void test_sections(void **state)
 	assert_null(config_domain_name(c, 4));
 
 	config_for_domain(c, "x.example.org", &s);
-	assert_int_equal(s.port, 2525);
-	assert_string_equal(s.hosts, "global.example");
+	assert_int_equal(s.callout.port, 2525);
+	assert_string_equal(s.callout.hosts, "global.example");
 	config_for_domain(c, "x.y.example.org", &s);
-	assert_int_equal(s.port, 2525);
+	assert_int_equal(s.callout.port, 2525);
 	config_for_domain(c, "b.example.org", &s);
-	assert_int_equal(s.port, 2525);
+	assert_int_equal(s.callout.port, 2525);
 	config_for_domain(c, "x.b.example.org", &s);
-	assert_int_equal(s.port, 2626);
+	assert_int_equal(s.callout.port, 2626);
 	config_for_domain(c, "a.b.example.org", &s);
-	assert_int_equal(s.port, 2727);
+	assert_int_equal(s.callout.port, 2727);
 	assert_true(config_has_source(&s, "list"));
 	assert_false(config_has_source(&s, "callout"));
-	assert_string_equal(s.hosts, "global.example");
+	assert_string_equal(s.callout.hosts, "global.example");
 	config_for_domain(c, "A.B.Example.ORG", &s);
-	assert_int_equal(s.port, 2727);
+	assert_int_equal(s.callout.port, 2727);
 	config_for_domain(c, "z.a.b.example.org", &s);
-	assert_int_equal(s.port, 2626);
+	assert_int_equal(s.callout.port, 2626);
 	config_for_domain(c, "example.org", &s);
-	assert_int_equal(s.port, 25);
+	assert_int_equal(s.callout.port, 25);
 	config_for_domain(c, "notexample.org", &s);
-	assert_int_equal(s.port, 25);
+	assert_int_equal(s.callout.port, 25);
 	config_for_domain(c, "EXAMPLE.com", &s);
-	assert_string_equal(s.hosts, "[2001:db8::25]:2525");
-	assert_int_equal(s.port, 25);
+	assert_string_equal(s.callout.hosts, "[2001:db8::25]:2525");
+	assert_int_equal(s.callout.port, 25);
 	assert_true(config_has_source(&s, "callout"));
 	config_for_domain(c, "x.example.com", &s);
-	assert_string_equal(s.hosts, "global.example");
+	assert_string_equal(s.callout.hosts, "global.example");
 	config_for_domain(c, NULL, &s);
-	assert_int_equal(s.port, 25);
+	assert_int_equal(s.callout.port, 25);
 	config_free(c);
 }
 
@@ -531,14 +531,14 @@ static void test_section_values(void **state)
 	config_free(c);
 	global_of(keys, &b);
 	assert_memory_equal(&a, &b, sizeof a); /* the same bytes as the keys given globally */
-	assert_string_equal(a.list, "/x");
-	assert_string_equal(a.hosts, "");
-	assert_int_equal(a.catchall_check, 0);
+	assert_string_equal(a.list.path, "/x");
+	assert_string_equal(a.callout.hosts, "");
+	assert_int_equal(a.callout.catchall_check, 0);
 	assert_int_equal(a.greylist_awl_after, 0);
 	assert_string_equal(a.sources[0], "ldap");
 	assert_string_equal(a.sources[1], "");
-	assert_string_equal(a.callout_sender, "<a@b.example>");
-	assert_int_equal(a.port, 65535);
+	assert_string_equal(a.callout.sender, "<a@b.example>");
+	assert_int_equal(a.callout.port, 65535);
 	assert_int_equal(a.negative_ttl, 9 * 86400);
 }
 
@@ -575,10 +575,10 @@ static void test_many_sections(void **state)
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof name, "D%zu.Example", i);
 		config_for_domain(c, name, &s);
-		assert_int_equal(s.port, 1000 + i);
+		assert_int_equal(s.callout.port, 1000 + i);
 	}
 	config_for_domain(c, "d3000.example", &s);
-	assert_int_equal(s.port, 25);
+	assert_int_equal(s.callout.port, 25);
 	config_free(c);
 }
 
@@ -627,26 +627,26 @@ static void test_five_thousand_domains(void **state)
 
 	assert_int_equal(config_domain_count(c), n);
 	config_for_domain(c, "c0.example", &s); /* the first */
-	assert_int_equal(s.port, 1000);
-	assert_string_equal(s.hosts, "mx1.c0.example:25 mx2.c0.example");
-	assert_string_equal(s.list, "/etc/rcptguard/lists/c0.txt");
+	assert_int_equal(s.callout.port, 1000);
+	assert_string_equal(s.callout.hosts, "mx1.c0.example:25 mx2.c0.example");
+	assert_string_equal(s.list.path, "/etc/rcptguard/lists/c0.txt");
 	assert_true(config_has_source(&s, "callout"));
 	config_for_domain(c, "C4999.Example", &s); /* the last */
-	assert_int_equal(s.port, 5999);
-	assert_string_equal(s.hosts, "mx1.c4999.example:25 mx2.c4999.example");
-	assert_string_equal(s.list, "/etc/rcptguard/lists/c4999.txt");
+	assert_int_equal(s.callout.port, 5999);
+	assert_string_equal(s.callout.hosts, "mx1.c4999.example:25 mx2.c4999.example");
+	assert_string_equal(s.list.path, "/etc/rcptguard/lists/c4999.txt");
 	assert_string_equal(s.sources[0], "list");
 	assert_string_equal(s.sources[1], "");
 	config_for_domain(c, "mx.a.w2500.example", &s); /* a wildcard */
-	assert_int_equal(s.port, 3500);
-	assert_string_equal(s.hosts, "mx.gw.example");
-	assert_string_equal(s.list, "");
+	assert_int_equal(s.callout.port, 3500);
+	assert_string_equal(s.callout.hosts, "mx.gw.example");
+	assert_string_equal(s.list.path, "");
 	assert_true(config_has_source(&s, "ldap"));
 	config_for_domain(c, "w2500.example", &s); /* "*.w2500.example" does not cover it */
-	assert_int_equal(s.port, 25);
+	assert_int_equal(s.callout.port, 25);
 	config_for_domain(c, "c5000.example", &s);
-	assert_int_equal(s.port, 25);
-	assert_string_equal(s.hosts, "mx.gw.example");
+	assert_int_equal(s.callout.port, 25);
+	assert_string_equal(s.callout.hosts, "mx.gw.example");
 	config_free(c);
 }
 
@@ -712,20 +712,20 @@ static void test_include(void **state)
 	write_file("per-domain/c.inc", "list = /lists/c.txt\n[domain d.example]\nport = 2004\n");
 	assert_int_equal(config_load(main_path, &c, err, sizeof err), RG_FOUND);
 	config_for_domain(c, NULL, &s);
-	assert_int_equal(s.port, 24);
-	assert_string_equal(s.hosts, "from-include.example");
+	assert_int_equal(s.callout.port, 24);
+	assert_string_equal(s.callout.hosts, "from-include.example");
 	assert_int_equal(s.negative_ttl, 3600);
 	config_for_domain(c, "a.example", &s);
-	assert_int_equal(s.port, 2001);
-	assert_string_equal(s.hosts, "from-include.example");
+	assert_int_equal(s.callout.port, 2001);
+	assert_string_equal(s.callout.hosts, "from-include.example");
 	config_for_domain(c, "b.example", &s);
-	assert_int_equal(s.port, 2002);
+	assert_int_equal(s.callout.port, 2002);
 	config_for_domain(c, "c.example", &s);
-	assert_int_equal(s.port, 2003);
-	assert_string_equal(s.list, "/lists/c.txt");
+	assert_int_equal(s.callout.port, 2003);
+	assert_string_equal(s.list.path, "/lists/c.txt");
 	config_for_domain(c, "d.example", &s);
-	assert_int_equal(s.port, 2004);
-	assert_string_equal(s.list, "");
+	assert_int_equal(s.callout.port, 2004);
+	assert_string_equal(s.list.path, "");
 	assert_int_equal(config_domain_count(c), 5);
 	config_free(c);
 
@@ -776,7 +776,7 @@ static void test_include(void **state)
 	bad = write_file("n/0.conf", "include = 1.conf\n");
 	assert_int_equal(config_load(bad, &c, err, sizeof err), RG_FOUND);
 	config_for_domain(c, NULL, &s);
-	assert_int_equal(s.port, 8);
+	assert_int_equal(s.callout.port, 8);
 	config_free(c);
 	write_file("n/8.conf", "include = 9.conf\n");
 	write_file("n/9.conf", "port = 9\n");
@@ -913,10 +913,10 @@ static void test_crlf_and_control_bytes(void **state)
 
 	(void)state;
 	global_of("port = 2525\r\nhosts = mx.example \r\n\r\n# c\r\n[domain a.example]\r\nport = 26\r\n", &s);
-	assert_int_equal(s.port, 2525);
-	assert_string_equal(s.hosts, "mx.example");
+	assert_int_equal(s.callout.port, 2525);
+	assert_string_equal(s.callout.hosts, "mx.example");
 	global_of("port = 2526", &s); /* no final newline */
-	assert_int_equal(s.port, 2526);
+	assert_int_equal(s.callout.port, 2526);
 
 	load_bad_bytes("port = 25\nhosts = a\0b\n", 20, "2: control byte 0x00 in line");
 	load_bad("# c\nhosts = a\x01" "b\n", "2: control byte 0x01 in line");
@@ -928,10 +928,10 @@ static void test_crlf_and_control_bytes(void **state)
 	memset(big, '#', sizeof big);
 	strcpy(big + 4096, "\nport = 27\n");
 	global_of(big, &s);
-	assert_int_equal(s.port, 27);
+	assert_int_equal(s.callout.port, 27);
 	strcpy(big + 4096, "\r\nport = 28\n");
 	global_of(big, &s);
-	assert_int_equal(s.port, 28);
+	assert_int_equal(s.callout.port, 28);
 	memset(big, '#', sizeof big);
 	strcpy(big + 4097, "\n");
 	load_bad(big, "1: line longer than 4096 bytes");
@@ -943,14 +943,15 @@ static void test_overlong_values(void **state)
 	struct settings s;
 
 	(void)state;
-	/* hosts holds 511 bytes: 511 are fine, 512 are an error, never cut. */
+	/* hosts holds 511 bytes: 511 are fine (16 names of 31), 512 are an error, never cut. */
 	strcpy(text, "hosts = ");
 	memset(text + 8, 'h', 511);
+	for (int i = 1; i < 16; i++)
+		text[8 + 32 * i - 1] = ' ';
 	strcpy(text + 8 + 511, "\n");
 	global_of(text, &s);
-	assert_int_equal(strlen(s.hosts), 511);
-	memset(text + 8, 'h', 512);
-	strcpy(text + 8 + 512, "\n");
+	assert_int_equal(strlen(s.callout.hosts), 511);
+	strcpy(text + 8 + 511, "h\n");
 	load_bad(text, "1: key \"hosts\": value too long (512 bytes, at most 511)");
 
 	strcpy(text, "list = /");
@@ -970,7 +971,7 @@ static void test_overlong_values(void **state)
 	memset(text + 17, 'a', 308);
 	strcpy(text + 17 + 308, "@example.org\n");
 	global_of(text, &s);
-	assert_int_equal(strlen(s.callout_sender), 322);
+	assert_int_equal(strlen(s.callout.sender), 322);
 	memset(text + 17, 'a', 309);
 	strcpy(text + 17 + 309, "@example.org\n");
 	load_bad(text, "1: key \"callout_sender\": sender longer than 320 bytes");
@@ -982,7 +983,143 @@ static void test_overlong_values(void **state)
 	opt[606] = '\0';
 	assert_int_equal(config_apply_options(&s, opt, err, sizeof err), RG_CONFIG);
 	assert_string_equal(err, "option \"hosts\": value too long (600 bytes, at most 511)");
-	assert_string_equal(s.hosts, "");
+	assert_string_equal(s.callout.hosts, "");
+}
+
+/* Members own their keys: each member key is read into its member's settings, in the
+ * global part and in sections, given twice is an error, and no two owners share a name. */
+static void test_member_keys(void **state)
+{
+	struct config *c;
+	struct settings s;
+	size_t i, j, a, b;
+	char text[256];
+
+	(void)state;
+	assert_true(config_members_n <= 32);   /* config_apply_options' bit mask of members */
+	for (i = 0; i < config_members_n; i++) {
+		const struct config_keyset *ks = config_members[i].set;
+
+		assert_non_null(ks->owner);
+		assert_true(ks->n > 0);
+		for (a = 0; a < ks->n; a++) {
+			/* Every member key is found, and its own default is a valid value. */
+			snprintf(text, sizeof text, "%s = \"%s\"\n", ks->keys[a].name, ks->keys[a].def);
+			global_of(text, &s);
+			for (j = i; j < config_members_n; j++)
+				for (b = j == i ? a + 1 : 0; b < config_members[j].set->n; b++)
+					if (!strcmp(ks->keys[a].name, config_members[j].set->keys[b].name))
+						fail_msg("key %s owned twice", ks->keys[a].name);
+		}
+	}
+	c = load_ok("ldap_uri = ldap://global.example\n"
+		    "list = /g.list\n"
+		    "dns_timeout = 7s\n"
+		    "[domain a.example]\n"
+		    "ldap_base = dc=a\n"
+		    "list_settle = 1m\n"
+		    "callout_helo = GW.Example\n"
+		    "dynamic_action = flag\n");
+	config_for_domain(c, "a.example", &s);
+	assert_string_equal(s.ldap.uri, "ldap://global.example");
+	assert_string_equal(s.ldap.base, "dc=a");
+	assert_string_equal(s.list.path, "/g.list");
+	assert_int_equal(s.list.settle, 60);
+	assert_string_equal(s.callout.helo, "gw.example");
+	assert_int_equal(s.dns.timeout, 7);
+	assert_string_equal(s.fcrdns.dynamic_action, "flag");
+	config_for_domain(c, "b.example", &s);
+	assert_string_equal(s.ldap.base, "");
+	assert_int_equal(s.list.settle, 10);
+	assert_string_equal(s.fcrdns.dynamic_action, "reject");
+	config_free(c);
+
+	load_bad("ldap_timeout = 2s\nldap_timeout = 3s\n", "2: key \"ldap_timeout\" given twice");
+	load_bad("[domain a.example]\nlist = /a\nlist = /b\n", "3: key \"list\" given twice");
+	load_bad("ldap_url = ldap://x\n", "1: unknown key \"ldap_url\"");
+	load_bad("[domain a.example]\nredis_prefix = x:\n",
+		 "2: key \"redis_prefix\" is global only, not allowed in [domain a.example]");
+	load_bad("[domain a.example]\nstore_map_size = 8\nstore_map_max = 16\n",
+		 "3: key \"store_map_max\" is global only, not allowed in [domain a.example]");
+	load_bad("[domain a.example]\ndns_forwarder = 127.0.0.1\n", "2: unknown key \"dns_forwarder\"");
+	load_bad("ldap_filter = (uid=%u\n", "1: key \"ldap_filter\": unbalanced parentheses: 1 '(' not closed");
+}
+
+/* A member's check() judges its settings as a whole, after the part is read, and its
+ * error names the file and line of the part's last key of that member. */
+static void test_member_checks(void **state)
+{
+	struct config *c;
+	struct settings s;
+	const char *inc;
+
+	(void)state;
+	load_bad("ldap_uri = ldaps://ldap.example\n"
+		 "ldap_base = dc=example\n"
+		 "ldap_starttls = yes\n",
+		 "3: ldap: ldap_starttls = yes with an ldaps:// URI (TLS already: use ldap:// with "
+		 "StartTLS, or ldaps:// without)");
+	load_bad("ldap_uri = ldap://a.example, ldap.example\n",
+		 "1: ldap: ldap_uri \"ldap.example\": not ldap://, ldaps:// or ldapi://");
+	/* A section is judged with the global values it inherits. */
+	load_bad("ldap_uri = ldaps://ldap.example\n"
+		 "[domain a.example]\n"
+		 "ldap_base = dc=a\n"
+		 "[domain b.example]\n"
+		 "ldap_base = dc=b\n"
+		 "ldap_starttls = on\n"
+		 "hosts = mx.b.example\n",
+		 "6: ldap in [domain b.example]: ldap_starttls = yes with an ldaps:// URI (TLS already: use "
+		 "ldap:// with StartTLS, or ldaps:// without)");
+	load_bad("hosts = mx1.example [2001:db8::1 mx2.example\n",
+		 "1: callout: hosts: bad callout host \"[2001:db8::1\"");
+	load_bad("port = 2525\n[domain x.example]\nhosts = mx..example\n",
+		 "3: callout in [domain x.example]: hosts: bad callout host \"mx..example\"");
+	load_bad("dns_forward = 127.0.0.1@53 192.0.2.300\n",
+		 "1: dns: dns_forward \"192.0.2.300\": not IP or IP@PORT");
+	load_bad("dns_forward = 127.0.0.1@0\n", "1: dns: dns_forward \"127.0.0.1@0\": not IP or IP@PORT");
+	/* From an included file: that file's line. */
+	inc = write_file("inc.conf", "# the LDAP part\nldap_uri = ldapx://bad.example\n");
+	c = (struct config *)1;
+	assert_int_equal(config_load(write_file("rg.conf", "include = inc.conf\n"), &c, err, sizeof err), RG_CONFIG);
+	assert_null(c);
+	assert_non_null(strstr(err, inc));
+	assert_string_equal(err + strlen(inc), ":2: ldap: ldap_uri \"ldapx://bad.example\": not ldap://, ldaps:// or "
+			    "ldapi://");
+
+	/* What passes the checks. */
+	c = load_ok("ldap_uri = ldap://a.example ldaps://b.example,ldapi://%2fvar%2frun%2fslapd\n"
+		    "ldap_starttls = no\n"
+		    "hosts = mx1.example:2525, [2001:db8::1]:25 192.0.2.1\n"
+		    "dns_forward = 127.0.0.1@5353 ::1 192.0.2.53\n"
+		    "[domain tls.example]\n"
+		    "ldap_uri = ldap://c.example\n"
+		    "ldap_starttls = yes\n");
+	config_for_domain(c, "tls.example", &s);
+	assert_int_equal(s.ldap.starttls, 1);
+	config_free(c);
+
+	/* Each section is judged with its own values only: b.example does not inherit the
+	 * ldaps:// URI of a.example (checked before it). */
+	c = load_ok("ldap_uri = ldap://global.example\n"
+		    "[domain a.example]\nldap_uri = ldaps://a.example\n"
+		    "[domain b.example]\nldap_starttls = yes\n");
+	config_for_domain(c, "b.example", &s);
+	assert_string_equal(s.ldap.uri, "ldap://global.example");
+	config_free(c);
+
+	/* ACL options are judged the same way, all or nothing. */
+	config_defaults(&s);
+	assert_int_equal(config_apply_options(&s, "ldap_uri=ldaps://x.example ldap_starttls=yes", err, sizeof err),
+			 RG_CONFIG);
+	assert_string_equal(err, "options: ldap: ldap_starttls = yes with an ldaps:// URI (TLS already: use "
+			    "ldap:// with StartTLS, or ldaps:// without)");
+	assert_string_equal(s.ldap.uri, "");
+	assert_int_equal(config_apply_options(&s, "hosts=\"a.example b..example\"", err, sizeof err), RG_CONFIG);
+	assert_string_equal(err, "options: callout: hosts: bad callout host \"b..example\"");
+	assert_int_equal(config_apply_options(&s, "hosts=\"a.example b.example\" ldap_starttls=yes", err, sizeof err),
+			 RG_FOUND);
+	assert_string_equal(s.callout.hosts, "a.example b.example");
 }
 
 static void test_options(void **state)
@@ -997,18 +1134,18 @@ static void test_options(void **state)
 					      "ldap_filter=\"(cn=\\\"x\\\\5c%u\\\")\" catchall_check=no state_dir=/srv/rg "
 					      "negative_ttl=1h30m callout_sender=<> list=\"\"",
 					      err, sizeof err), RG_FOUND);
-	assert_string_equal(s.hosts, "192.0.2.10:2525 [::1]:25");
+	assert_string_equal(s.callout.hosts, "192.0.2.10:2525 [::1]:25");
 	assert_string_equal(s.sources[0], "callout");
 	assert_string_equal(s.sources[1], "list");
 	assert_string_equal(s.sources[2], "");
-	assert_int_equal(s.port, 2525);
+	assert_int_equal(s.callout.port, 2525);
 	assert_string_equal(s.own_domains, "a.example *.b.example");
-	assert_string_equal(s.ldap_filter, "(cn=\"x\\5c%u\")");
-	assert_int_equal(s.catchall_check, 0);
+	assert_string_equal(s.ldap.filter, "(cn=\"x\\5c%u\")");
+	assert_int_equal(s.callout.catchall_check, 0);
 	assert_string_equal(s.state_dir, "/srv/rg");
 	assert_int_equal(s.negative_ttl, 5400);
-	assert_string_equal(s.callout_sender, "<>");
-	assert_string_equal(s.list, "");
+	assert_string_equal(s.callout.sender, "<>");
+	assert_string_equal(s.list.path, "");
 
 	/* Empty and NULL options change nothing. */
 	before = s;
@@ -1048,8 +1185,8 @@ static void test_options(void **state)
 	/* A key given twice: the last one wins (ACLs append per-recipient overrides to global ones). */
 	assert_int_equal(config_apply_options(&s, "config=/x hosts=a port=26 sources=callout,list "
 					      "hosts=\"b c\" port=2626 sources=ldap", err, sizeof err), RG_FOUND);
-	assert_string_equal(s.hosts, "b c");
-	assert_int_equal(s.port, 2626);
+	assert_string_equal(s.callout.hosts, "b c");
+	assert_int_equal(s.callout.port, 2626);
 	assert_string_equal(s.sources[0], "ldap");
 	assert_string_equal(s.sources[1], "");
 	assert_false(config_has_source(&s, "callout"));
@@ -1097,6 +1234,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_include_not_regular, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_values, setup, teardown),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test_setup_teardown(test_member_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_member_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_regular, setup, teardown),
 	};

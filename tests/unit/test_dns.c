@@ -57,7 +57,7 @@ static int setup(void **state)
 	}
 	unlink(pf);
 	config_defaults(&s);
-	snprintf(s.dns_forward, sizeof s.dns_forward, "127.0.0.1@%d", atoi(buf));
+	snprintf(s.dns.forward, sizeof s.dns.forward, "127.0.0.1@%d", atoi(buf));
 	return atoi(buf) > 0 ? 0 : -1;
 }
 

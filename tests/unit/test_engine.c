@@ -84,7 +84,7 @@ static void test_sections_and_base(void **state)
 	snprintf(opts, sizeof opts, " config=%s positive_ttl=1h ", path);
 	assert_int_equal(engine_preload(opts, err, sizeof err), RG_FOUND);
 	assert_int_equal(engine_settings(opts, "plain.example", &g1, err, sizeof err), RG_FOUND);
-	assert_int_equal(g1->port, 2525);
+	assert_int_equal(g1->callout.port, 2525);
 	assert_int_equal(g1->positive_ttl, 3600);
 	assert_int_equal(engine_settings(opts, "other.example", &g2, err, sizeof err), RG_FOUND);
 	assert_ptr_equal(g1, g2);                  /* shared, not copied */
@@ -92,25 +92,25 @@ static void test_sections_and_base(void **state)
 	assert_ptr_equal(g1, g2);
 	assert_int_equal(engine_settings(opts, "SEC.example", &s, err, sizeof err), RG_FOUND);
 	assert_ptr_not_equal(s, g1);
-	assert_int_equal(s->port, 26);
+	assert_int_equal(s->callout.port, 26);
 	assert_int_equal(s->positive_ttl, 3600);   /* options apply to sections too */
 	assert_int_equal(engine_settings(opts, "a.wild.example", &s, err, sizeof err), RG_FOUND);
-	assert_int_equal(s->port, 27);
+	assert_int_equal(s->callout.port, 27);
 	assert_int_equal(engine_settings(opts, "plain.example", &s, err, sizeof err), RG_FOUND);
-	assert_int_equal(s->port, 2525);
+	assert_int_equal(s->callout.port, 2525);
 	/* Other options: their own settings, the section-less domain included. */
 	snprintf(opts, sizeof opts, "config=%s port=99", path);
 	assert_int_equal(engine_settings(opts, "plain.example", &s, err, sizeof err), RG_FOUND);
-	assert_int_equal(s->port, 99);
+	assert_int_equal(s->callout.port, 99);
 	assert_int_equal(s->positive_ttl, 7 * 86400);
 	/* An edit (a new size: config_changed() looks at size and mtime) is read again. */
 	write_text(path, sizeof path, 10, "state_dir = /tmp/x\nport = 2626\n\n");
 	assert_int_equal(engine_preload(opts, err, sizeof err), RG_FOUND);
 	assert_int_equal(engine_settings(opts, "sec.example", &s, err, sizeof err), RG_FOUND);
-	assert_int_equal(s->port, 99);
+	assert_int_equal(s->callout.port, 99);
 	snprintf(opts, sizeof opts, "config=%s", path);
 	assert_int_equal(engine_settings(opts, "sec.example", &s, err, sizeof err), RG_FOUND);
-	assert_int_equal(s->port, 2626);           /* the section is gone */
+	assert_int_equal(s->callout.port, 2626);           /* the section is gone */
 	/* Bad options: an error naming them, also on the shared path. */
 	snprintf(opts, sizeof opts, "config=%s port=0", path);
 	assert_int_equal(engine_settings(opts, "plain.example", &s, err, sizeof err), RG_CONFIG);

@@ -159,8 +159,8 @@ static void test_config_validator(void **state)
 	put(path, "ldap_filter = \"(|(mail=%s)(mailLocalAddress=%s))\"\nldap_tls_cacert = /etc/ssl/ca.pem\n");
 	assert_int_equal(config_load(path, &c, err, sizeof err), RG_FOUND);
 	config_for_domain(c, "x.test", &s);
-	assert_string_equal(s.ldap_filter, "(|(mail=%s)(mailLocalAddress=%s))");
-	assert_string_equal(s.ldap_tls_cacert, "/etc/ssl/ca.pem");
+	assert_string_equal(s.ldap.filter, "(|(mail=%s)(mailLocalAddress=%s))");
+	assert_string_equal(s.ldap.tls_cacert, "/etc/ssl/ca.pem");
 	config_free(c);
 	/* The ACL's options go through the same validator. */
 	assert_int_equal(config_apply_options(&s, "ldap_filter=(uid=%q)", err, sizeof err), RG_CONFIG);
@@ -173,9 +173,9 @@ static void test_config_validator(void **state)
 static void ldap_settings(struct settings *s, const char *uri)
 {
 	config_defaults(s);
-	snprintf(s->ldap_uri, sizeof s->ldap_uri, "%s", uri);
-	snprintf(s->ldap_base, sizeof s->ldap_base, "dc=rcptguard,dc=test");
-	s->ldap_timeout = 2;
+	snprintf(s->ldap.uri, sizeof s->ldap.uri, "%s", uri);
+	snprintf(s->ldap.base, sizeof s->ldap.base, "dc=rcptguard,dc=test");
+	s->ldap.timeout = 2;
 }
 
 /* A loopback port on which nothing listens. */
@@ -216,23 +216,23 @@ static void test_lookup_outcomes(void **state)
 	/* Configured but unusable: RG_CONFIG, logged as a configuration error. */
 	snprintf(uri, sizeof uri, "ldap://127.0.0.1:%d/", dead_port());
 	ldap_settings(&s, uri);
-	s.ldap_base[0] = '\0';
+	s.ldap.base[0] = '\0';
 	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(logged, "configuration error: ldap_uri is set but ldap_base is not"));
 
 	ldap_settings(&s, uri);
-	snprintf(s.ldap_bind_dn, sizeof s.ldap_bind_dn, "cn=reader,dc=rcptguard,dc=test");
+	snprintf(s.ldap.bind_dn, sizeof s.ldap.bind_dn, "cn=reader,dc=rcptguard,dc=test");
 	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(logged, "ldap_bind_password_file is not"));
 
 	assert_non_null(mkdtemp(dir));
-	snprintf(s.ldap_bind_password_file, sizeof s.ldap_bind_password_file, "%s/missing.pw", dir);
+	snprintf(s.ldap.bind_password_file, sizeof s.ldap.bind_password_file, "%s/missing.pw", dir);
 	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(logged, "missing.pw: No such file or directory"));
 
 	snprintf(pw, sizeof pw, "%s/empty.pw", dir);
 	put(pw, "\n");
-	snprintf(s.ldap_bind_password_file, sizeof s.ldap_bind_password_file, "%s", pw);
+	snprintf(s.ldap.bind_password_file, sizeof s.ldap.bind_password_file, "%s", pw);
 	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(logged, "empty.pw: empty"));
 
@@ -243,8 +243,8 @@ static void test_lookup_outcomes(void **state)
 	/* A password is there but the server is not: temporary, never "no such user". */
 	put(pw, "secret\n");
 	ldap_settings(&s, uri);
-	snprintf(s.ldap_bind_dn, sizeof s.ldap_bind_dn, "cn=reader,dc=rcptguard,dc=test");
-	snprintf(s.ldap_bind_password_file, sizeof s.ldap_bind_password_file, "%s", pw);
+	snprintf(s.ldap.bind_dn, sizeof s.ldap.bind_dn, "cn=reader,dc=rcptguard,dc=test");
+	snprintf(s.ldap.bind_password_file, sizeof s.ldap.bind_password_file, "%s", pw);
 	logged[0] = '\0';
 	assert_int_equal(src->lookup(&a, &s, far, &ans, err, sizeof err), RG_TEMPFAIL);
 	assert_non_null(strstr(err, "bind: "));

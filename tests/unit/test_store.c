@@ -42,7 +42,7 @@ static void lmdb_settings(struct settings *s, const char *d, unsigned mib)
 {
 	snprintf(s->store, sizeof s->store, "lmdb");
 	snprintf(s->state_dir, sizeof s->state_dir, "%s", d);
-	s->store_map_size = mib;
+	s->lmdb.map_size = mib;
 }
 
 static char rsrv[64];                   /* the conformance suite's redis-server folder */
@@ -54,9 +54,9 @@ static void redis_member_settings(struct settings *s, const char *d, unsigned mi
 	(void)mib;
 	snprintf(s->store, sizeof s->store, "redis");
 	snprintf(s->state_dir, sizeof s->state_dir, "%s", d);
-	snprintf(s->redis_uri, sizeof s->redis_uri, "unix:%s/r.sock", rsrv);
-	snprintf(s->redis_prefix, sizeof s->redis_prefix, "%s:", strrchr(d, '/') + 1);
-	s->redis_timeout = 2000;
+	snprintf(s->redis.uri, sizeof s->redis.uri, "unix:%s/r.sock", rsrv);
+	snprintf(s->redis.prefix, sizeof s->redis.prefix, "%s:", strrchr(d, '/') + 1);
+	s->redis.timeout = 2000;
 }
 
 static const struct member members[] = {
@@ -502,7 +502,7 @@ static void test_lmdb_map_ceiling(void **state)
 	assert_int_equal(mkdir(sub, 0700), 0);
 	config_defaults(&S);
 	M->settings(&S, sub, 1);
-	S.store_map_max = 2;
+	S.lmdb.map_max = 2;
 	h = store_process(&S, E);
 	assert_non_null(h);
 	memset(val, 'c', sizeof val);
@@ -830,7 +830,7 @@ static void test_lmdb_greylist_sync(void **state)
 	lmdb_clean();
 	config_defaults(&S);
 	M->settings(&S, dir, 4);
-	S.greylist_sync = 1;
+	S.lmdb.greylist_sync = 1;
 	h = store_process(&S, E);
 	assert_non_null(h);
 	assert_int_equal(store_put(h, "g:x", "1", 1, FAR, 0, E), RG_FOUND);
@@ -962,8 +962,8 @@ static void redis_settings(struct settings *s)
 	config_defaults(s);
 	snprintf(s->state_dir, sizeof s->state_dir, "%s", rdir);
 	snprintf(s->store, sizeof s->store, "redis");
-	snprintf(s->redis_uri, sizeof s->redis_uri, "unix:%s/r.sock", rdir);
-	s->redis_timeout = 300;
+	snprintf(s->redis.uri, sizeof s->redis.uri, "unix:%s/r.sock", rdir);
+	s->redis.timeout = 300;
 }
 
 static const struct store_ops *redis_ops(void)
@@ -995,7 +995,7 @@ static void test_redis_prefix_ttl(void **state)
 
 	(void)state;
 	redis_settings(&set);
-	snprintf(set.redis_prefix, sizeof set.redis_prefix, "site1:");
+	snprintf(set.redis.prefix, sizeof set.redis.prefix, "site1:");
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
 	assert_int_equal(ops->put(s, "v:a@example.org", "1 pass", 6, util_now() + 3600, 0, err, sizeof err), RG_FOUND);
 	rcli(out, sizeof out, "GET site1:v:a@example.org");
@@ -1199,7 +1199,7 @@ static void test_redis_role_and_uris(void **state)
 	rpid2 = redis_start(sock2, "--replicaof", "127.0.0.1 1");
 	(void)port;
 	redis_settings(&set);
-	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s/none.sock unix:%s unix:%s/r.sock", rdir, sock2, rdir);
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s/none.sock unix:%s unix:%s/r.sock", rdir, sock2, rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
 	assert_int_equal(ops->info(s, &info, err, sizeof err), RG_FOUND);
 	assert_string_equal(info.role, "master");
@@ -1212,7 +1212,7 @@ static void test_redis_role_and_uris(void **state)
 	/* One URI: no ROLE round trip at connect. A replica there answers reads and refuses
 	 * writes (READONLY), a script too: that is the server failing (unreachable, so store.c
 	 * falls back), never bad data. */
-	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s", sock2);
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s", sock2);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_FOUND);
 	assert_int_equal(ops->get(s, "v:x", val, sizeof val, &vlen, 0, err, sizeof err), RG_NOTFOUND);
 	assert_int_equal(ops->put(s, "v:x", "1", 1, util_now() + 60, 0, err, sizeof err), RG_TEMPFAIL);
@@ -1230,13 +1230,13 @@ static void test_redis_role_and_uris(void **state)
 	assert_string_equal(info.role, "slave");        /* asked by info, not at connect */
 	ops->close(s);
 	/* Only replicas among several: no primary, a temporary failure that says so. */
-	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s unix:%s/none.sock", sock2, rdir);
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s unix:%s/none.sock", sock2, rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_TEMPFAIL);
 	assert_non_null(strstr(err, "not a primary"));
-	snprintf(set.redis_uri, sizeof set.redis_uri, "redis://redis.example:6379/0");
+	snprintf(set.redis.uri, sizeof set.redis.uri, "redis://redis.example:6379/0");
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(err, "IP address"));
-	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s/r.sock http://127.0.0.1/", rdir);
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s/r.sock http://127.0.0.1/", rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(err, "http://127.0.0.1/"));
 	redis_stop(&rpid2);
@@ -1264,7 +1264,7 @@ static void test_redis_auth(void **state)
 	assert_int_equal(ops->unreachable(s), 1);
 	ops->close(s);
 	/* Several URIs: ROLE at connect says it at once, as a config error. */
-	snprintf(set.redis_uri, sizeof set.redis_uri, "unix:%s/r.sock unix:%s/r.sock", rdir, rdir);
+	snprintf(set.redis.uri, sizeof set.redis.uri, "unix:%s/r.sock unix:%s/r.sock", rdir, rdir);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);   /* NOAUTH at ROLE */
 	redis_settings(&set);
 	snprintf(pw, sizeof pw, "%s/pw", rdir);
@@ -1272,7 +1272,7 @@ static void test_redis_auth(void **state)
 	fputs("gw s3cret\n", f);
 	fclose(f);
 	chmod(pw, 0644);
-	snprintf(set.redis_password_file, sizeof set.redis_password_file, "%s", pw);
+	snprintf(set.redis.password_file, sizeof set.redis.password_file, "%s", pw);
 	assert_int_equal(ops->open(&set, &s, err, sizeof err), RG_CONFIG);
 	assert_non_null(strstr(err, pw));
 	assert_non_null(strstr(err, "readable by others"));

@@ -152,7 +152,7 @@ static const struct store_handle *store_at(const char *d, unsigned mib, char *er
 
 	config_defaults(&ss);
 	snprintf(ss.state_dir, sizeof ss.state_dir, "%s", d);
-	ss.store_map_size = mib;
+	ss.lmdb.map_size = mib;
 	return store_process(&ss, err, errlen);
 }
 
