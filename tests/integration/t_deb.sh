@@ -282,8 +282,9 @@ assert_match 'Debian-exim.*rcptguardctl purge' "$(cat /etc/cron.d/rcptguard 2>/d
 gsvc=/lib/systemd/system/rcptguard-greylist-sync.service
 assert_match '^Before=exim4\.service$' "$(cat "$gsvc" 2>/dev/null)" "greylist-sync unit: stopped after Exim (Before=exim4.service)"
 assert_match '^User=Debian-exim$' "$(cat "$gsvc" 2>/dev/null)" "greylist-sync unit runs as Debian-exim"
-assert_status 0 "a greylisting decision as Debian-exim writes greylist.mdb" -- \
-	runuser -u Debian-exim -- /usr/sbin/rcptguardctl greylist 192.0.2.9 sender@deb.example user1@example.org
+assert_match '^result=defer reason=new ' \
+	"$(runuser -u Debian-exim -- /usr/sbin/rcptguardctl greylist 192.0.2.9 sender@deb.example user1@example.org 2>&1)" \
+	"a greylisting decision as Debian-exim (a new triplet) writes greylist.mdb"
 # As an Exim session leaves it: unsynced commits of this boot.
 printf 'dirty %s\n' "$(cat /proc/sys/kernel/random/boot_id)" >/var/lib/rcptguard/greylist.mdb-boot
 chown Debian-exim:Debian-exim /var/lib/rcptguard/greylist.mdb-boot
