@@ -20,6 +20,7 @@
 
 #include "engine.h"
 #include "rglog.h"
+#include "source.h"
 #include "store.h"
 
 #define ENGINE_CONFIGS 4
@@ -189,6 +190,7 @@ int engine_preload(const char *options, char *err, size_t errlen)
 	engine_proc.current = c;
 	if (engine_base_make(c, slot, options, olen, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
+	source_configure(c);     /* what every check sets first: done once, before the fork */
 	/* Why: a shared store's client library is mapped here once and inherited by every
 	 * SMTP process (dlopen is fork-safe; a connection is not, and none is made). */
 	return engine_base.c != NULL ? store_preload(&engine_base.s, err, errlen) : RG_FOUND;

@@ -23,7 +23,6 @@
 #include "fcrdns.h"
 #include "greylist.h"
 #include "rglog.h"
-#include "source.h"
 #include "verify.h"
 
 #define RG_EXPORT __attribute__((visibility("default")))
@@ -198,8 +197,6 @@ int preload(uschar **yield, int argc, uschar *argv[])
 	}
 	if (engine_preload(argc > 0 ? (const char *)argv[0] : NULL, err, sizeof err) != RG_FOUND)
 		rglog(RGLOG_DEBUG, "rcptguard: preload: %.200s", err);
-	else
-		source_configure(engine_current_config());     /* what every check sets first */
 	*yield = string_copy((const uschar *)"");
 	return OK;
 }
