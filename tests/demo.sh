@@ -14,7 +14,7 @@
 #   nsd:           reverse and forward DNS of the 127.0.2.N clients; rcptguard asks it
 #                  only (dns_forward), no DNS query leaves the machine
 #   greylisting:   only for client 127.0.2.3 (every other client is exempt), so that the
-#                  other steps are not deferred; greylist_delay = 2s instead of 5m
+#                  other steps are not deferred; greylist_delay = 4s instead of 5m (2s in the pool step)
 #
 # Then it sends a few messages through the gateway and shows, for each check (recipient
 # callout, cache, catch-all, destination down, sender of an own domain, static list, LDAP,
@@ -235,9 +235,14 @@ own_domains = example.org
 dns_forward = 127.0.0.1@$NSD_PORT
 dns_timeout = 2s
 
-# Greylisting retries pass after 2 seconds (default 5m), so that the demo need not wait.
+# Greylisting retries pass after 4 seconds (default 5m), so that the demo need not wait
+# long; not less: times are whole seconds, and the "too early" retry must stay too early.
 # Only client 127.0.2.3 is greylisted (RCPTGUARD_GREYLIST_EXEMPT_HOSTS in exim.conf).
-greylist_delay = 2s
+greylist_delay = 4s
+
+# A line for answers from the cache too (default no: Exim logs its own refusals), so that
+# the demo can show where each answer came from.
+log_cached = yes
 
 # Where each customer domain's mail server is (callouts go there).
 [domain example.org]
@@ -572,7 +577,7 @@ explain "Real mail servers retry a deferred message; most spam software does not
 	"defers (451) a triplet it has not seen (client's /24, sender, recipient), also a retry" \
 	"that comes too early, and lets a retry after greylist_delay through; the triplet then" \
 	"passes at once for 10 days. Only client 127.0.2.3 (PTR mx2.clients.example) is" \
-	"greylisted here (RCPTGUARD_GREYLIST_EXEMPT_HOSTS), with greylist_delay = 2s (default 5m)." \
+	"greylisted here (RCPTGUARD_GREYLIST_EXEMPT_HOSTS), with greylist_delay = 4s (default 5m)." \
 	"Look for: '<** 451 4.7.1 Greylisting in action...' twice, then 250 after the delay."
 echo "  a) first attempt from 127.0.2.3: sender@client.example -> bob@example.org"
 tb_mark
@@ -581,8 +586,8 @@ assert_eq "451 4.7.1 $MSG_GREY" "$REPLY_RCPT" "first attempt of a new triplet de
 echo "  b) a retry at once, before greylist_delay has passed: deferred again"
 send --local-interface 127.0.2.3 --to bob@example.org --quit-after RCPT
 assert_eq "451 4.7.1 $MSG_GREY" "$REPLY_RCPT" "early retry deferred again (451 4.7.1)"
-echo "  c) (waiting 2 seconds: greylist_delay) a retry after the delay: accepted"
-sleep 2.2
+echo "  c) (waiting 4 seconds: greylist_delay) a retry after the delay: accepted"
+sleep 4.2
 send --local-interface 127.0.2.3 --to bob@example.org --quit-after RCPT
 assert_match '^250 ' "$REPLY_RCPT" "retry after the delay accepted (250)"
 echo "  The gateway's log:"
