@@ -37,7 +37,7 @@ const struct store_script greylist_script = {
 	 * 23 bytes, at most max; kept as %lld prints it */
 	"local function dec(w, max)\n"
 	"  if w == nil or #w > 23 then return nil end\n"
-	"  w = string.gsub(w, '^0+(%d)', '%1')\n"
+	"  if string.byte(w) == 48 then w = string.gsub(w, '^0+(%d)', '%1') end\n"
 	"  if #w > #max or (#w == #max and w > max) then return nil end\n"
 	"  return w\n"
 	"end\n"

@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <nettle/sha1.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,8 +99,9 @@ static const struct store_script cad_script = {
 static const char lua_prelude[] =
 	"local function rg_get(i) local v = redis.pcall('GET', KEYS[i]) "
 	"if type(v) == 'string' then return v end return nil end\n"
+	"local cap\n"
 	"local function rg_put(i, v, e) "
-	"local cap = tonumber(redis.call('TIME')[1]) + 34560000 "      /* REDIS_TTL_MAX_S */
+	"if cap == nil then cap = tonumber(redis.call('TIME')[1]) + 34560000 end "      /* REDIS_TTL_MAX_S */
 	"if e <= 0 or e > cap then e = cap end "
 	"redis.call('SET', KEYS[i], v, 'PXAT', string.format('%.0f', e * 1000)) end\n"
 	"local function rg_del(i) redis.call('DEL', KEYS[i]) end\n";
@@ -131,6 +133,7 @@ struct store {
 	unsigned timeout_ms;
 	int several;                   /* redis_uri lists more than one server: ROLE picks */
 	int connecting;                /* the connect's own commands are running */
+	int64_t tv_ms;                 /* the socket's timeout as last set on c (0: unknown) */
 };
 
 /* Milliseconds left for one step: min(redis_timeout, deadline - now); 0 = none left. */
@@ -228,6 +231,34 @@ static const char *store_redis_unusable(const redisReply *r)
 	return NULL;
 }
 
+/* SIGPIPE blocked around a command; 1 when the quick release may be used. Why not
+ * util_sigpipe_hold() every time: its sigpending()s were two of a decision's six system
+ * calls. When the caller did not block SIGPIPE, none of its own can be pending (it would
+ * have been delivered), and a write that raised one failed with EPIPE; so a command that
+ * succeeded only needs the mask restored. Otherwise util_sigpipe's full rule. */
+static int store_redis_pipe_hold(struct util_sigpipe *g)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	g->was_pending = 0;
+	if (pthread_sigmask(SIG_BLOCK, &set, &g->old) == 0 && !sigismember(&g->old, SIGPIPE))
+		return 1;
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+	util_sigpipe_hold(g);
+	return 0;
+}
+
+/* Undo store_redis_pipe_hold(): discard a SIGPIPE our failed write raised, restore the mask. */
+static void store_redis_pipe_release(struct util_sigpipe *g, int quick, int failed)
+{
+	if (quick && !failed)
+		pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+	else
+		util_sigpipe_release(g);
+}
+
 /* Send n commands in one write and read their n replies into r[] (all NULL on failure).
  * Bounded by the budget; RG_FOUND or RG_TEMPFAIL (down, connection dropped). */
 static int store_redis_run(struct store *s, size_t n, const int *argc, const char *const *argv[],
@@ -237,7 +268,7 @@ static int store_redis_run(struct store *s, size_t n, const int *argc, const cha
 	struct util_sigpipe g;
 	int64_t ms = store_redis_budget(s, deadline);
 	size_t i;
-	int rc = RG_FOUND;
+	int rc = RG_FOUND, quick;
 
 	for (i = 0; i < n; i++)
 		r[i] = NULL;
@@ -250,9 +281,13 @@ static int store_redis_run(struct store *s, size_t n, const int *argc, const cha
 		util_snprintf(err, errlen, "redis %.200s: %s: deadline passed", s->uri, what);
 		return RG_TEMPFAIL;
 	}
-	if (H.set_timeout(s->c, store_redis_tv(ms)) != REDIS_OK)
-		return store_redis_down(s, what, err, errlen);
-	util_sigpipe_hold(&g);
+	/* Why only on a change: two setsockopt()s per command were a tenth of a decision */
+	if (ms != s->tv_ms) {
+		if (H.set_timeout(s->c, store_redis_tv(ms)) != REDIS_OK)
+			return store_redis_down(s, what, err, errlen);
+		s->tv_ms = ms;
+	}
+	quick = store_redis_pipe_hold(&g);
 	s->last_errno = 0;
 	for (i = 0; i < n && rc == RG_FOUND; i++)
 		if (H.append_argv(s->c, argc[i], (const char **)argv[i], argvlen[i]) != REDIS_OK)
@@ -262,7 +297,7 @@ static int store_redis_run(struct store *s, size_t n, const int *argc, const cha
 			s->last_errno = errno;
 			rc = RG_TEMPFAIL;
 		}
-	util_sigpipe_release(&g);
+	store_redis_pipe_release(&g, quick, rc != RG_FOUND);
 	if (rc != RG_FOUND) {
 		for (i = 0; i < n; i++) {
 			if (r[i])
@@ -480,6 +515,7 @@ static int store_redis_connect_one(struct store *s, const char *uri, int64_t dea
 		return RG_TEMPFAIL;
 	}
 	s->c = unixsock ? H.connect_unix(host, store_redis_tv(ms)) : H.connect_tcp(host, port, store_redis_tv(ms));
+	s->tv_ms = 0;
 	if (s->c == NULL || s->c->err) {
 		explicit_bzero(pw, sizeof pw);
 		if (s->c == NULL) {
