@@ -110,12 +110,6 @@ EOF
 	tb_exim_start "$dir/exim.conf" "$dir" "$name Exim" "$FE_PORT"
 	FE_PID=$TB_LAST_PID
 }
-# cost PID: "CHILD_CPU_US CHILD_FAULTS DAEMON_CPU_US DAEMON_FAULTS" an Exim daemon and the
-# connection processes it reaped have used so far (/proc/PID/stat; see run.sh).
-cost() {
-	awk -v hz="$(getconf CLK_TCK)" '{ $0 = substr($0, index($0, ") ") + 2)
-		printf "%d %d %d %d\n", ($14 + $15) * 1e6 / hz, $9, ($12 + $13) * 1e6 / hz, $8 }' "/proc/$1/stat"
-}
 fe plain "" "$TB/rcptguard.conf"
 P_PLAIN=$FE_PORT
 declare -A PID_OF COST0 COST1
@@ -129,7 +123,7 @@ PID_OF[$FE_PORT]=$FE_PID
 fe exim-reverse "  require verify = reverse_host_lookup" "$TB/rcptguard.conf"
 P_EXIM=$FE_PORT
 PID_OF[$FE_PORT]=$FE_PID
-for p in $P_PLAIN $P_NOCACHE $P_CACHE $P_EXIM; do COST0[$p]=$(cost "${PID_OF[$p]}"); done
+for p in $P_PLAIN $P_NOCACHE $P_CACHE $P_EXIM; do COST0[$p]=$(tb_exim_cost "${PID_OF[$p]}"); done
 
 out=$(python3 - "$CONNS" "$P_PLAIN" "$P_NOCACHE" "$P_CACHE" "$P_EXIM" <<'PY'
 import socket, sys, time
@@ -155,8 +149,8 @@ for p in ports:
     print("port=%d p50_us=%d p90_us=%d not220=%d" % (p, t[len(t) // 2], t[len(t) * 9 // 10], bad[p]))
 PY
 )
-for p in $P_PLAIN $P_NOCACHE $P_CACHE $P_EXIM; do COST1[$p]=$(cost "${PID_OF[$p]}"); done
-# per PORT FIELD: exim_cost field FIELD (1-4) per connection of the run (warm-up included).
+for p in $P_PLAIN $P_NOCACHE $P_CACHE $P_EXIM; do COST1[$p]=$(tb_exim_cost "${PID_OF[$p]}"); done
+# per PORT FIELD: tb_exim_cost field FIELD (1-4) per connection of the run (warm-up included).
 per() { awk -v a="${COST0[$1]}" -v b="${COST1[$1]}" -v f="$2" -v n="$((CONNS + 5))" \
 	'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", (y[f] - x[f]) / n }'; }
 m() { printf '%s\n' "$out" | grep "^port=$1 " | tr ' ' '\n' | sed -n "s/^$2=//p"; }

@@ -218,15 +218,6 @@ NULL_PORT=$FRONT_PORT
 NULL_PID=$FRONT_PID
 FRONT_PID=${A_FRONT[0]} FRONT_PORT=${A_FRONT[1]} FRONT_CONF=${A_FRONT[2]} FRONT_LOG=${A_FRONT[3]}
 
-# exim_cost PID: what an Exim daemon and the session processes it reaped have used so far:
-# "CHILD_CPU_US CHILD_FAULTS DAEMON_CPU_US DAEMON_FAULTS" (CPU = user + system, clock ticks
-# turned into µs; faults = minor page faults; /proc/PID/stat fields 14-17, 10, 11). Why
-# these: they count the real Exim processes, and other load on the machine skews CPU time
-# far less than wall-clock time and page-fault counts not at all.
-exim_cost() {
-	awk -v hz="$(getconf CLK_TCK)" '{ $0 = substr($0, index($0, ") ") + 2)
-		printf "%d %d %d %d\n", ($14 + $15) * 1e6 / hz, $9, ($12 + $13) * 1e6 / hz, $8 }' "/proc/$1/stat"
-}
 
 say ""
 say "set-up: one back-end Exim (port $BE_USERS: knows alice, bob, user1..3 at any domain),"
@@ -275,7 +266,7 @@ declare -A SUM_OK SUM_WALL BACKEND_DURING
 SUM_OK=([rg]=0 [ex]=0 [pl]=0 [nl]=0)
 SUM_WALL=([rg]=0 [ex]=0 [pl]=0 [nl]=0)
 BACKEND_DURING=([rg]=0 [ex]=0 [pl]=0 [nl]=0)
-# CPU (µs) the fronts' session processes and daemons used during the rounds (exim_cost).
+# CPU (µs) the fronts' session processes and daemons used during the rounds (tb_exim_cost).
 declare -A SUM_CPU PID_OF_F
 SUM_CPU=([rg]=0 [ex]=0 [pl]=0 [nl]=0)
 PID_OF_F=([rg]=$RG_PID [ex]=$EX_PID [pl]=$PLAIN_PID [nl]=$NULL_PID)
@@ -287,11 +278,11 @@ for r in $(seq 1 "$ROUNDS"); do
 		[ $f = pl ] && port=$PLAIN_PORT
 		[ $f = nl ] && port=$NULL_PORT
 		tb_backend_mark
-		c0=$(exim_cost "${PID_OF_F[$f]}")
+		c0=$(tb_exim_cost "${PID_OF_F[$f]}")
 		out=$(load "$port" -c "$CLIENTS" -t "$SECONDS_PER_ROUND" -n "$RCPTS_PER_SESSION" -f "$TB/hot.txt")
 		rc=$?
 		sleep 0.5     # the last sessions' processes exit and are reaped
-		SUM_CPU[$f]=$(awk -v s="${SUM_CPU[$f]}" -v a="$c0" -v b="$(exim_cost "${PID_OF_F[$f]}")" \
+		SUM_CPU[$f]=$(awk -v s="${SUM_CPU[$f]}" -v a="$c0" -v b="$(tb_exim_cost "${PID_OF_F[$f]}")" \
 			'BEGIN { split(a, x, " "); split(b, y, " "); print s + (y[1] - x[1]) + (y[3] - x[3]) }')
 		BACKEND_DURING[$f]=$((BACKEND_DURING[$f] + $(tb_backend_connections "$BE_USERS")))
 		if [ $rc -ne 0 ]; then
@@ -382,11 +373,11 @@ hr "3b. Whole Exim sessions with one cached RCPT, with and without verification"
 say "   1 client; session: connect, banner, EHLO, MAIL FROM, 1 RCPT TO (cached), RSET, QUIT;"
 say "   300 sessions per front, the four fronts in turn (interleaved); medians."
 declare -A COST0 COST1
-for f in "$PLAIN_PID" "$RG_PID" "$EX_PID" "$NOPRE_PID"; do COST0[$f]=$(exim_cost "$f"); done
+for f in "$PLAIN_PID" "$RG_PID" "$EX_PID" "$NOPRE_PID"; do COST0[$f]=$(tb_exim_cost "$f"); done
 out=$(load "$PLAIN_PORT,$RG_PORT,$EX_PORT,$NOPRE_PORT" -c 1 -s 300 -n 1 -f "$TB/hot.txt")
 [ $? -eq 0 ] || { not ok "single-RCPT sessions through fronts A, B, C"; diag "$out"; }
-for f in "$PLAIN_PID" "$RG_PID" "$EX_PID" "$NOPRE_PID"; do COST1[$f]=$(exim_cost "$f"); done
-# per PID FIELD: the increase of exim_cost's field FIELD (1-4) per session of the run.
+for f in "$PLAIN_PID" "$RG_PID" "$EX_PID" "$NOPRE_PID"; do COST1[$f]=$(tb_exim_cost "$f"); done
+# per PID FIELD: the increase of tb_exim_cost's field FIELD (1-4) per session of the run.
 per() { awk -v a="${COST0[$1]}" -v b="${COST1[$1]}" -v f="$2" -v n="$(sess_n "$1")" \
 	'BEGIN { split(a, x, " "); split(b, y, " "); if (n > 0) printf "%.0f", (y[f] - x[f]) / n; else printf "n/a" }'; }
 sess() { printf '%s\n' "$out" | grep "^port=$1 " | tr ' ' '\n' | sed -n 's/^session_us_p50=//p'; }
