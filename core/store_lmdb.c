@@ -1354,8 +1354,16 @@ static int store_lmdb_check(struct store *s, char *err, size_t errlen)
 	return grc;
 }
 
-/* Close the environments (only in the process that opened them); greylist.mdb is synced
- * and stamped first when due (store_lmdb_grey_sync), so that a reboot keeps it. */
+/*
+ * Close the environments (only in the process that opened them); greylist.mdb is synced
+ * and stamped first when due (store_lmdb_grey_sync), so that a reboot keeps it. Why a full
+ * mdb_env_close even when the process is about to exit (an Exim connection's QUIT): this
+ * close cannot tell an exit from a close followed by another open of the same file in this
+ * process (a config change, the CLI), and an env left open there would share its locks with
+ * the new one; and the reader slot must be freed before the exit, or the next opener takes
+ * this process for one that died in the store and sets off a check. A read-only env costs
+ * five system calls here (two munmap, two close, getpid).
+ */
 static void store_lmdb_close(struct store *s)
 {
 	int j;
