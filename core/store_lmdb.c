@@ -605,11 +605,10 @@ static void store_lmdb_grey_sync(struct store *s, struct store_lmdb_env *e)
 
 static void store_lmdb_grey_migrate(struct store *s);
 
-/* Open greylist.mdb on first use. RG_FOUND or RG_TEMPFAIL. */
+/* Open greylist.mdb on first use (the boot id read then, once). RG_FOUND or RG_TEMPFAIL. */
 static int store_lmdb_grey_open(struct store *s, char *err, size_t errlen)
 {
 	struct store_lmdb_env *e = &s->e[STORE_LMDB_GREY];
-
 	char berr[RG_ERRLEN];
 
 	if (e->env != NULL)
