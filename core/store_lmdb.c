@@ -87,8 +87,8 @@ struct store_lmdb_env {
 	dev_t stamp_dev;               /* the boot stamp last seen saying "dirty" of this boot */
 	ino_t stamp_ino;
 	struct timespec stamp_mtime;
-	char path[RG_PATH_MAX];
-	char stamp[RG_PATH_MAX + 8];   /* path-boot: the boot stamp (greylist.mdb only) */
+	char *path;                    /* in struct store's names[] */
+	char *stamp;                   /* path-boot: the boot stamp (greylist.mdb only, else "") */
 };
 
 struct store {
@@ -100,7 +100,10 @@ struct store {
 	int grey_ready;                /* 1: boot id read, greylist.mdb's flags set */
 	char gkey[2][32];              /* the greylist owner's key prefixes ("g:", "a:") */
 	int grey_fresh;                /* 1: this process found no greylist.mdb and creates it */
-	char dir[RG_PATH_MAX];
+	char *dir;
+	/* The state dir and the paths, sized to the state dir, not RG_PATH_MAX each. Why: every
+	 * connection process writes this struct, and each page of it costs that process a fault. */
+	char names[];
 };
 
 static void store_lmdb_suspect(struct store *s, struct store_lmdb_env *e, const char *why);
@@ -663,20 +666,33 @@ static struct store_lmdb_env *store_lmdb_env_of(struct store *s, const char *key
  * greylist.mdb waits for first use. */
 static int store_lmdb_open(const struct settings *set, struct store **out, char *err, size_t errlen)
 {
-	struct store *s = calloc(1, sizeof *s);
+	size_t dl = strlen(set->state_dir), each = dl + sizeof "/" STORE_LMDB_FILE "/" STORE_LMDB_GREY_FILE "-boot";
 	struct store_lmdb_env *m, *g;
+	struct store *s;
+	char *p;
 
-	if (s == NULL)
+	/* Each file's path must fit RG_PATH_MAX, as the buffers made from it (lock file,
+	 * set-aside names) expect. */
+	if (dl + sizeof "/" STORE_LMDB_FILE > RG_PATH_MAX || dl + sizeof "/" STORE_LMDB_GREY_FILE > RG_PATH_MAX)
+		return util_snprintf(err, errlen, "state_dir too long"), RG_CONFIG;
+	if ((s = calloc(1, sizeof *s + 5 * each)) == NULL)
 		return util_snprintf(err, errlen, "out of memory"), RG_TEMPFAIL;
 	m = &s->e[STORE_LMDB_MAIN];
 	g = &s->e[STORE_LMDB_GREY];
-	if (util_strlcpy(s->dir, set->state_dir, sizeof s->dir) < 0 ||
-	    util_snprintf(m->path, sizeof m->path, "%s/" STORE_LMDB_FILE, set->state_dir) < 0 ||
-	    util_snprintf(g->path, sizeof g->path, "%s/" STORE_LMDB_GREY_FILE, set->state_dir) < 0 ||
-	    util_snprintf(g->stamp, sizeof g->stamp, "%s-boot", g->path) < 0) {
-		free(s);
-		return util_snprintf(err, errlen, "state_dir too long"), RG_CONFIG;
-	}
+	p = s->names;
+	s->dir = p;
+	memcpy(p, set->state_dir, dl);
+	p += each;
+	m->path = p;
+	util_snprintf(m->path, each, "%s/" STORE_LMDB_FILE, set->state_dir);
+	p += each;
+	m->stamp = p;                   /* "": rcptguard.mdb has no boot stamp */
+	p += each;
+	g->path = p;
+	util_snprintf(g->path, each, "%s/" STORE_LMDB_GREY_FILE, set->state_dir);
+	p += each;
+	g->stamp = p;
+	util_snprintf(g->stamp, each, "%s-boot", g->path);
 	/* The owner's own prefixes (a key made of empty parts): nobody else spells them. */
 	if (greylist_key_triplet(s->gkey[0], sizeof s->gkey[0], "", "", "") < 0 ||
 	    greylist_key_awl(s->gkey[1], sizeof s->gkey[1], "") < 0)

@@ -1116,6 +1116,61 @@ static void test_lmdb_no_reader_left(void **state)
 	store_process_close();
 }
 
+/* LMDB: a state_dir whose longest file path (rcptguard.mdb's) just fits RG_PATH_MAX works,
+ * both files and the boot stamp; one byte longer is a clear configuration error. */
+static void test_lmdb_long_state_dir(void **state)
+{
+	char err[RG_ERRLEN], val[16], deep[RG_PATH_MAX + 8], cmd[RG_PATH_MAX + 32];
+	const struct store_handle *h;
+	struct settings *set = calloc(1, sizeof *set);
+	size_t vlen, len;
+
+	(void)state;
+	lmdb_clean();
+	assert_non_null(set);
+	snprintf(deep, sizeof deep, "%s", dir);
+	/* dir/ddd.../ddd...: components of at most 200 bytes, the whole RG_PATH_MAX - 15 long. */
+	while ((len = strlen(deep)) < RG_PATH_MAX - 15) {
+		size_t n = RG_PATH_MAX - 15 - len - 1;
+
+		if (n > 200)
+			n = 200;
+		if (n == 0)
+			n = 1;
+		strcat(deep, "/");
+		memset(deep + len + 1, 'd', n);
+		deep[len + 1 + n] = '\0';
+		assert_int_equal(mkdir(deep, 0700), 0);
+	}
+	assert_int_equal(strlen(deep) + strlen("/rcptguard.mdb"), RG_PATH_MAX - 1);
+	config_defaults(set);
+	M->settings(set, deep, 4);
+	h = store_process(set, E);
+	if (h == NULL)
+		fail_msg("open with a state_dir of %zu bytes: %s", strlen(deep), err);
+	assert_int_equal(store_put(h, "v:long@x.test", "1", 1, FAR, 0, E), RG_FOUND);
+	assert_int_equal(store_put(h, "g:long", "1", 1, FAR, 0, E), RG_FOUND);
+	assert_int_equal(store_get(h, "v:long@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	assert_int_equal(store_get(h, "g:long", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	store_process_close();
+	len = strlen(deep);
+	strcat(deep, "/greylist.mdb-boot");
+	assert_int_equal(access(deep, R_OK), 0);
+	strcpy(deep + len, "/rcptguard.mdb");
+	assert_int_equal(access(deep, R_OK), 0);
+	deep[len] = '\0';
+	strcat(deep, "e");
+	assert_int_equal(mkdir(deep, 0700), 0);
+	config_defaults(set);
+	M->settings(set, deep, 4);
+	err[0] = '\0';
+	assert_null(store_process(set, E));
+	assert_non_null(strstr(err, "state_dir too long"));
+	snprintf(cmd, sizeof cmd, "rm -rf %s/dd*", dir);
+	assert_int_equal(system(cmd), 0);
+	free(set);
+}
+
 /* A member name that is not in the registry: a clear error, no store. */
 static void test_unknown_member(void **state)
 {
@@ -1661,6 +1716,7 @@ int main(void)
 		cmocka_unit_test(test_lmdb_read_no_file),
 		cmocka_unit_test(test_lmdb_read_while_grown),
 		cmocka_unit_test(test_lmdb_no_reader_left),
+		cmocka_unit_test(test_lmdb_long_state_dir),
 		cmocka_unit_test(test_unknown_member),
 	};
 	int failed = 0;
