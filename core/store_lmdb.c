@@ -31,6 +31,16 @@
  * Processes killed while reading leave reader slots that pin old pages; every open
  * clears them (mdb_reader_check), so the file stays bounded. A file that is not a valid
  * LMDB is set aside (renamed *.damaged-TIME) and recreated: the store is rebuildable.
+ *
+ * rcptguard.mdb is opened read-only (MDB_RDONLY) and reopened read-write before this
+ * process's first write (store_lmdb_writable). Why: most Exim connection processes only
+ * read a cached verdict, and a read-write environment costs each of them LMDB's write-side
+ * buffers (3 MiB of free and dirty page lists, mmap'd and unmapped again by malloc, a page
+ * buffer, a write transaction) and a second descriptor of the file (O_DSYNC). A file that
+ * cannot be opened read-only (missing, empty, damaged) takes the read-write way at once.
+ * greylist.mdb is always opened read-write: greylisting writes at nearly every decision
+ * (a new triplet, a pass, an auto-whitelist renewal), so a read-only open would only add
+ * a close and a second open. The boot id is read when greylist.mdb is first opened.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,14 +80,15 @@ struct store_lmdb_env {
 	MDB_env *env;                  /* NULL: not open (greylist.mdb until first used) */
 	MDB_dbi dbi;
 	MDB_txn *rtxn;                 /* reset between reads, renewed: cheaper than begin */
-	unsigned flags;                /* mdb_env_open flags */
+	unsigned flags;                /* mdb_env_open flags (read-write) */
+	int rdonly;                    /* 1: opened MDB_RDONLY; the first write reopens it */
 	int unsynced;                  /* 1: MDB_NOSYNC, guarded by the boot stamp */
 	int dead_readers;              /* stale reader slots cleared at open */
 	dev_t stamp_dev;               /* the boot stamp last seen saying "dirty" of this boot */
 	ino_t stamp_ino;
 	struct timespec stamp_mtime;
-	char path[RG_PATH_MAX];
-	char stamp[RG_PATH_MAX + 8];   /* path-boot: the boot stamp (greylist.mdb only) */
+	char *path;                    /* in struct store's names[] */
+	char *stamp;                   /* path-boot: the boot stamp (greylist.mdb only, else "") */
 };
 
 struct store {
@@ -85,9 +96,14 @@ struct store {
 	size_t map_max;                /* bytes: the map never grows past this (store_map_max) */
 	unsigned map_mib, map_max_mib;
 	char boot[STORE_LMDB_BOOT_ID_MAX]; /* the running kernel's boot id ("" unknown) */
+	int grey_sync;                 /* greylist_sync */
+	int grey_ready;                /* 1: boot id read, greylist.mdb's flags set */
 	char gkey[2][32];              /* the greylist owner's key prefixes ("g:", "a:") */
 	int grey_fresh;                /* 1: this process found no greylist.mdb and creates it */
-	char dir[RG_PATH_MAX];
+	char *dir;
+	/* The state dir and the paths, sized to the state dir, not RG_PATH_MAX each. Why: every
+	 * connection process writes this struct, and each page of it costs that process a fault. */
+	char names[];
 };
 
 static void store_lmdb_suspect(struct store *s, struct store_lmdb_env *e, const char *why);
@@ -176,20 +192,21 @@ static void store_lmdb_set_aside(const char *dir, const char *path, ino_t bad_in
 	close(fd);
 }
 
-/* Create the environment and open the file once. */
-static int store_lmdb_try(struct store *s, struct store_lmdb_env *e, int *rc_out)
+/* Create the environment and open the file once (ro: MDB_RDONLY). */
+static int store_lmdb_try(struct store *s, struct store_lmdb_env *e, int ro, int *rc_out)
 {
 	MDB_txn *txn;
 	int rc;
 
 	e->dead_readers = 0;
+	e->rdonly = ro;
 	if ((rc = mdb_env_create(&e->env)) != 0)
 		return *rc_out = rc, -1;
 	mdb_env_set_maxreaders(e->env, STORE_LMDB_MAXREADERS);
 	mdb_env_set_mapsize(e->env, (size_t)s->map_mib << 20);
 	/* MDB_NOTLS: reader slots follow the transaction, not the thread (Exim is single
 	 * threaded, and it keeps the slot usable across our reset/renew). */
-	rc = mdb_env_open(e->env, e->path, e->flags, 0660);
+	rc = mdb_env_open(e->env, e->path, e->flags | (ro ? MDB_RDONLY : 0), 0660);
 	if (rc == 0) {
 		mdb_reader_check(e->env, &e->dead_readers);
 		if (e->dead_readers > 0)
@@ -411,28 +428,60 @@ static void store_lmdb_suspect(struct store *s, struct store_lmdb_env *e, const 
 	}
 }
 
-/* Open env (creating the file if needed); a file that is not a valid LMDB is set aside
- * and recreated. RG_FOUND or RG_TEMPFAIL. */
-static int store_lmdb_env_open(struct store *s, struct store_lmdb_env *e, char *err, size_t errlen)
+/* Open env (creating the file if needed), read-only when ro and the file allows it; a
+ * file that is not a valid LMDB is set aside and recreated. 0, or the LMDB error (err). */
+static int store_lmdb_env_open(struct store *s, struct store_lmdb_env *e, int ro, char *err, size_t errlen)
 {
 	struct stat st;
 	int rc = 0;
 
-	if (store_lmdb_try(s, e, &rc) < 0) {
+	/* Why whatever fails read-only goes the read-write way, as every open did before: a
+	 * missing or empty file is created there, a damaged one set aside, and the error of
+	 * that open (a version mismatch, a permission) is the one to report. */
+	if (ro && store_lmdb_try(s, e, 1, &rc) == 0)
+		goto opened;
+	if (store_lmdb_try(s, e, 0, &rc) < 0) {
 		/* Not on MDB_VERSION_MISMATCH: during an LMDB upgrade that is a healthy file
 		 * still used by processes of the old version; it is run uncached instead. */
 		if ((rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PANIC) && stat(e->path, &st) == 0) {
 			store_lmdb_set_aside(s->dir, e->path, st.st_ino);
-			if (store_lmdb_try(s, e, &rc) == 0)
+			if (store_lmdb_try(s, e, 0, &rc) == 0)
 				goto opened;
 		}
-		return util_snprintf(err, errlen, "%s: %s", e->path, mdb_strerror(rc)), RG_TEMPFAIL;
+		util_snprintf(err, errlen, "%s: %s", e->path, mdb_strerror(rc));
+		return rc;
 	}
 opened:
+	/* Also read-only: the open may have created the lock file. */
 	store_lmdb_chown(s->dir, e->path);
 	if (e->dead_readers > 0)
 		store_lmdb_suspect(s, e, "a process died reading it");
-	return RG_FOUND;
+	return 0;
+}
+
+/*
+ * Before the first write through a read-only env: close it and open it read-write. Why
+ * close first: LMDB forbids two environments on one file in one process (the second
+ * open would take the first's locks for its own, and closing either drops both). Nothing
+ * of the old map is in use: values are copied out and read transactions end before any
+ * write begins. When the file cannot be opened read-write, it is opened read-only again,
+ * so that reads go on. 0, or the LMDB error of the read-write open.
+ */
+static int store_lmdb_writable(struct store *s, struct store_lmdb_env *e)
+{
+	char err[RG_ERRLEN];
+	int rc, orc = 0;
+
+	if (e->env == NULL || !e->rdonly)
+		return 0;
+	if (e->rtxn != NULL)
+		mdb_txn_abort(e->rtxn);         /* frees this process's reader slot */
+	e->rtxn = NULL;
+	mdb_env_close(e->env);
+	e->env = NULL;
+	if ((rc = store_lmdb_env_open(s, e, 0, err, sizeof err)) != 0 && store_lmdb_try(s, e, 1, &orc) < 0)
+		rglog(RGLOG_ERROR, "rcptguard: store %s: cannot reopen: %s", e->path, mdb_strerror(orc));
+	return rc;
 }
 
 /*
@@ -559,16 +608,27 @@ static void store_lmdb_grey_sync(struct store *s, struct store_lmdb_env *e)
 
 static void store_lmdb_grey_migrate(struct store *s);
 
-/* Open greylist.mdb on first use. RG_FOUND or RG_TEMPFAIL. */
+/* Open greylist.mdb on first use (the boot id read then, once). RG_FOUND or RG_TEMPFAIL. */
 static int store_lmdb_grey_open(struct store *s, char *err, size_t errlen)
 {
 	struct store_lmdb_env *e = &s->e[STORE_LMDB_GREY];
+	char berr[RG_ERRLEN];
 
 	if (e->env != NULL)
 		return RG_FOUND;
+	if (!s->grey_ready) {
+		if (store_lmdb_boot_id(s->boot, sizeof s->boot, berr, sizeof berr) < 0)
+			/* Why synced then: without a boot id, a torn file could not be told apart. */
+			rglog(RGLOG_DEBUG, "rcptguard: store: %s: greylist.mdb is synced at each commit", berr);
+		else if (!s->grey_sync) {
+			e->flags = MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS;
+			e->unsynced = 1;
+		}
+		s->grey_ready = 1;
+	}
 	s->grey_fresh = 0;
 	if (store_lmdb_grey_boot(s, e, err, errlen) != RG_FOUND ||
-	    store_lmdb_env_open(s, e, err, errlen) != RG_FOUND)
+	    store_lmdb_env_open(s, e, 0, err, errlen) != 0)
 		return RG_TEMPFAIL;
 	if (s->grey_fresh)
 		store_lmdb_grey_migrate(s);
@@ -602,24 +662,37 @@ static struct store_lmdb_env *store_lmdb_env_of(struct store *s, const char *key
 	return store_lmdb_grey_open(s, err, errlen) == RG_FOUND ? &s->e[STORE_LMDB_GREY] : NULL;
 }
 
-/* Open (creating if needed) state_dir/rcptguard.mdb; greylist.mdb waits for first use. */
+/* Open (creating if needed) state_dir/rcptguard.mdb, read-only until the first write;
+ * greylist.mdb waits for first use. */
 static int store_lmdb_open(const struct settings *set, struct store **out, char *err, size_t errlen)
 {
-	struct store *s = calloc(1, sizeof *s);
+	size_t dl = strlen(set->state_dir), each = dl + sizeof "/" STORE_LMDB_FILE "/" STORE_LMDB_GREY_FILE "-boot";
 	struct store_lmdb_env *m, *g;
-	char berr[RG_ERRLEN];
+	struct store *s;
+	char *p;
 
-	if (s == NULL)
+	/* Each file's path must fit RG_PATH_MAX, as the buffers made from it (lock file,
+	 * set-aside names) expect. */
+	if (dl + sizeof "/" STORE_LMDB_FILE > RG_PATH_MAX || dl + sizeof "/" STORE_LMDB_GREY_FILE > RG_PATH_MAX)
+		return util_snprintf(err, errlen, "state_dir too long"), RG_CONFIG;
+	if ((s = calloc(1, sizeof *s + 5 * each)) == NULL)
 		return util_snprintf(err, errlen, "out of memory"), RG_TEMPFAIL;
 	m = &s->e[STORE_LMDB_MAIN];
 	g = &s->e[STORE_LMDB_GREY];
-	if (util_strlcpy(s->dir, set->state_dir, sizeof s->dir) < 0 ||
-	    util_snprintf(m->path, sizeof m->path, "%s/" STORE_LMDB_FILE, set->state_dir) < 0 ||
-	    util_snprintf(g->path, sizeof g->path, "%s/" STORE_LMDB_GREY_FILE, set->state_dir) < 0 ||
-	    util_snprintf(g->stamp, sizeof g->stamp, "%s-boot", g->path) < 0) {
-		free(s);
-		return util_snprintf(err, errlen, "state_dir too long"), RG_CONFIG;
-	}
+	p = s->names;
+	s->dir = p;
+	memcpy(p, set->state_dir, dl);
+	p += each;
+	m->path = p;
+	util_snprintf(m->path, each, "%s/" STORE_LMDB_FILE, set->state_dir);
+	p += each;
+	m->stamp = p;                   /* "": rcptguard.mdb has no boot stamp */
+	p += each;
+	g->path = p;
+	util_snprintf(g->path, each, "%s/" STORE_LMDB_GREY_FILE, set->state_dir);
+	p += each;
+	g->stamp = p;
+	util_snprintf(g->stamp, each, "%s-boot", g->path);
 	/* The owner's own prefixes (a key made of empty parts): nobody else spells them. */
 	if (greylist_key_triplet(s->gkey[0], sizeof s->gkey[0], "", "", "") < 0 ||
 	    greylist_key_awl(s->gkey[1], sizeof s->gkey[1], "") < 0)
@@ -631,14 +704,8 @@ static int store_lmdb_open(const struct settings *set, struct store **out, char 
 	s->map_max = (size_t)s->map_max_mib << 20;
 	m->flags = MDB_NOSUBDIR | MDB_NOMETASYNC | MDB_NOTLS;
 	g->flags = MDB_NOSUBDIR | MDB_NOMETASYNC | MDB_NOTLS;
-	if (store_lmdb_boot_id(s->boot, sizeof s->boot, berr, sizeof berr) < 0)
-		/* Why synced then: without a boot id, a torn file could not be told apart. */
-		rglog(RGLOG_DEBUG, "rcptguard: store: %s: greylist.mdb is synced at each commit", berr);
-	else if (!set->lmdb.greylist_sync) {
-		g->flags = MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS;
-		g->unsynced = 1;
-	}
-	if (store_lmdb_env_open(s, m, err, errlen) != RG_FOUND) {
+	s->grey_sync = set->lmdb.greylist_sync;
+	if (store_lmdb_env_open(s, m, 1, err, errlen) != 0) {
 		free(s);
 		return RG_TEMPFAIL;
 	}
@@ -706,12 +773,15 @@ static int store_lmdb_get(struct store *s, const char *key, char *val, size_t va
 	return rc == 0 ? RG_FOUND : store_lmdb_fail(s, e, "get", rc, err, errlen);
 }
 
-/* Begin a write transaction, following a map grown by another process; in an unsynced
- * env, with the boot stamp saying "dirty" before anything can be committed. */
+/* Begin a write transaction (a read-only env reopened read-write first), following a map
+ * grown by another process; in an unsynced env, with the boot stamp saying "dirty" before
+ * anything can be committed. */
 static int store_lmdb_write_begin(struct store *s, struct store_lmdb_env *e, MDB_txn **txn)
 {
-	int rc = e->env == NULL ? EINVAL : mdb_txn_begin(e->env, NULL, 0, txn);
+	int rc = store_lmdb_writable(s, e);
 
+	if (rc == 0)
+		rc = e->env == NULL ? EINVAL : mdb_txn_begin(e->env, NULL, 0, txn);
 	if (rc == MDB_MAP_RESIZED) {
 		mdb_env_set_mapsize(e->env, 0);
 		rc = mdb_txn_begin(e->env, NULL, 0, txn);
@@ -1273,7 +1343,7 @@ static int store_lmdb_check_env(struct store *s, struct store_lmdb_env *e, char 
 	e->rtxn = NULL;
 	mdb_env_close(e->env);
 	e->env = NULL;
-	if (store_lmdb_try(s, e, &orc) < 0) {
+	if (store_lmdb_try(s, e, 0, &orc) < 0) {
 		/* Why not leave env NULL: every later op would crash; reopen or fail loudly. */
 		rglog(RGLOG_ERROR, "rcptguard: store %s: cannot recreate: %s", e->path, mdb_strerror(orc));
 		return RG_NOTFOUND;
@@ -1299,8 +1369,16 @@ static int store_lmdb_check(struct store *s, char *err, size_t errlen)
 	return grc;
 }
 
-/* Close the environments (only in the process that opened them); greylist.mdb is synced
- * and stamped first when due (store_lmdb_grey_sync), so that a reboot keeps it. */
+/*
+ * Close the environments (only in the process that opened them); greylist.mdb is synced
+ * and stamped first when due (store_lmdb_grey_sync), so that a reboot keeps it. Why a full
+ * mdb_env_close even when the process is about to exit (an Exim connection's QUIT): this
+ * close cannot tell an exit from a close followed by another open of the same file in this
+ * process (a config change, the CLI), and an env left open there would share its locks with
+ * the new one; and the reader slot must be freed before the exit, or the next opener takes
+ * this process for one that died in the store and sets off a check. A read-only env costs
+ * five system calls here (two munmap, two close, getpid).
+ */
 static void store_lmdb_close(struct store *s)
 {
 	int j;

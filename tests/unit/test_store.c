@@ -840,6 +840,337 @@ static void test_lmdb_greylist_sync(void **state)
 	store_process_close();
 }
 
+/* Write records into dir/rcptguard.mdb with LMDB itself (as another process would have). */
+static void lmdb_seed(const char *const kv[][2], size_t n)
+{
+	char path[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	size_t i;
+
+	snprintf(path, sizeof path, "%s/rcptguard.mdb", dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxreaders(env, 1024), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	for (i = 0; i < n; i++) {
+		k.mv_size = strlen(kv[i][0]);
+		k.mv_data = (void *)kv[i][0];
+		v.mv_size = strlen(kv[i][1]);
+		v.mv_data = (void *)kv[i][1];
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* iterate callback that writes a record of its own per visit (r:KEY), from inside the walk. */
+static int copy_cb(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	const struct store_handle *h = arg;
+	char err[RG_ERRLEN], key[64];
+
+	snprintf(key, sizeof key, "r:%.*s", (int)kl, k);
+	return store_put(h, key, v, vl, FAR, 0, E) != RG_FOUND;
+}
+
+/* LMDB: a process that has only read rcptguard.mdb (a cached verdict) and then writes, by
+ * each way there is to write (put, update, del, delete_if, a put from inside a walk): the
+ * write lands, this process reads it back at once, the walk goes on where it was, and the
+ * records are in the file for every other process. */
+static void test_lmdb_read_then_write(void **state)
+{
+	static const char *const seed[][2] = { { "v:a@x.test", "1 pass" }, { "v:b@x.test", "1 fail" },
+					       { "v:c@x.test", "1 pass" }, { "w:1", "one" }, { "w:2", "two" },
+					       { "w:3", "three" } };
+	char err[RG_ERRLEN], val[64];
+	const struct store_handle *h;
+	size_t vlen, d, n;
+	int op;
+
+	(void)state;
+	lmdb_clean();
+	lmdb_seed(seed, sizeof seed / sizeof seed[0]);
+	for (op = 0; op < 5; op++) {
+		store_process_close();
+		h = open_store(4);
+		assert_int_equal(store_get(h, "v:a@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+		assert_string_equal(val, "1 pass");
+		assert_int_equal(store_get(h, "v:none@x.test", val, sizeof val, &vlen, 0, E), RG_NOTFOUND);
+		switch (op) {
+		case 0:
+			assert_int_equal(store_put(h, "v:new@x.test", "1 pass new", 10, FAR, 0, E), RG_FOUND);
+			assert_int_equal(store_get(h, "v:new@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+			assert_string_equal(val, "1 pass new");
+			break;
+		case 1:
+			assert_int_equal(store_update(h, "u:n", incr_fn, NULL, 0, E), RG_FOUND);
+			assert_int_equal(store_get(h, "u:n", val, sizeof val, &vlen, 0, E), RG_FOUND);
+			assert_string_equal(val, "1");
+			break;
+		case 2:
+			assert_int_equal(store_del(h, "v:b@x.test", 0, E), RG_FOUND);
+			assert_int_equal(store_get(h, "v:b@x.test", val, sizeof val, &vlen, 0, E), RG_NOTFOUND);
+			break;
+		case 3:
+			assert_int_equal(store_delete_if(h, "v:c", all_pred, NULL, &d, 0, E), RG_FOUND);
+			assert_int_equal(d, 1);
+			assert_int_equal(store_get(h, "v:c@x.test", val, sizeof val, &vlen, 0, E), RG_NOTFOUND);
+			break;
+		case 4:
+			assert_int_equal(store_iterate(h, "w:", copy_cb, (void *)h, 0, E), RG_FOUND);
+			n = 0;
+			assert_int_equal(store_iterate(h, "r:w:", count_cb, &n, 0, E), RG_FOUND);
+			assert_int_equal(n, 3);
+			assert_int_equal(store_get(h, "r:w:3", val, sizeof val, &vlen, 0, E), RG_FOUND);
+			assert_string_equal(val, "three");
+			break;
+		}
+		/* Reads go on after the write, records of before included. */
+		assert_int_equal(store_get(h, "v:a@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	}
+	store_process_close();
+	/* v:a v:new u:n w:1-3 r:w:1-3 */
+	assert_int_equal(lmdb_entries("rcptguard.mdb"), 9);
+}
+
+/* LMDB: the first open by a process that only reads, of a store file that does not exist
+ * yet, or is empty (created, never written): the file is created, a read is a miss, a
+ * write lands. */
+static void test_lmdb_read_no_file(void **state)
+{
+	char err[RG_ERRLEN], val[64], path[128];
+	const struct store_handle *h;
+	struct store_info info;
+	struct stat st;
+	size_t vlen;
+	int fd, round;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/rcptguard.mdb", dir);
+	for (round = 0; round < 2; round++) {
+		lmdb_clean();
+		if (round == 1) {
+			fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			assert_true(fd >= 0);
+			close(fd);
+		}
+		h = open_store(4);
+		assert_int_equal(stat(path, &st), 0);
+		assert_true(st.st_size > 0);
+		assert_int_equal(store_get(h, "v:a@x.test", val, sizeof val, &vlen, 0, E), RG_NOTFOUND);
+		assert_int_equal(store_info(h, &info, E), RG_FOUND);
+		assert_int_equal(info.keys, 0);
+		assert_int_equal(store_put(h, "v:a@x.test", "1 pass", 6, FAR, 0, E), RG_FOUND);
+		assert_int_equal(store_get(h, "v:a@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+		store_process_close();
+		assert_int_equal(lmdb_entries("rcptguard.mdb"), 1);
+		assert_int_equal(files_named("rcptguard.mdb.damaged-"), 0);
+	}
+}
+
+/* LMDB: a process that has read with a small map while another process grows the file far
+ * past it reads the new records (its map follows), and then writes. */
+static void test_lmdb_read_while_grown(void **state)
+{
+	char err[RG_ERRLEN], val[600], back[700], key[32];
+	const struct store_handle *h;
+	size_t vlen;
+	pid_t pid;
+	int status, i;
+
+	(void)state;
+	lmdb_clean();
+	h = open_store(1);
+	assert_int_equal(store_put(h, "m:seed", "s", 1, FAR, 0, E), RG_FOUND);
+	store_process_close();
+	h = open_store(1);                          /* 1 MiB map, read-only so far */
+	assert_int_equal(store_get(h, "m:seed", back, sizeof back, &vlen, 0, E), RG_FOUND);
+	assert_int_equal(store_get(h, "m:007999", back, sizeof back, &vlen, 0, E), RG_NOTFOUND);
+	pid = fork();
+	if (pid == 0) {
+		const struct store_handle *c = store_process(&S, E);
+
+		memset(val, 'g', sizeof val);
+		for (i = 0; c != NULL && i < 8000; i++) {    /* ~5 MiB */
+			snprintf(key, sizeof key, "m:%06d", i);
+			if (store_put(c, key, val, sizeof val, FAR, 0, E) != RG_FOUND) {
+				fprintf(stderr, "child: put %d: %s\n", i, err);
+				_exit(1);
+			}
+		}
+		store_process_close();
+		_exit(c == NULL);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	if (store_get(h, "m:007999", back, sizeof back, &vlen, 0, E) != RG_FOUND)
+		fail_msg("read after another process grew the map: %s", err);
+	assert_int_equal(vlen, 600);
+	assert_int_equal(back[599], 'g');
+	assert_int_equal(store_put(h, "m:after", "a", 1, FAR, 0, E), RG_FOUND);
+	assert_int_equal(store_get(h, "m:after", back, sizeof back, &vlen, 0, E), RG_FOUND);
+	assert_int_equal(store_get(h, "m:000000", back, sizeof back, &vlen, 0, E), RG_FOUND);
+	store_process_close();
+	assert_int_equal(lmdb_entries("rcptguard.mdb"), 8002);
+}
+
+/* mdb_reader_list callback: count the reader slots of the pid in arg ("pid thread txnid"). */
+static int slot_of_cb(const char *line, void *arg)
+{
+	long *want = arg;
+
+	if (strtol(line, NULL, 10) == want[0])
+		want[1]++;
+	return 0;
+}
+
+/* In a child (another process, as mdb_stat -r would be): the reader slots of pid in
+ * dir/rcptguard.mdb, and the dead ones, as exit status slots * 16 + dead (255 on error). */
+static int lmdb_slots(pid_t pid, int *dead)
+{
+	char path[128];
+	pid_t c;
+	int status;
+
+	snprintf(path, sizeof path, "%s/rcptguard.mdb", dir);
+	if ((c = fork()) == 0) {
+		MDB_env *env;
+		long want[2] = { (long)pid, 0 };
+		int d = 0;
+
+		if (mdb_env_create(&env) != 0 || mdb_env_set_maxreaders(env, 1024) != 0 ||
+		    mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS, 0) != 0)
+			_exit(255);
+		mdb_reader_list(env, slot_of_cb, want);
+		mdb_reader_check(env, &d);
+		mdb_env_close(env);
+		_exit((int)(want[1] * 16 + d));
+	}
+	if (c < 0 || waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status) == 255)
+		fail_msg("cannot list the reader slots of %s", path);
+	*dead = WEXITSTATUS(status) % 16;
+	return WEXITSTATUS(status) / 16;
+}
+
+/* LMDB: a process that read (a connection with a cached verdict), and one that read then
+ * wrote, leave no reader slot behind when they close the store and end: a slot left
+ * behind reads as a process that died in the store (the next opener clears it and sets
+ * off a check of the file). This process holds the file open meanwhile, as a busy
+ * gateway's other connections do (else the next opener would reset the reader table and
+ * hide a slot left behind). */
+static void test_lmdb_no_reader_left(void **state)
+{
+	char err[RG_ERRLEN], val[64];
+	const struct store_handle *h;
+	size_t vlen;
+	pid_t pid;
+	int status, dead, writes;
+
+	(void)state;
+	lmdb_clean();
+	h = open_store(4);
+	assert_int_equal(store_put(h, "v:a@x.test", "1 pass", 6, FAR, 0, E), RG_FOUND);
+	assert_int_equal(store_get(h, "v:a@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	for (writes = 0; writes < 2; writes++) {
+		pid = fork();
+		if (pid == 0) {
+			const struct store_handle *c = store_process(&S, E);
+
+			if (c == NULL || store_get(c, "v:a@x.test", val, sizeof val, &vlen, 0, E) != RG_FOUND ||
+			    (writes && store_put(c, "v:b@x.test", "1 fail", 6, FAR, 0, E) != RG_FOUND) ||
+			    store_get(c, "v:a@x.test", val, sizeof val, &vlen, 0, E) != RG_FOUND)
+				_exit(1);
+			store_process_close();
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(lmdb_slots(pid, &dead), 0);
+		assert_int_equal(dead, 0);
+	}
+	/* The check does see a slot left behind: a process that ends inside a read. */
+	pid = fork();
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+		char path[128];
+
+		snprintf(path, sizeof path, "%s/rcptguard.mdb", dir);
+		if (mdb_env_create(&env) != 0 || mdb_env_set_maxreaders(env, 1024) != 0 ||
+		    mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS, 0) != 0 ||
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(lmdb_slots(pid, &dead), 1);
+	assert_int_equal(dead, 1);
+	assert_int_equal(store_get(h, "v:b@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	store_process_close();
+}
+
+/* LMDB: a state_dir whose longest file path (rcptguard.mdb's) just fits RG_PATH_MAX works,
+ * both files and the boot stamp; one byte longer is a clear configuration error. */
+static void test_lmdb_long_state_dir(void **state)
+{
+	char err[RG_ERRLEN], val[16], deep[RG_PATH_MAX + 8], cmd[RG_PATH_MAX + 32];
+	const struct store_handle *h;
+	struct settings *set = calloc(1, sizeof *set);
+	size_t vlen, len;
+
+	(void)state;
+	lmdb_clean();
+	assert_non_null(set);
+	snprintf(deep, sizeof deep, "%s", dir);
+	/* dir/ddd.../ddd...: components of at most 200 bytes, the whole RG_PATH_MAX - 15 long. */
+	while ((len = strlen(deep)) < RG_PATH_MAX - 15) {
+		size_t n = RG_PATH_MAX - 15 - len - 1;
+
+		if (n > 200)
+			n = 200;
+		if (n == 0)
+			n = 1;
+		strcat(deep, "/");
+		memset(deep + len + 1, 'd', n);
+		deep[len + 1 + n] = '\0';
+		assert_int_equal(mkdir(deep, 0700), 0);
+	}
+	assert_int_equal(strlen(deep) + strlen("/rcptguard.mdb"), RG_PATH_MAX - 1);
+	config_defaults(set);
+	M->settings(set, deep, 4);
+	h = store_process(set, E);
+	if (h == NULL)
+		fail_msg("open with a state_dir of %zu bytes: %s", strlen(deep), err);
+	assert_int_equal(store_put(h, "v:long@x.test", "1", 1, FAR, 0, E), RG_FOUND);
+	assert_int_equal(store_put(h, "g:long", "1", 1, FAR, 0, E), RG_FOUND);
+	assert_int_equal(store_get(h, "v:long@x.test", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	assert_int_equal(store_get(h, "g:long", val, sizeof val, &vlen, 0, E), RG_FOUND);
+	store_process_close();
+	len = strlen(deep);
+	strcat(deep, "/greylist.mdb-boot");
+	assert_int_equal(access(deep, R_OK), 0);
+	strcpy(deep + len, "/rcptguard.mdb");
+	assert_int_equal(access(deep, R_OK), 0);
+	deep[len] = '\0';
+	strcat(deep, "e");
+	assert_int_equal(mkdir(deep, 0700), 0);
+	config_defaults(set);
+	M->settings(set, deep, 4);
+	err[0] = '\0';
+	assert_null(store_process(set, E));
+	assert_non_null(strstr(err, "state_dir too long"));
+	snprintf(cmd, sizeof cmd, "rm -rf %s/dd*", dir);
+	assert_int_equal(system(cmd), 0);
+	free(set);
+}
+
 /* A member name that is not in the registry: a clear error, no store. */
 static void test_unknown_member(void **state)
 {
@@ -1381,6 +1712,11 @@ int main(void)
 		cmocka_unit_test(test_lmdb_new_boot),
 		cmocka_unit_test(test_lmdb_migrate),
 		cmocka_unit_test(test_lmdb_greylist_sync),
+		cmocka_unit_test(test_lmdb_read_then_write),
+		cmocka_unit_test(test_lmdb_read_no_file),
+		cmocka_unit_test(test_lmdb_read_while_grown),
+		cmocka_unit_test(test_lmdb_no_reader_left),
+		cmocka_unit_test(test_lmdb_long_state_dir),
 		cmocka_unit_test(test_unknown_member),
 	};
 	int failed = 0;
