@@ -31,11 +31,27 @@ static struct {
 	struct config *c;
 } engine_cache[ENGINE_CONFIGS];
 
-/* What a process writes on every check, kept together: one page to fault, not several. */
+/* The config of the last successful call. Written only when it changes: the preload sets
+ * it in the daemon, and a connection's process then only reads it. */
 static struct {
-	const struct config *current;   /* of the last successful call */
-	unsigned checked[ENGINE_CONFIGS]; /* fork generation that last found engine_cache[i] unchanged */
+	const struct config *current;
 } engine_proc;
+
+/* What every new process writes once: on util's per-process page, beside the store handle
+ * and the fork generation, so that all of it costs one page fault after fork(). */
+struct engine_checks {
+	uint64_t checked[ENGINE_CONFIGS]; /* fork generation that last found engine_cache[i] unchanged */
+};
+static struct engine_checks *engine_checks_p;
+static struct engine_checks engine_checks_static;   /* where util has no page left */
+
+/* The per-process checks (taken in the daemon at the preload: children only read the pointer). */
+static struct engine_checks *engine_checks(void)
+{
+	if (engine_checks_p == NULL && (engine_checks_p = util_proc_alloc(sizeof *engine_checks_p)) == NULL)
+		engine_checks_p = &engine_checks_static;
+	return engine_checks_p;
+}
 
 /* A config's global settings with one options string applied: what most calls need. */
 static struct {
@@ -72,7 +88,8 @@ static struct config *engine_config_path(const char *path, int recheck, size_t *
 {
 	struct config *c;
 	/* Why not getpid(): it is a system call, and this runs for every RCPT. */
-	unsigned gen = util_fork_generation();
+	uint64_t gen = util_fork_generation();
+	uint64_t *checked = engine_checks()->checked;
 	size_t i;
 
 	for (i = 0; i < ENGINE_CONFIGS; i++)
@@ -80,11 +97,11 @@ static struct config *engine_config_path(const char *path, int recheck, size_t *
 			break;
 	if (i < ENGINE_CONFIGS) {
 		*slot = i;
-		if (engine_proc.checked[i] == gen && !recheck)
+		if (checked[i] == gen && !recheck)
 			return engine_cache[i].c;
 		if (!config_changed(engine_cache[i].c)) {
-			if (engine_proc.checked[i] != gen)
-				engine_proc.checked[i] = gen;
+			if (checked[i] != gen)
+				checked[i] = gen;
 			return engine_cache[i].c;
 		}
 		/* Changed: drop it (and what points into it); read it again below. */
@@ -102,7 +119,7 @@ static struct config *engine_config_path(const char *path, int recheck, size_t *
 	if (engine_cache[i].path != path)       /* path may be this slot's own (a reload) */
 		util_strlcpy(engine_cache[i].path, path, sizeof engine_cache[i].path);
 	engine_cache[i].c = c;
-	engine_proc.checked[i] = gen;
+	checked[i] = gen;
 	*slot = i;
 	return c;
 }
@@ -172,8 +189,9 @@ int engine_preload(const char *options, char *err, size_t errlen)
 	const struct config *c;
 	size_t olen, slot;
 
-	/* Why: registers the fork hook here, once, instead of in every child (a page fault). */
-	(void)util_fork_generation();
+	/* Why: util's per-process page and this module's place on it are taken here, once,
+	 * in the daemon, instead of in every child (each a write to a page: a fault). */
+	(void)engine_checks();
 	options = engine_trim(options, &olen);
 	/* Why this way round: this runs in the daemon before every fork, and each page it
 	 * writes there (its stack included) is a page fault after the fork. With the options

@@ -41,10 +41,15 @@ int util_snprintf(char *dst, size_t size, const char *fmt, ...)
 int64_t util_now(void);
 void util_set_clock(int64_t (*clock)(void));
 
-/* A number that changes in the child at every fork(): handles (LMDB, sockets) remember
- * the generation that opened them and are abandoned, never used, when it differs.
- * Cheaper than getpid() on every call. */
-unsigned util_fork_generation(void);
+/* A number of this process, different in every child after fork(): handles (LMDB, sockets)
+ * remember the generation that opened them and are abandoned, never used, when it
+ * differs. Cheaper than getpid() on every call (one per process), and no fork hook. */
+uint64_t util_fork_generation(void);
+
+/* size bytes of per-process memory, on the one page a connection's process writes: it
+ * reads as zeros in every child after fork(). Take it once (in Exim, at the preload, before
+ * the daemon forks) and keep the pointer; NULL when the page is full. */
+void *util_proc_alloc(size_t size);
 
 /* In a child of an Exim process: signals at their default actions, none blocked. */
 void util_child_signals(void);
