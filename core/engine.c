@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "rglog.h"
 #include "source.h"
+#include "stats.h"
 #include "store.h"
 
 #define ENGINE_CONFIGS 4
@@ -198,8 +199,10 @@ int engine_preload(const char *options, char *err, size_t errlen)
 	 * of the prepared base, nothing is parsed and nothing written unless a file changed. */
 	if (engine_base_for(options, olen)) {
 		c = engine_config_path(engine_cache[engine_base.slot].path, 1, &slot, err, errlen);
-		if (c != NULL && c == engine_base.c)
+		if (c != NULL && c == engine_base.c) {
+			stats_preload(engine_base.s.state_dir);
 			return RG_FOUND;
+		}
 	} else {
 		c = engine_config(options, 1, &slot, err, errlen);
 	}
@@ -209,6 +212,10 @@ int engine_preload(const char *options, char *err, size_t errlen)
 	if (engine_base_make(c, slot, options, olen, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
 	source_configure(c);     /* what every check sets first: done once, before the fork */
+	/* Why: the counters file mapped here is inherited by every child (MAP_SHARED), which
+	 * then counts without opening and mapping it again (five system calls each). */
+	if (engine_base.c != NULL)
+		stats_preload(engine_base.s.state_dir);
 	/* Why: a shared store's client library is mapped here once and inherited by every
 	 * SMTP process (dlopen is fork-safe; a connection is not, and none is made). */
 	return engine_base.c != NULL ? store_preload(&engine_base.s, err, errlen) : RG_FOUND;

@@ -182,7 +182,8 @@ static void rg_exim_touch_static(void)
  * daemon, and every connection's process inherits it mapped and its config parsed, instead
  * of loading both afresh. Why so little here: it runs in the daemon, where a crash stops
  * the whole gateway, and whatever it opened would be shared by every child: so it reads
- * the config file(s) and nothing else (no store, resolver, LDAP or socket). A config it
+ * the config file(s) and maps the counters file (a MAP_SHARED mapping, which children may
+ * share), nothing else (no store, resolver, LDAP or socket). A config it
  * cannot read is left for the checks to report (the yield stays empty); only misuse (more
  * than one argument) gives FAIL, which Exim's daemon writes to its panic log.
  */
