@@ -110,8 +110,8 @@ static int fcrdns_parse_ip(const char *ip, struct fcrdns_client *c)
 }
 
 /* The DNS part: fill rec (outcome, name, TTL-bounded expiry). RG_FOUND when definite,
- * RG_TEMPFAIL/RG_CONFIG with err otherwise. */
-static int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, int64_t deadline,
+ * RG_TEMPFAIL/RG_CONFIG with err otherwise. Not inlined, as fcrdns_store(). */
+static RG_NOINLINE int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, int64_t deadline,
 		      struct fcrdns_record *rec, unsigned *ttl, char *err, size_t errlen)
 {
 	static struct dns_query q[1 + FCRDNS_PTR_MAX];   /* tens of KB: kept off the stack */
@@ -169,8 +169,9 @@ static int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, i
 	return RG_FOUND;
 }
 
-/* Read the cached record of c; 0 when a live one was decoded. */
-static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_client *c, unsigned max_ttl,
+/* Read the cached record of c; 0 when a live one was decoded. Not inlined: its buffers
+ * are gone from the stack before the answer is built and counted. */
+static RG_NOINLINE int fcrdns_cached(const struct store_handle *st, const struct fcrdns_client *c, unsigned max_ttl,
 			 int64_t deadline, struct fcrdns_record *r)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
@@ -195,8 +196,9 @@ static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_clie
 	return util_now() < r->expires ? 0 : -1;
 }
 
-/* Cache a definite outcome (best effort: the cache is a hint). */
-static void fcrdns_store(const struct store_handle *st, const struct fcrdns_client *c, struct fcrdns_record *r,
+/* Cache a definite outcome (best effort: the cache is a hint). Not inlined: a cached
+ * answer never comes here, and its buffers would deepen every check's stack. */
+static RG_NOINLINE void fcrdns_store(const struct store_handle *st, const struct fcrdns_client *c, struct fcrdns_record *r,
 			 unsigned lifetime, int64_t deadline)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];

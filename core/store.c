@@ -79,13 +79,28 @@ const struct store_ops *store_find(const char *name)
 
 #define STORE_ID_PARTS 9
 
+/* n in decimal, into buf (12 bytes). Why not snprintf: this runs at every check, and
+ * printf's frame is the deepest stack of it (a new stack page: a page fault per process). */
+static void store_decimal(char *buf, unsigned n)
+{
+	char tmp[12];
+	size_t i = 0, o = 0;
+
+	do
+		tmp[i++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	while (i > 0)
+		buf[o++] = tmp[--i];
+	buf[o] = '\0';
+}
+
 /* The settings that name the store, in order (a member's own keys join here); num holds
  * the numbers as text. */
 static void store_identity_parts(const struct settings *s, char num[3][12], const char *part[STORE_ID_PARTS])
 {
-	snprintf(num[0], sizeof num[0], "%u", s->lmdb.map_size);
-	snprintf(num[1], sizeof num[1], "%u", s->lmdb.map_max);
-	snprintf(num[2], sizeof num[2], "%u", s->redis.timeout);
+	store_decimal(num[0], s->lmdb.map_size);
+	store_decimal(num[1], s->lmdb.map_max);
+	store_decimal(num[2], s->redis.timeout);
 	part[0] = s->store;
 	part[1] = s->state_dir;
 	part[2] = num[0];
@@ -144,8 +159,9 @@ static int store_stamp_path(const char *dir, char *out, size_t size)
 	return util_snprintf(out, size, "%s/" STORE_STAMP, dir);
 }
 
-/* Whether the shared store is on hold for this gateway: a stamp younger than the hold-down. */
-static int store_held(const char *dir)
+/* Whether the shared store is on hold for this gateway: a stamp younger than the hold-down.
+ * Not inlined: its path buffer stays out of store_process()'s frame on the common path. */
+static RG_NOINLINE int store_held(const char *dir)
 {
 	char path[RG_PATH_MAX + 32];
 	struct timespec now;
@@ -184,8 +200,9 @@ static int store_hold(const char *dir, const char *why)
 	return !held;
 }
 
-/* End the hold-down (the shared store answered); 1 when there was one. */
-static int store_unhold(const char *dir)
+/* End the hold-down (the shared store answered); 1 when there was one. Not inlined, as
+ * store_held(). */
+static RG_NOINLINE int store_unhold(const char *dir)
 {
 	char path[RG_PATH_MAX + 32];
 
