@@ -210,7 +210,7 @@ static struct ub_ctx *dns_context(const struct settings *s, char *err, size_t er
 }
 
 /* Free the process's context (only if this process made it). */
-void dns_shutdown(void)
+RG_HOT void dns_shutdown(void)
 {
 	if (dns_cur.ctx != NULL && dns_cur.gen == util_fork_generation())
 		ub.ctx_delete(dns_cur.ctx);

@@ -47,7 +47,7 @@ static struct engine_checks *engine_checks_p;
 static struct engine_checks engine_checks_static;   /* where util has no page left */
 
 /* The per-process checks (taken in the daemon at the preload: children only read the pointer). */
-static struct engine_checks *engine_checks(void)
+static RG_HOT struct engine_checks *engine_checks(void)
 {
 	if (engine_checks_p == NULL && (engine_checks_p = util_proc_alloc(sizeof *engine_checks_p)) == NULL)
 		engine_checks_p = &engine_checks_static;
@@ -85,7 +85,7 @@ static void engine_forget(size_t i)
 
 /* The loaded config of path, read now if needed; with recheck, its files are stat()ed
  * even when this process already did. *slot: its place in the cache. */
-static struct config *engine_config_path(const char *path, int recheck, size_t *slot, char *err, size_t errlen)
+static RG_HOT struct config *engine_config_path(const char *path, int recheck, size_t *slot, char *err, size_t errlen)
 {
 	struct config *c;
 	/* Why not getpid(): it is a system call, and this runs for every RCPT. */
@@ -161,14 +161,14 @@ static int engine_base_make(const struct config *c, size_t slot, const char *opt
 }
 
 /* Whether engine_base was prepared for these options (olen bytes). */
-static int engine_base_for(const char *options, size_t olen)
+static RG_HOT int engine_base_for(const char *options, size_t olen)
 {
 	return engine_base.c != NULL && strlen(engine_base.options) == olen &&
 	       memcmp(engine_base.options, options, olen) == 0;
 }
 
 /* Options without the blanks around them (the faces pass "MACRO $acl_var"). */
-static const char *engine_trim(const char *options, size_t *olen)
+static RG_HOT const char *engine_trim(const char *options, size_t *olen)
 {
 	size_t n;
 
@@ -222,7 +222,7 @@ int engine_preload(const char *options, char *err, size_t errlen)
 }
 
 /* Settings for domain under the options' config, with the options applied. */
-int engine_settings(const char *options, const char *domain, const struct settings **out,
+RG_HOT int engine_settings(const char *options, const char *domain, const struct settings **out,
 		    char *err, size_t errlen)
 {
 	const struct config *c;
@@ -272,7 +272,7 @@ int engine_settings(const char *options, const char *domain, const struct settin
 }
 
 /* The config of the last successful engine_settings() (NULL once it was evicted). */
-const struct config *engine_current_config(void)
+RG_HOT const struct config *engine_current_config(void)
 {
 	return engine_proc.current;
 }

@@ -589,7 +589,7 @@ int list_upload(const struct list_ctx *x, const char *data, size_t len, list_lin
 }
 
 /* Release every mapping of this process. */
-void list_reset(void)
+RG_HOT void list_reset(void)
 {
 	size_t i;
 

@@ -86,7 +86,7 @@ int source_callout_known_address(const char *domain, const struct settings *s, c
 }
 
 /* Close every connection this process opened (QUIT, no wait). */
-static void source_callout_reset(void)
+static RG_HOT void source_callout_reset(void)
 {
 	uint64_t gen;
 	size_t i;

@@ -141,7 +141,7 @@ static void source_ldap_drop(void)
 }
 
 /* Source op reset: unbind, forget the password. */
-static void source_ldap_reset(void)
+static RG_HOT void source_ldap_reset(void)
 {
 	/* Why: the three span pages that a session without LDAP never touched; clearing
 	 * them at every QUIT would cost a page fault each. */

@@ -78,7 +78,7 @@ static struct {
 } stats_map;
 
 /* Number of values of a NULL-terminated list (1 for a family without that label). */
-static unsigned stats_nvalues(const char *const *v)
+static RG_HOT unsigned stats_nvalues(const char *const *v)
 {
 	unsigned n = 0;
 
@@ -90,7 +90,7 @@ static unsigned stats_nvalues(const char *const *v)
 }
 
 /* Index of value in v; the last one (the fallback) when absent. */
-static unsigned stats_index(const char *const *v, const char *value)
+static RG_HOT unsigned stats_index(const char *const *v, const char *value)
 {
 	unsigned i, n = stats_nvalues(v);
 
@@ -103,7 +103,7 @@ static unsigned stats_index(const char *const *v, const char *value)
 }
 
 /* First slot of family f. */
-static unsigned stats_base(enum stats_family f)
+static RG_HOT unsigned stats_base(enum stats_family f)
 {
 	unsigned base = 0;
 	int i;
@@ -198,7 +198,7 @@ void stats_reset(void)
 }
 
 /* The counters of state_dir, mapped on first use. */
-static uint64_t *stats_slots(const char *state_dir)
+static RG_HOT uint64_t *stats_slots(const char *state_dir)
 {
 	if (state_dir == NULL)
 		return stats_map.slots;
@@ -242,7 +242,7 @@ void stats_preload(const char *state_dir)
 }
 
 /* Count one event. */
-void stats_count(const char *state_dir, enum stats_family f, const char *a, const char *b)
+RG_HOT void stats_count(const char *state_dir, enum stats_family f, const char *a, const char *b)
 {
 	const struct stats_family_def *d;
 	uint64_t *slots;
@@ -257,7 +257,7 @@ void stats_count(const char *state_dir, enum stats_family f, const char *a, cons
 }
 
 /* Count an answer from its yield line. */
-void stats_yield(const char *state_dir, enum stats_family f, const char *line)
+RG_HOT void stats_yield(const char *state_dir, enum stats_family f, const char *line)
 {
 	char result[16] = "", source[16] = "none", reason[16] = "";
 

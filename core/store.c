@@ -59,7 +59,7 @@ static struct store_proc *store_cur;
 static struct store_proc store_cur_static;   /* where util has no page left */
 
 /* store_cur, placed on first use (in Exim, by the preload in the daemon). */
-static struct store_proc *store_proc(void)
+static RG_HOT struct store_proc *store_proc(void)
 {
 	if (store_cur == NULL && (store_cur = util_proc_alloc(sizeof *store_cur)) == NULL)
 		store_cur = &store_cur_static;
@@ -67,7 +67,7 @@ static struct store_proc *store_proc(void)
 }
 
 /* The member named name, or NULL. */
-const struct store_ops *store_find(const char *name)
+RG_HOT const struct store_ops *store_find(const char *name)
 {
 	size_t i;
 
@@ -81,7 +81,7 @@ const struct store_ops *store_find(const char *name)
 
 /* n in decimal, into buf (12 bytes). Why not snprintf: this runs at every check, and
  * printf's frame is the deepest stack of it (a new stack page: a page fault per process). */
-static void store_decimal(char *buf, unsigned n)
+static RG_HOT void store_decimal(char *buf, unsigned n)
 {
 	char tmp[12];
 	size_t i = 0, o = 0;
@@ -96,7 +96,7 @@ static void store_decimal(char *buf, unsigned n)
 
 /* The settings that name the store, in order (a member's own keys join here); num holds
  * the numbers as text. */
-static void store_identity_parts(const struct settings *s, char num[3][12], const char *part[STORE_ID_PARTS])
+static RG_HOT void store_identity_parts(const struct settings *s, char num[3][12], const char *part[STORE_ID_PARTS])
 {
 	store_decimal(num[0], s->lmdb.map_size);
 	store_decimal(num[1], s->lmdb.map_max);
@@ -113,7 +113,7 @@ static void store_identity_parts(const struct settings *s, char num[3][12], cons
 }
 
 /* The identity: the parts joined by newlines; -1 when it does not fit. */
-static int store_identity(const struct settings *s, char *out, size_t size)
+static RG_HOT int store_identity(const struct settings *s, char *out, size_t size)
 {
 	char num[3][12];
 	const char *part[STORE_ID_PARTS];
@@ -260,7 +260,7 @@ static int store_switch(const struct store_handle *h, const char *err)
 }
 
 /* The process's store for the settings, opened on first use (or its fallback). */
-const struct store_handle *store_process(const struct settings *s, char *err, size_t errlen)
+RG_HOT const struct store_handle *store_process(const struct settings *s, char *err, size_t errlen)
 {
 	uint64_t gen = util_fork_generation();
 	char why[RG_ERRLEN];
@@ -313,7 +313,7 @@ const struct store_handle *store_process(const struct settings *s, char *err, si
 }
 
 /* Close the process's store, if this process opened it. */
-void store_process_close(void)
+RG_HOT void store_process_close(void)
 {
 	store_proc();
 	if (store_cur->h.s != NULL && store_cur->h.ops != NULL && store_cur->gen == util_fork_generation())
@@ -331,7 +331,7 @@ static int64_t store_us(void)
 }
 
 /* A handle that cannot serve: RG_TEMPFAIL with a reason. */
-static int store_unusable(const struct store_handle *h, char *err, size_t errlen)
+static RG_HOT int store_unusable(const struct store_handle *h, char *err, size_t errlen)
 {
 	if (h == NULL || h->ops == NULL || h->s == NULL) {
 		util_snprintf(err, errlen, "no store");
@@ -354,7 +354,7 @@ static void store_trace(const struct store_handle *h, const char *op, const char
 }
 
 /* get: the member's, timed. */
-int store_get(const struct store_handle *h, const char *key, char *val, size_t valsize, size_t *vlen,
+RG_HOT int store_get(const struct store_handle *h, const char *key, char *val, size_t valsize, size_t *vlen,
 	      int64_t deadline, char *err, size_t errlen)
 {
 	int64_t t0;

@@ -49,7 +49,7 @@ static void util_atfork_child(void)
 }
 
 /* The per-process page, made on first use (in Exim, by the preload in the daemon). */
-static struct util_proc *util_proc_page(void)
+static RG_HOT struct util_proc *util_proc_page(void)
 {
 	void *m;
 
@@ -89,7 +89,7 @@ void *util_proc_alloc(size_t size)
 }
 
 /* This process's fork generation (rg.h): made at its first call in each process. */
-uint64_t util_fork_generation(void)
+RG_HOT uint64_t util_fork_generation(void)
 {
 	volatile struct util_proc *p = util_proc_page();
 	struct timespec ts;
@@ -129,7 +129,7 @@ const char *util_status_name(int status)
 }
 
 /* Bounded copy; -1 when src did not fit. */
-int util_strlcpy(char *dst, const char *src, size_t size)
+RG_HOT int util_strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t n = strlen(src);
 
@@ -145,7 +145,7 @@ int util_strlcpy(char *dst, const char *src, size_t size)
 }
 
 /* Bounded formatting; -1 on truncation. */
-int util_snprintf(char *dst, size_t size, const char *fmt, ...)
+RG_HOT int util_snprintf(char *dst, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -157,7 +157,7 @@ int util_snprintf(char *dst, size_t size, const char *fmt, ...)
 }
 
 /* Wall-clock seconds, or the test clock. */
-int64_t util_now(void)
+RG_HOT int64_t util_now(void)
 {
 	return util_clock ? util_clock() : (int64_t)time(NULL);
 }
@@ -169,7 +169,7 @@ void util_set_clock(int64_t (*clock)(void))
 }
 
 /* Monotonic milliseconds. */
-int64_t util_monotonic_ms(void)
+RG_HOT int64_t util_monotonic_ms(void)
 {
 	struct timespec ts;
 
@@ -178,7 +178,7 @@ int64_t util_monotonic_ms(void)
 }
 
 /* ASCII lower-casing in place (locale-independent on purpose). */
-void util_lower(char *s)
+RG_HOT void util_lower(char *s)
 {
 	for (; *s; s++)
 		if (*s >= 'A' && *s <= 'Z')
@@ -186,7 +186,7 @@ void util_lower(char *s)
 }
 
 /* Make remote text safe to echo: printable ASCII only, no quote or backslash. */
-void util_sanitise(char *dst, size_t size, const char *src, size_t srclen)
+RG_HOT void util_sanitise(char *dst, size_t size, const char *src, size_t srclen)
 {
 	size_t i, o = 0;
 
@@ -226,7 +226,7 @@ void util_sigpipe_release(struct util_sigpipe *g)
 }
 
 /* A non-negative decimal, strictly (rg.h). */
-int util_decimal(const char *s, int64_t max, int64_t *out)
+RG_HOT int util_decimal(const char *s, int64_t max, int64_t *out)
 {
 	char *e;
 	long long n;

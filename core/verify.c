@@ -30,7 +30,7 @@ struct verify_ctx {
  * verdict from the cache goes to the debug output only (unless log_cached = yes): Exim
  * logs the rejection of a 550 itself, an accepted RCPT needs no line, and on a busy
  * gateway most checks are answered from the cache: a line each is three system calls. */
-static void verify_log(const struct verify_ctx *cx, struct yield *y)
+static RG_HOT void verify_log(const struct verify_ctx *cx, struct yield *y)
 {
 	char shown[101];
 	size_t i;
@@ -79,7 +79,7 @@ static RG_NOINLINE void verify_store(const struct store_handle *st, const struct
 
 /* Read the cached verdict of a; 0 when one was decoded. Not inlined: its buffers are gone
  * from the stack before the answer is built and counted. */
-static RG_NOINLINE int verify_cached(const struct store_handle *st, const struct address *a, int64_t deadline,
+static RG_HOT RG_NOINLINE int verify_cached(const struct store_handle *st, const struct address *a, int64_t deadline,
 			 struct verdict *v)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
@@ -101,7 +101,7 @@ static RG_NOINLINE int verify_cached(const struct store_handle *st, const struct
 }
 
 /* Fill y with a definite or cached verdict. */
-static void verify_yield_verdict(struct yield *y, const char *role, const struct address *a, int pass,
+static RG_HOT void verify_yield_verdict(struct yield *y, const char *role, const struct address *a, int pass,
 				 const char *source, const char *detail)
 {
 	char msg[RG_ADDRESS_MAX + 64];
@@ -176,7 +176,7 @@ static RG_NOINLINE int verify_sources(const struct address *a, const struct sett
 }
 
 /* Answer from the cache, else from the sources of s; returns the RG_ outcome and fills y. */
-static int verify_chain(struct verify_ctx *cx, const struct address *a, const struct settings *s,
+static RG_HOT int verify_chain(struct verify_ctx *cx, const struct address *a, const struct settings *s,
 			struct yield *y)
 {
 	char err[RG_ERRLEN] = "";
@@ -225,7 +225,7 @@ static int verify_own_domain(const struct settings *s, const char *domain)
 }
 
 /* The checks of one address: syntax, settings, then (for senders) ownership, the chain. */
-static int verify_run_address(struct verify_ctx *cx, int sender, const char *address,
+static RG_HOT int verify_run_address(struct verify_ctx *cx, int sender, const char *address,
 			      const char *options, struct yield *y)
 {
 	char err[RG_ERRLEN];
@@ -280,7 +280,7 @@ static int verify_run_address(struct verify_ctx *cx, int sender, const char *add
 }
 
 /* verify_recipient ADDRESS [OPTIONS]. */
-int verify_run_recipient(const char *address, const char *options, struct yield *y)
+RG_HOT int verify_run_recipient(const char *address, const char *options, struct yield *y)
 {
 	struct verify_ctx cx = { "verify_recipient", "recipient", address, util_monotonic_ms(), 0 };
 
@@ -332,7 +332,7 @@ int verify_run_catchall(const char *domain, const char *options, struct yield *y
 }
 
 /* Per-process teardown. */
-void verify_shutdown(void)
+RG_HOT void verify_shutdown(void)
 {
 	size_t i;
 

@@ -11,7 +11,7 @@
 #include "yield.h"
 
 /* Append raw bytes, marking truncation. */
-static void yield_append(struct yield *y, const char *s, size_t n)
+static RG_HOT void yield_append(struct yield *y, const char *s, size_t n)
 {
 	if (y->len + n >= sizeof y->line) {
 		y->truncated = 1;
@@ -23,7 +23,7 @@ static void yield_append(struct yield *y, const char *s, size_t n)
 }
 
 /* Start a line with result=VALUE. */
-void yield_init(struct yield *y, const char *result)
+RG_HOT void yield_init(struct yield *y, const char *result)
 {
 	y->len = 0;
 	y->truncated = 0;
@@ -34,7 +34,7 @@ void yield_init(struct yield *y, const char *result)
 /* Append key=value, quoted (and escaped) when needed. Why written straight into the line,
  * not through a copy: this runs for every answer, and a 2 KB copy on the stack made the
  * deepest frame of a check (each new stack page a page fault in a new Exim process). */
-void yield_add(struct yield *y, const char *key, const char *value)
+RG_HOT void yield_add(struct yield *y, const char *key, const char *value)
 {
 	size_t o = 0;
 	int quote;
@@ -66,7 +66,7 @@ void yield_add(struct yield *y, const char *key, const char *value)
 }
 
 /* Append key=N. */
-void yield_add_int(struct yield *y, const char *key, long long n)
+RG_HOT void yield_add_int(struct yield *y, const char *key, long long n)
 {
 	char buf[32];
 
@@ -76,7 +76,7 @@ void yield_add_int(struct yield *y, const char *key, long long n)
 
 /* The next key=value pair at *pos (quoted values unescaped); 1 read, 0 at the end, -1 a
  * key or value too long for its buffer. Words without "=" are skipped. */
-int yield_next(const char **pos, char *key, size_t keysize, char *val, size_t valsize)
+RG_HOT int yield_next(const char **pos, char *key, size_t keysize, char *val, size_t valsize)
 {
 	const char *p = *pos, *k;
 	size_t n;
@@ -128,7 +128,7 @@ int yield_next(const char **pos, char *key, size_t keysize, char *val, size_t va
 
 /* Value of key in line; 0 found, -1 not (or it did not fit). Why values are skipped, not
  * copied, until the key is found: no line-sized buffer on the stack of every check. */
-int yield_get(const char *line, const char *key, char *out, size_t size)
+RG_HOT int yield_get(const char *line, const char *key, char *out, size_t size)
 {
 	char k[YIELD_KEY_MAX];
 	const char *p = line, *at;
