@@ -315,8 +315,12 @@ RG_HOT const struct store_handle *store_process(const struct settings *s, char *
 /* Close the process's store, if this process opened it. */
 RG_HOT void store_process_close(void)
 {
+	/* Why the generation first: in a new process it writes the per-process page before
+	 * anything reads it (a read first would fault once more; see util_fork_generation). */
+	uint64_t gen = util_fork_generation();
+
 	store_proc();
-	if (store_cur->h.s != NULL && store_cur->h.ops != NULL && store_cur->gen == util_fork_generation())
+	if (store_cur->h.s != NULL && store_cur->h.ops != NULL && store_cur->gen == gen)
 		store_cur->h.ops->close(store_cur->h.s);
 	memset(store_cur, 0, sizeof *store_cur);
 }

@@ -48,7 +48,9 @@ static void util_atfork_child(void)
 	memset(util_proc, 0, sizeof *util_proc);
 }
 
-/* The per-process page, made on first use (in Exim, by the preload in the daemon). */
+/* The per-process page, made on first use (in Exim, by the preload in the daemon). Like all
+ * of core's per-process state, not for concurrent first calls (rcptguard-admin serialises
+ * its calls into core). */
 static RG_HOT struct util_proc *util_proc_page(void)
 {
 	void *m;
@@ -95,8 +97,10 @@ RG_HOT uint64_t util_fork_generation(void)
 	struct timespec ts;
 	uint64_t gen;
 
+	/* No page and no hook (out of memory at the first call): still correct, at the price
+	 * of a system call per call. */
 	if (p == NULL)
-		return 1;               /* unreachable in practice: no page and no hook */
+		return (uint64_t)getpid() << 40;
 	/* Why write before reading: in a new child the page is absent; a read first would map
 	 * the zero page and the write after it fault again. Volatile keeps the order. */
 	p->touched = 1;
