@@ -36,7 +36,7 @@
 
 #define MAX_CLIENTS 64
 #define MAX_ADDRS 10000
-#define MAX_PORTS 4
+#define MAX_PORTS 5
 #define MAX_SAMPLES 20000     /* session durations kept per client and port */
 #define LINE_MAX_ 1024
 
@@ -235,9 +235,14 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "p:f:c:t:s:n:")) != -1) {
 		switch (opt) {
 		case 'p':
-			for (char *tok = strtok(optarg, ","); tok && nports < MAX_PORTS; tok = strtok(NULL, ","))
+			for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
+				if (nports == MAX_PORTS) {
+					fprintf(stderr, "rcptload: more than %d ports\n", MAX_PORTS);
+					return 2;
+				}
 				if ((ports[nports] = atoi(tok)) > 0)
 					nports++;
+			}
 			break;
 		case 'f': file = optarg; break;
 		case 'c': clients = atoi(optarg); break;
