@@ -87,7 +87,7 @@ static RG_HOT int dynamic_words(const char *name, size_t from, size_t to, const 
 
 /* IPv4: the octets in decimal as consecutive numbers (4, or the last 3), in either
  * order; a 12-digit zero-padded run; or the 8 hex digits. */
-static int dynamic_has_ipv4(const char *name, const unsigned char *a, const char **how)
+static RG_HOT int dynamic_has_ipv4(const char *name, const unsigned char *a, const char **how)
 {
 	unsigned nums[DYNAMIC_NUMS_MAX];
 	char hex[9], pad[13];

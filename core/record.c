@@ -90,7 +90,7 @@ RG_HOT int record_read_rest(struct record_reader *r, char *out, size_t size)
 }
 
 /* Nothing left, not even the blank after the last field. */
-int record_read_end(const struct record_reader *r)
+RG_HOT int record_read_end(const struct record_reader *r)
 {
 	return r->p == r->end && !r->dangling ? 0 : -1;
 }

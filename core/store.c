@@ -134,7 +134,7 @@ static RG_HOT int store_identity(const struct settings *s, char *out, size_t siz
 /* Whether id is s's identity. Why compared part by part, not formatted and compared: this
  * runs at every check, and a formatted copy (3 KB) made the deepest stack of the path, each
  * new stack page a page fault in a new process. */
-static int store_identity_is(const struct settings *s, const char *id)
+static RG_HOT int store_identity_is(const struct settings *s, const char *id)
 {
 	char num[3][12];
 	const char *part[STORE_ID_PARTS];
