@@ -1,6 +1,7 @@
 /*
  * util.c - string and clock helpers every core module uses. Truncation is an error
- * everywhere in rcptguard, so the copy helpers report it instead of hiding it.
+ * everywhere in rcptguard, so the copy helpers report it instead of hiding it. Also the
+ * per-process page: the fork generation and what each process writes (see below).
  */
 #include <errno.h>
 #include <pthread.h>
