@@ -64,7 +64,11 @@ $(B)/librgcore.a: $(CORE_OBJ)
 # rcptguard-main.conf) Exim's daemon binds every symbol once and each connection's process
 # inherits the bound table, instead of resolving each function on its first call (a symbol
 # lookup and a page fault per connection). Why --gc-sections: code nobody calls is not mapped.
-MODULE_LDFLAGS ?= -Wl,-O1 -Wl,-z,now -Wl,--gc-sections
+# Why max-page-size 64 KiB: a new process faults the module's code in 64 KiB windows aligned
+# in memory (the kernel's fault-around); with its segments 64 KiB-aligned, the hot code
+# (RG_HOT, placed first in .text) and the read-only data each start a window instead of
+# straddling two.
+MODULE_LDFLAGS ?= -Wl,-O1 -Wl,-z,now -Wl,--gc-sections -Wl,-z,max-page-size=0x10000
 
 $(B)/rcptguard.so: exim_module/rcptguard.c $(B)/librgcore.a
 	@test -f $(EXIM_INC)/local_scan.h || { echo "error: $(EXIM_INC)/local_scan.h missing: install exim4-dev or set EXIM_INC=" >&2; exit 1; }

@@ -11,14 +11,14 @@
 #include "address.h"
 
 /* RFC 5322 atext. */
-static int address_atext(unsigned char ch)
+static RG_HOT int address_atext(unsigned char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
 	       strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL;
 }
 
 /* The one domain-name rule (address.h): letters, digits, '-', '_'; labels 1..63. */
-int address_domain_check(const char *in, size_t len, char *err, size_t errlen)
+RG_HOT int address_domain_check(const char *in, size_t len, char *err, size_t errlen)
 {
 	size_t i, label = 0;
 
@@ -47,7 +47,7 @@ int address_domain_check(const char *in, size_t len, char *err, size_t errlen)
 }
 
 /* Validate a bare domain or an address literal into out (lower-cased). */
-int address_parse_domain(const char *in, char *out, size_t outsize, char *err, size_t errlen)
+RG_HOT int address_parse_domain(const char *in, char *out, size_t outsize, char *err, size_t errlen)
 {
 	size_t len = strlen(in), i;
 
@@ -86,7 +86,7 @@ int address_in_zone(const char *domain, size_t dl, const char *zone, size_t zl, 
 }
 
 /* Check the local part (dot-atom or quoted string) of length n. */
-static int address_check_local(const char *lp, size_t n, char *err, size_t errlen)
+static RG_HOT int address_check_local(const char *lp, size_t n, char *err, size_t errlen)
 {
 	size_t i;
 
@@ -146,7 +146,7 @@ static int address_utf8(const unsigned char *s)
 }
 
 /* Parse "local@domain" or "<local@domain>" into out. */
-int address_parse(const char *in, struct address *out, char *err, size_t errlen)
+RG_HOT int address_parse(const char *in, struct address *out, char *err, size_t errlen)
 {
 	size_t len, i, at = 0;
 	int quoted = 0, found = 0;

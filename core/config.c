@@ -1118,7 +1118,7 @@ void config_free(struct config *c)
 }
 
 /* Whether a file the config was read from (or a globbed include folder) changed since. */
-int config_changed(const struct config *c)
+RG_HOT int config_changed(const struct config *c)
 {
 	const struct config_stamp *x;
 	struct stat st;
@@ -1141,7 +1141,7 @@ int config_changed(const struct config *c)
 /* Whether a [domain] section applies to domain: config_for_domain() would change the
  * global settings. Why: a process that asks for a domain without a section can use the
  * global settings it already holds instead of copying them (engine.c). */
-int config_domain_has_section(const struct config *c, const char *domain)
+RG_HOT int config_domain_has_section(const struct config *c, const char *domain)
 {
 	char d[RG_DOMAIN_MAX + 1];
 	size_t i, n;

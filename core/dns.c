@@ -53,7 +53,7 @@ static const struct dynlib_sym dns_syms[] = {
 /* The process's context and the settings it was made from. */
 static struct {
 	struct ub_ctx *ctx;
-	unsigned gen;
+	uint64_t gen;
 	char forward[sizeof(((struct settings *)0)->dns.forward)];
 	char config[RG_PATH_MAX];
 	char anchor[RG_PATH_MAX];
@@ -177,7 +177,7 @@ static int dns_make(const struct settings *s, struct ub_ctx **out, char *err, si
 /* The process's context for s, made (and libunbound loaded) on first use. */
 static struct ub_ctx *dns_context(const struct settings *s, char *err, size_t errlen, int *rc)
 {
-	unsigned gen = util_fork_generation();
+	uint64_t gen = util_fork_generation();
 	struct ub_ctx *ctx;
 
 	if (!dns_loaded) {
@@ -210,7 +210,7 @@ static struct ub_ctx *dns_context(const struct settings *s, char *err, size_t er
 }
 
 /* Free the process's context (only if this process made it). */
-void dns_shutdown(void)
+RG_HOT void dns_shutdown(void)
 {
 	if (dns_cur.ctx != NULL && dns_cur.gen == util_fork_generation())
 		ub.ctx_delete(dns_cur.ctx);

@@ -57,7 +57,7 @@ static int dynamic_word_in(const char *w, size_t n, const char *const *prefix, c
 
 /* Whether some alphabetic run of labels [from, to) of name is in the word lists; the
  * word found goes to hit. */
-static int dynamic_words(const char *name, size_t from, size_t to, const char *const *prefix,
+static RG_HOT int dynamic_words(const char *name, size_t from, size_t to, const char *const *prefix,
 			 const char *const *infix, const char *const *exact, char *hit, size_t hitlen)
 {
 	size_t label = 0;
@@ -87,7 +87,7 @@ static int dynamic_words(const char *name, size_t from, size_t to, const char *c
 
 /* IPv4: the octets in decimal as consecutive numbers (4, or the last 3), in either
  * order; a 12-digit zero-padded run; or the 8 hex digits. */
-static int dynamic_has_ipv4(const char *name, const unsigned char *a, const char **how)
+static RG_HOT int dynamic_has_ipv4(const char *name, const unsigned char *a, const char **how)
 {
 	unsigned nums[DYNAMIC_NUMS_MAX];
 	char hex[9], pad[13];
@@ -187,7 +187,7 @@ static int dynamic_has_ipv6(const char *name, const unsigned char *a, const char
 }
 
 /* The built-in rule. */
-int dynamic_builtin(const char *name, const unsigned char *addr, int family, char *why, size_t whylen)
+RG_HOT int dynamic_builtin(const char *name, const unsigned char *addr, int family, char *why, size_t whylen)
 {
 	char lname[256], word[32];
 	const char *how = NULL;
@@ -398,7 +398,7 @@ static int dynamic_load(const char *path, char *err, size_t errlen)
 }
 
 /* Match one rule within the step, depth and heap limits: 1 match, 0 none, -1 over a limit. */
-static int dynamic_match(const pcre2_code *re, const char *name)
+static RG_HOT int dynamic_match(const pcre2_code *re, const char *name)
 {
 	static pcre2_match_context *mc;
 	static pcre2_match_data *md;
@@ -418,7 +418,7 @@ static int dynamic_match(const pcre2_code *re, const char *name)
 }
 
 /* The rule in force for name. */
-int dynamic_check(const char *name, const unsigned char *addr, int family, const char *path,
+RG_HOT int dynamic_check(const char *name, const unsigned char *addr, int family, const char *path,
 		  char *why, size_t whylen, char *err, size_t errlen)
 {
 	char lname[256];

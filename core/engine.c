@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "rglog.h"
 #include "source.h"
+#include "stats.h"
 #include "store.h"
 
 #define ENGINE_CONFIGS 4
@@ -31,11 +32,27 @@ static struct {
 	struct config *c;
 } engine_cache[ENGINE_CONFIGS];
 
-/* What a process writes on every check, kept together: one page to fault, not several. */
+/* The config of the last successful call. Written only when it changes: the preload sets
+ * it in the daemon, and a connection's process then only reads it. */
 static struct {
-	const struct config *current;   /* of the last successful call */
-	unsigned checked[ENGINE_CONFIGS]; /* fork generation that last found engine_cache[i] unchanged */
+	const struct config *current;
 } engine_proc;
+
+/* What every new process writes once: on util's per-process page, beside the store handle
+ * and the fork generation, so that all of it costs one page fault after fork(). */
+struct engine_checks {
+	uint64_t checked[ENGINE_CONFIGS]; /* fork generation that last found engine_cache[i] unchanged */
+};
+static struct engine_checks *engine_checks_p;
+static struct engine_checks engine_checks_static;   /* where util has no page left */
+
+/* The per-process checks (taken in the daemon at the preload: children only read the pointer). */
+static RG_HOT struct engine_checks *engine_checks(void)
+{
+	if (engine_checks_p == NULL && (engine_checks_p = util_proc_alloc(sizeof *engine_checks_p)) == NULL)
+		engine_checks_p = &engine_checks_static;
+	return engine_checks_p;
+}
 
 /* A config's global settings with one options string applied: what most calls need. */
 static struct {
@@ -68,11 +85,12 @@ static void engine_forget(size_t i)
 
 /* The loaded config of path, read now if needed; with recheck, its files are stat()ed
  * even when this process already did. *slot: its place in the cache. */
-static struct config *engine_config_path(const char *path, int recheck, size_t *slot, char *err, size_t errlen)
+static RG_HOT struct config *engine_config_path(const char *path, int recheck, size_t *slot, char *err, size_t errlen)
 {
 	struct config *c;
 	/* Why not getpid(): it is a system call, and this runs for every RCPT. */
-	unsigned gen = util_fork_generation();
+	uint64_t gen = util_fork_generation();
+	uint64_t *checked = engine_checks()->checked;
 	size_t i;
 
 	for (i = 0; i < ENGINE_CONFIGS; i++)
@@ -80,11 +98,11 @@ static struct config *engine_config_path(const char *path, int recheck, size_t *
 			break;
 	if (i < ENGINE_CONFIGS) {
 		*slot = i;
-		if (engine_proc.checked[i] == gen && !recheck)
+		if (checked[i] == gen && !recheck)
 			return engine_cache[i].c;
 		if (!config_changed(engine_cache[i].c)) {
-			if (engine_proc.checked[i] != gen)
-				engine_proc.checked[i] = gen;
+			if (checked[i] != gen)
+				checked[i] = gen;
 			return engine_cache[i].c;
 		}
 		/* Changed: drop it (and what points into it); read it again below. */
@@ -102,7 +120,7 @@ static struct config *engine_config_path(const char *path, int recheck, size_t *
 	if (engine_cache[i].path != path)       /* path may be this slot's own (a reload) */
 		util_strlcpy(engine_cache[i].path, path, sizeof engine_cache[i].path);
 	engine_cache[i].c = c;
-	engine_proc.checked[i] = gen;
+	checked[i] = gen;
 	*slot = i;
 	return c;
 }
@@ -143,14 +161,14 @@ static int engine_base_make(const struct config *c, size_t slot, const char *opt
 }
 
 /* Whether engine_base was prepared for these options (olen bytes). */
-static int engine_base_for(const char *options, size_t olen)
+static RG_HOT int engine_base_for(const char *options, size_t olen)
 {
 	return engine_base.c != NULL && strlen(engine_base.options) == olen &&
 	       memcmp(engine_base.options, options, olen) == 0;
 }
 
 /* Options without the blanks around them (the faces pass "MACRO $acl_var"). */
-static const char *engine_trim(const char *options, size_t *olen)
+static RG_HOT const char *engine_trim(const char *options, size_t *olen)
 {
 	size_t n;
 
@@ -172,16 +190,19 @@ int engine_preload(const char *options, char *err, size_t errlen)
 	const struct config *c;
 	size_t olen, slot;
 
-	/* Why: registers the fork hook here, once, instead of in every child (a page fault). */
-	(void)util_fork_generation();
+	/* Why: util's per-process page and this module's place on it are taken here, once,
+	 * in the daemon, instead of in every child (each a write to a page: a fault). */
+	(void)engine_checks();
 	options = engine_trim(options, &olen);
 	/* Why this way round: this runs in the daemon before every fork, and each page it
 	 * writes there (its stack included) is a page fault after the fork. With the options
 	 * of the prepared base, nothing is parsed and nothing written unless a file changed. */
 	if (engine_base_for(options, olen)) {
 		c = engine_config_path(engine_cache[engine_base.slot].path, 1, &slot, err, errlen);
-		if (c != NULL && c == engine_base.c)
+		if (c != NULL && c == engine_base.c) {
+			stats_preload(engine_base.s.state_dir);
 			return RG_FOUND;
+		}
 	} else {
 		c = engine_config(options, 1, &slot, err, errlen);
 	}
@@ -191,13 +212,17 @@ int engine_preload(const char *options, char *err, size_t errlen)
 	if (engine_base_make(c, slot, options, olen, err, errlen) != RG_FOUND)
 		return RG_CONFIG;
 	source_configure(c);     /* what every check sets first: done once, before the fork */
+	/* Why: the counters file mapped here is inherited by every child (MAP_SHARED), which
+	 * then counts without opening and mapping it again (five system calls each). */
+	if (engine_base.c != NULL)
+		stats_preload(engine_base.s.state_dir);
 	/* Why: a shared store's client library is mapped here once and inherited by every
 	 * SMTP process (dlopen is fork-safe; a connection is not, and none is made). */
 	return engine_base.c != NULL ? store_preload(&engine_base.s, err, errlen) : RG_FOUND;
 }
 
 /* Settings for domain under the options' config, with the options applied. */
-int engine_settings(const char *options, const char *domain, const struct settings **out,
+RG_HOT int engine_settings(const char *options, const char *domain, const struct settings **out,
 		    char *err, size_t errlen)
 {
 	const struct config *c;
@@ -247,7 +272,7 @@ int engine_settings(const char *options, const char *domain, const struct settin
 }
 
 /* The config of the last successful engine_settings() (NULL once it was evicted). */
-const struct config *engine_current_config(void)
+RG_HOT const struct config *engine_current_config(void)
 {
 	return engine_proc.current;
 }

@@ -31,7 +31,7 @@ struct fcrdns_client {
 };
 
 /* Store key of ip's record. */
-int fcrdns_record_key(char *key, size_t size, const char *canonical_ip)
+RG_HOT int fcrdns_record_key(char *key, size_t size, const char *canonical_ip)
 {
 	return util_snprintf(key, size, "f:%s", canonical_ip);
 }
@@ -68,7 +68,7 @@ int fcrdns_record_encode(const struct fcrdns_record *r, char *buf, size_t size)
 }
 
 /* Decode strictly: version, outcome word, two timestamps, a host name or "-". */
-int fcrdns_record_decode(const char *buf, size_t len, struct fcrdns_record *r)
+RG_HOT int fcrdns_record_decode(const char *buf, size_t len, struct fcrdns_record *r)
 {
 	struct record_reader rd;
 	size_t i;
@@ -97,7 +97,7 @@ bad:
 }
 
 /* Parse the client's address (ipaddr: an IPv4-mapped IPv6 address is its IPv4 address). */
-static int fcrdns_parse_ip(const char *ip, struct fcrdns_client *c)
+static RG_HOT int fcrdns_parse_ip(const char *ip, struct fcrdns_client *c)
 {
 	struct ipaddr x;
 
@@ -110,8 +110,8 @@ static int fcrdns_parse_ip(const char *ip, struct fcrdns_client *c)
 }
 
 /* The DNS part: fill rec (outcome, name, TTL-bounded expiry). RG_FOUND when definite,
- * RG_TEMPFAIL/RG_CONFIG with err otherwise. */
-static int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, int64_t deadline,
+ * RG_TEMPFAIL/RG_CONFIG with err otherwise. Not inlined, as fcrdns_store(). */
+static RG_NOINLINE int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, int64_t deadline,
 		      struct fcrdns_record *rec, unsigned *ttl, char *err, size_t errlen)
 {
 	static struct dns_query q[1 + FCRDNS_PTR_MAX];   /* tens of KB: kept off the stack */
@@ -169,8 +169,9 @@ static int fcrdns_dns(const struct fcrdns_client *c, const struct settings *s, i
 	return RG_FOUND;
 }
 
-/* Read the cached record of c; 0 when a live one was decoded. */
-static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_client *c, unsigned max_ttl,
+/* Read the cached record of c; 0 when a live one was decoded. Not inlined: its buffers
+ * are gone from the stack before the answer is built and counted. */
+static RG_HOT RG_NOINLINE int fcrdns_cached(const struct store_handle *st, const struct fcrdns_client *c, unsigned max_ttl,
 			 int64_t deadline, struct fcrdns_record *r)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
@@ -195,8 +196,9 @@ static int fcrdns_cached(const struct store_handle *st, const struct fcrdns_clie
 	return util_now() < r->expires ? 0 : -1;
 }
 
-/* Cache a definite outcome (best effort: the cache is a hint). */
-static void fcrdns_store(const struct store_handle *st, const struct fcrdns_client *c, struct fcrdns_record *r,
+/* Cache a definite outcome (best effort: the cache is a hint). Not inlined: a cached
+ * answer never comes here, and its buffers would deepen every check's stack. */
+static RG_NOINLINE void fcrdns_store(const struct store_handle *st, const struct fcrdns_client *c, struct fcrdns_record *r,
 			 unsigned lifetime, int64_t deadline)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
@@ -212,7 +214,7 @@ static void fcrdns_store(const struct store_handle *st, const struct fcrdns_clie
 }
 
 /* Turn a definite record into the yield (the dynamic rule applied now). */
-static int fcrdns_verdict_line(const struct fcrdns_client *c, const struct settings *s,
+static RG_HOT int fcrdns_verdict_line(const struct fcrdns_client *c, const struct settings *s,
 			       const struct fcrdns_record *r, const char *source, const char *detail,
 			       struct yield *y)
 {
@@ -258,7 +260,7 @@ static int fcrdns_verdict_line(const struct fcrdns_client *c, const struct setti
 }
 
 /* The yield of a definite record, with its remaining lifetime. */
-static int fcrdns_verdict(const struct fcrdns_client *c, const struct settings *s,
+static RG_HOT int fcrdns_verdict(const struct fcrdns_client *c, const struct settings *s,
 			  const struct fcrdns_record *r, const char *source, const char *detail, struct yield *y)
 {
 	int rc = fcrdns_verdict_line(c, s, r, source, detail, y);
@@ -279,7 +281,7 @@ static void fcrdns_defer(struct yield *y, const char *reason, const char *detail
 }
 
 /* fcrdns IP [OPTIONS]. */
-int fcrdns_run(const char *ip, const char *options, struct yield *y)
+RG_HOT int fcrdns_run(const char *ip, const char *options, struct yield *y)
 {
 	int64_t t0 = util_monotonic_ms();
 	char err[RG_ERRLEN] = "", shown[48];
@@ -339,7 +341,7 @@ int fcrdns_run(const char *ip, const char *options, struct yield *y)
 }
 
 /* Per-process teardown. */
-void fcrdns_shutdown(void)
+RG_HOT void fcrdns_shutdown(void)
 {
 	dns_shutdown();
 }

@@ -232,13 +232,13 @@ int greylist_key_recipient(const char *rcpt, char *out, size_t size)
 }
 
 /* Store key of a triplet. */
-int greylist_key_triplet(char *key, size_t size, const char *net, const char *sender, const char *rcpt)
+RG_HOT int greylist_key_triplet(char *key, size_t size, const char *net, const char *sender, const char *rcpt)
 {
 	return util_snprintf(key, size, "g:%s %s %s", net, sender, rcpt);
 }
 
 /* Store key of a network's auto-whitelist entry. */
-int greylist_key_awl(char *key, size_t size, const char *net)
+RG_HOT int greylist_key_awl(char *key, size_t size, const char *net)
 {
 	return util_snprintf(key, size, "a:%s", net);
 }

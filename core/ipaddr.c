@@ -10,7 +10,7 @@
 static const unsigned char ipaddr_v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 /* Parse an address, brackets allowed, ::ffff:a.b.c.d as IPv4. */
-int ipaddr_parse(const char *s, struct ipaddr *out)
+RG_HOT int ipaddr_parse(const char *s, struct ipaddr *out)
 {
 	char buf[IPADDR_TEXT_MAX + 1];
 	size_t n = strlen(s);
@@ -46,7 +46,7 @@ int ipaddr_parse(const char *s, struct ipaddr *out)
 }
 
 /* Canonical text of ip. */
-int ipaddr_text(const struct ipaddr *ip, char *out, size_t size)
+RG_HOT int ipaddr_text(const struct ipaddr *ip, char *out, size_t size)
 {
 	return inet_ntop(ip->family, ip->a, out, (socklen_t)size) ? 0 : -1;
 }

@@ -40,7 +40,7 @@
  * the source version that is not in force. */
 struct list_proc {
 	int used;
-	unsigned gen;                   /* util_fork_generation() that opened it */
+	uint64_t gen;                   /* util_fork_generation() that opened it */
 	uint64_t stamp;                 /* last use, for replacement */
 	char base[RG_PATH_MAX];         /* state_dir/lists/H (files add a suffix) */
 	int fd;                         /* -1: no index mapped */
@@ -135,7 +135,7 @@ static struct list_proc *list_proc_get(const struct list_ctx *x, char *err, size
 {
 	char base[RG_PATH_MAX];
 	struct list_proc *p, *victim = &list_procs[0];
-	unsigned gen = util_fork_generation();
+	uint64_t gen = util_fork_generation();
 	size_t i;
 
 	if (list_base(x->s, base, sizeof base) < 0)
@@ -589,7 +589,7 @@ int list_upload(const struct list_ctx *x, const char *data, size_t len, list_lin
 }
 
 /* Release every mapping of this process. */
-void list_reset(void)
+RG_HOT void list_reset(void)
 {
 	size_t i;
 

@@ -12,7 +12,7 @@
 #include "record.h"
 
 /* Start reading: printable bytes only, then the version field. */
-int record_read_begin(struct record_reader *r, const char *buf, size_t len, const char *version)
+RG_HOT int record_read_begin(struct record_reader *r, const char *buf, size_t len, const char *version)
 {
 	char ver[RECORD_WORD_MAX];
 	size_t i;
@@ -29,7 +29,7 @@ int record_read_begin(struct record_reader *r, const char *buf, size_t len, cons
 }
 
 /* The next field, up to a blank or the end; the one blank after it is consumed. */
-int record_read_word(struct record_reader *r, char *out, size_t size)
+RG_HOT int record_read_word(struct record_reader *r, char *out, size_t size)
 {
 	size_t n = 0;
 
@@ -51,7 +51,7 @@ int record_read_word(struct record_reader *r, char *out, size_t size)
 }
 
 /* The next field as one of words. */
-int record_read_choice(struct record_reader *r, const char *const *words, int n)
+RG_HOT int record_read_choice(struct record_reader *r, const char *const *words, int n)
 {
 	char w[RECORD_WORD_MAX];
 	int i;
@@ -66,7 +66,7 @@ int record_read_choice(struct record_reader *r, const char *const *words, int n)
 
 /* The next field as a decimal by util_decimal's rule (digits only, at most max; leading
  * zeros are read, as the Redis greylist script reads them too: greylist_script.c). */
-int record_read_decimal(struct record_reader *r, int64_t max, int64_t *out)
+RG_HOT int record_read_decimal(struct record_reader *r, int64_t max, int64_t *out)
 {
 	char w[RECORD_WORD_MAX];
 
@@ -76,7 +76,7 @@ int record_read_decimal(struct record_reader *r, int64_t max, int64_t *out)
 }
 
 /* The rest of the record, as it is. */
-int record_read_rest(struct record_reader *r, char *out, size_t size)
+RG_HOT int record_read_rest(struct record_reader *r, char *out, size_t size)
 {
 	size_t n = (size_t)(r->end - r->p);
 
@@ -90,7 +90,7 @@ int record_read_rest(struct record_reader *r, char *out, size_t size)
 }
 
 /* Nothing left, not even the blank after the last field. */
-int record_read_end(const struct record_reader *r)
+RG_HOT int record_read_end(const struct record_reader *r)
 {
 	return r->p == r->end && !r->dangling ? 0 : -1;
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "rg.h"
 #include "rglog.h"
 
 static rglog_hook_fn *rglog_hook;
@@ -11,7 +12,7 @@ static int rglog_debug_on;
 
 /* Install the face's hook. Why only on change: the module calls this on every check, and
  * a process forked from Exim's daemon pays a page fault for its first write to the page. */
-void rglog_set_hook(rglog_hook_fn *fn, int debug_on)
+RG_HOT void rglog_set_hook(rglog_hook_fn *fn, int debug_on)
 {
 	if (rglog_hook != fn)
 		rglog_hook = fn;
@@ -20,13 +21,13 @@ void rglog_set_hook(rglog_hook_fn *fn, int debug_on)
 }
 
 /* Whether debug lines are wanted. */
-int rglog_debug_enabled(void)
+RG_HOT int rglog_debug_enabled(void)
 {
 	return rglog_hook != NULL && rglog_debug_on;
 }
 
 /* Format one line (cut at 1000 bytes) and emit it. */
-void rglog(int level, const char *fmt, ...)
+RG_HOT void rglog(int level, const char *fmt, ...)
 {
 	char line[1000];
 	va_list ap;

@@ -17,7 +17,7 @@ const struct source_ops *const source_registry[] = {
 };
 
 /* Find a source by name. */
-const struct source_ops *source_find(const char *name)
+RG_HOT const struct source_ops *source_find(const char *name)
 {
 	size_t i;
 
@@ -28,7 +28,7 @@ const struct source_ops *source_find(const char *name)
 }
 
 /* Give every member the config in force. */
-void source_configure(const struct config *c)
+RG_HOT void source_configure(const struct config *c)
 {
 	size_t i;
 
@@ -38,7 +38,7 @@ void source_configure(const struct config *c)
 }
 
 /* Ask the member that gave cv whether it still stands. */
-int source_revalidate(const struct address *addr, const struct settings *s, const struct verdict *cv)
+RG_HOT int source_revalidate(const struct address *addr, const struct settings *s, const struct verdict *cv)
 {
 	const struct source_ops *src = source_find(cv->source);
 

@@ -36,7 +36,7 @@
 #define CALLOUT_TXN_MAX 100   /* RFC 5321 4.5.3.1.8: servers take at least 100 */
 
 struct callout_slot {
-	unsigned gen;                   /* util_fork_generation() of the opener */
+	uint64_t gen;                   /* util_fork_generation() of the opener */
 	char hosts[CONFIG_HOSTS_MAX];
 	unsigned port;
 	char sender[RG_ADDRESS_MAX + 3];
@@ -86,9 +86,9 @@ int source_callout_known_address(const char *domain, const struct settings *s, c
 }
 
 /* Close every connection this process opened (QUIT, no wait). */
-static void source_callout_reset(void)
+static RG_HOT void source_callout_reset(void)
 {
-	unsigned gen;
+	uint64_t gen;
 	size_t i;
 
 	/* Why: the slots span pages that a session without callouts never touched; each
@@ -109,7 +109,7 @@ static void source_callout_reset(void)
 static struct callout_slot *source_callout_slot(const struct settings *s)
 {
 	struct callout_slot *best = NULL;
-	unsigned gen = util_fork_generation();
+	uint64_t gen = util_fork_generation();
 	size_t i;
 
 	for (i = 0; i < CALLOUT_SLOTS; i++) {

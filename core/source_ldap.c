@@ -73,7 +73,7 @@ static int ldap_loaded;
 
 /* The process's connection and what it was made for. */
 static struct {
-	unsigned gen;                     /* util_fork_generation() of the opener */
+	uint64_t gen;                     /* util_fork_generation() of the opener */
 	LDAP *ld;
 	char uri[CONFIG_LIST_MAX];
 	char bind_dn[CONFIG_LIST_MAX];
@@ -84,7 +84,7 @@ static struct {
 
 /* The server last found unreachable by this process, and until when to leave it alone. */
 static struct {
-	unsigned gen;
+	uint64_t gen;
 	int64_t until;
 	char uri[CONFIG_LIST_MAX];
 	char why[RG_ERRLEN / 2];
@@ -99,7 +99,7 @@ static int ldap_touched;
 
 /* The bind password, read once per process and path. */
 static struct {
-	unsigned gen;
+	uint64_t gen;
 	char path[RG_PATH_MAX];
 	char pw[LDAP_PASSWORD_MAX];
 	size_t len;
@@ -141,7 +141,7 @@ static void source_ldap_drop(void)
 }
 
 /* Source op reset: unbind, forget the password. */
-static void source_ldap_reset(void)
+static RG_HOT void source_ldap_reset(void)
 {
 	/* Why: the three span pages that a session without LDAP never touched; clearing
 	 * them at every QUIT would cost a page fault each. */

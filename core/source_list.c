@@ -14,7 +14,7 @@
 static const struct config *source_list_config;  /* set by the chain before lookups */
 
 /* Keep the config in force for the domain check of compiles. */
-static void source_list_configure(const struct config *c)
+static RG_HOT void source_list_configure(const struct config *c)
 {
 	/* Why only on change: a process forked from Exim's daemon, which set it already
 	 * (rcptguard's preload), pays a page fault for its first write here. */

@@ -67,14 +67,18 @@ static const struct stats_family_def stats_families[STATS_FAMILIES] = {
 				   "Switches from the shared store to the local one.", NULL, NULL, NULL, NULL },
 };
 
+/* Why no page of its own any more: with the preload, Exim's daemon maps the file and writes
+ * this; a connection's process inherits both and only reads them (free after fork()). */
 static struct {
 	uint64_t *slots;                 /* the mapping (MAP_SHARED: valid in forked children) */
+	dev_t dev;                       /* the file mapped, for stats_preload()'s check */
+	ino_t ino;
 	char dir[RG_PATH_MAX];
 	int failed;                      /* this dir could not be mapped: do not retry per call */
-} stats_map __attribute__((aligned(4096)));  /* one page: each process writes it, a fault per page */
+} stats_map;
 
 /* Number of values of a NULL-terminated list (1 for a family without that label). */
-static unsigned stats_nvalues(const char *const *v)
+static RG_HOT unsigned stats_nvalues(const char *const *v)
 {
 	unsigned n = 0;
 
@@ -86,7 +90,7 @@ static unsigned stats_nvalues(const char *const *v)
 }
 
 /* Index of value in v; the last one (the fallback) when absent. */
-static unsigned stats_index(const char *const *v, const char *value)
+static RG_HOT unsigned stats_index(const char *const *v, const char *value)
 {
 	unsigned i, n = stats_nvalues(v);
 
@@ -99,7 +103,7 @@ static unsigned stats_index(const char *const *v, const char *value)
 }
 
 /* First slot of family f. */
-static unsigned stats_base(enum stats_family f)
+static RG_HOT unsigned stats_base(enum stats_family f)
 {
 	unsigned base = 0;
 	int i;
@@ -176,7 +180,11 @@ static uint64_t *stats_open(const char *state_dir)
 		}
 		m = mmap(NULL, STATS_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		close(fd);
-		return m == MAP_FAILED ? NULL : (uint64_t *)((char *)m + STATS_HEADER);
+		if (m == MAP_FAILED)
+			return NULL;
+		stats_map.dev = sb.st_dev;
+		stats_map.ino = sb.st_ino;
+		return (uint64_t *)((char *)m + STATS_HEADER);
 	}
 	return NULL;
 }
@@ -190,7 +198,7 @@ void stats_reset(void)
 }
 
 /* The counters of state_dir, mapped on first use. */
-static uint64_t *stats_slots(const char *state_dir)
+static RG_HOT uint64_t *stats_slots(const char *state_dir)
 {
 	if (state_dir == NULL)
 		return stats_map.slots;
@@ -206,8 +214,35 @@ static uint64_t *stats_slots(const char *state_dir)
 	return stats_map.slots;
 }
 
+/*
+ * Map state_dir/stats in the process that forks the others (stats.h). Why the check at each
+ * call: an operator may remove the file to start the counts afresh, and a damaged one is
+ * replaced by whichever process finds it; a daemon that kept its first mapping would make
+ * every later process count into a file nobody reads. So the mapping is kept only while the
+ * path still names the file mapped and its header is intact; else it is mapped again (and
+ * a failed one is retried: one attempt per connection, in the daemon).
+ */
+void stats_preload(const char *state_dir)
+{
+	char path[RG_PATH_MAX + 16];
+	const struct stats_header *h;
+	struct stat st;
+
+	if (state_dir == NULL || state_dir[0] == '\0' || util_snprintf(path, sizeof path, "%s/stats", state_dir) < 0)
+		return;
+	if (stats_map.slots != NULL && strcmp(stats_map.dir, state_dir) == 0) {
+		h = (const struct stats_header *)(const void *)((const char *)stats_map.slots - STATS_HEADER);
+		if (stat(path, &st) == 0 && st.st_dev == stats_map.dev && st.st_ino == stats_map.ino &&
+		    st.st_size == STATS_FILE_SIZE && memcmp(h->magic, STATS_MAGIC, sizeof h->magic) == 0 &&
+		    h->slots == STATS_SLOTS && h->header == STATS_HEADER)
+			return;
+	}
+	stats_reset();
+	(void)stats_slots(state_dir);
+}
+
 /* Count one event. */
-void stats_count(const char *state_dir, enum stats_family f, const char *a, const char *b)
+RG_HOT void stats_count(const char *state_dir, enum stats_family f, const char *a, const char *b)
 {
 	const struct stats_family_def *d;
 	uint64_t *slots;
@@ -222,7 +257,7 @@ void stats_count(const char *state_dir, enum stats_family f, const char *a, cons
 }
 
 /* Count an answer from its yield line. */
-void stats_yield(const char *state_dir, enum stats_family f, const char *line)
+RG_HOT void stats_yield(const char *state_dir, enum stats_family f, const char *line)
 {
 	char result[16] = "", source[16] = "none", reason[16] = "";
 

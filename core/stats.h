@@ -59,6 +59,11 @@ int stats_read(const char *state_dir, stats_entry_fn *fn, void *arg, char *err, 
 /* The labels of e as a JSON object ({"source":"cache","result":"pass"}, or {}). */
 void stats_labels_json(const struct stats_entry *e, char *buf, size_t size);
 
+/* In the process that forks the others (Exim's daemon, at rcptguard's preload): map
+ * state_dir/stats now, or check that the mapping held is still the file's (one stat()), so
+ * that each child inherits it mapped instead of opening and mapping it again. */
+void stats_preload(const char *state_dir);
+
 /* Unmap (tests). */
 void stats_reset(void);
 

@@ -43,16 +43,31 @@ const struct store_ops *const store_registry[] = {
 #define STORE_HOLD_S 10                 /* a shared store found unreachable is left alone this long */
 #define STORE_STAMP "store-fallback"    /* in state_dir: the hold-down, for every process */
 
-static struct {
+struct store_proc {
 	struct store_handle h;
-	unsigned gen;                   /* util_fork_generation() of the opener */
-	char identity[STORE_IDENTITY_MAX];
+	uint64_t gen;                   /* util_fork_generation() of the opener */
 	int fallback;                   /* 1: h is the local store standing in for the shared one */
 	char why[RG_ERRLEN];            /* why the shared store is not in use */
-} store_cur __attribute__((aligned(4096)));   /* one page: each process writes it, a fault per page */
+	char identity[STORE_IDENTITY_MAX];   /* last: only its first bytes are usually written */
+};
+
+/* The process's store handle. Why on util's per-process page (util_proc_alloc): every
+ * connection's process writes it, as it writes its fork generation and the engine's config
+ * checks there: one page fault for all of them after fork(). The generation check stays:
+ * the handle must never be used by a process that did not open it, whoever zeroes it. */
+static struct store_proc *store_cur;
+static struct store_proc store_cur_static;   /* where util has no page left */
+
+/* store_cur, placed on first use (in Exim, by the preload in the daemon). */
+static RG_HOT struct store_proc *store_proc(void)
+{
+	if (store_cur == NULL && (store_cur = util_proc_alloc(sizeof *store_cur)) == NULL)
+		store_cur = &store_cur_static;
+	return store_cur;
+}
 
 /* The member named name, or NULL. */
-const struct store_ops *store_find(const char *name)
+RG_HOT const struct store_ops *store_find(const char *name)
 {
 	size_t i;
 
@@ -62,12 +77,77 @@ const struct store_ops *store_find(const char *name)
 	return NULL;
 }
 
-/* The settings that name the store, as one string (a member's own keys join here). */
-static int store_identity(const struct settings *s, char *out, size_t size)
+#define STORE_ID_PARTS 9
+
+/* n in decimal, into buf (12 bytes). Why not snprintf: this runs at every check, and
+ * printf's frame is the deepest stack of it (a new stack page: a page fault per process). */
+static RG_HOT void store_decimal(char *buf, unsigned n)
 {
-	return util_snprintf(out, size, "%s\n%s\n%u\n%u\n%s\n%s\n%s\n%u\n%s", s->store, s->state_dir, s->lmdb.map_size,
-			     s->lmdb.map_max,
-			     s->redis.uri, s->redis.password_file, s->redis.prefix, s->redis.timeout, s->store_fallback);
+	char tmp[12];
+	size_t i = 0, o = 0;
+
+	do
+		tmp[i++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	while (i > 0)
+		buf[o++] = tmp[--i];
+	buf[o] = '\0';
+}
+
+/* The settings that name the store, in order (a member's own keys join here); num holds
+ * the numbers as text. */
+static RG_HOT void store_identity_parts(const struct settings *s, char num[3][12], const char *part[STORE_ID_PARTS])
+{
+	store_decimal(num[0], s->lmdb.map_size);
+	store_decimal(num[1], s->lmdb.map_max);
+	store_decimal(num[2], s->redis.timeout);
+	part[0] = s->store;
+	part[1] = s->state_dir;
+	part[2] = num[0];
+	part[3] = num[1];
+	part[4] = s->redis.uri;
+	part[5] = s->redis.password_file;
+	part[6] = s->redis.prefix;
+	part[7] = num[2];
+	part[8] = s->store_fallback;
+}
+
+/* The identity: the parts joined by newlines; -1 when it does not fit. */
+static RG_HOT int store_identity(const struct settings *s, char *out, size_t size)
+{
+	char num[3][12];
+	const char *part[STORE_ID_PARTS];
+	size_t i, o = 0, n;
+
+	store_identity_parts(s, num, part);
+	for (i = 0; i < STORE_ID_PARTS; i++) {
+		n = strlen(part[i]);
+		if (n + 2 > size - o)
+			return -1;
+		memcpy(out + o, part[i], n);
+		o += n;
+		out[o++] = i + 1 < STORE_ID_PARTS ? '\n' : '\0';
+	}
+	return 0;
+}
+
+/* Whether id is s's identity. Why compared part by part, not formatted and compared: this
+ * runs at every check, and a formatted copy (3 KB) made the deepest stack of the path, each
+ * new stack page a page fault in a new process. */
+static RG_HOT int store_identity_is(const struct settings *s, const char *id)
+{
+	char num[3][12];
+	const char *part[STORE_ID_PARTS];
+	size_t i, n;
+
+	store_identity_parts(s, num, part);
+	for (i = 0; i < STORE_ID_PARTS; i++) {
+		n = strlen(part[i]);
+		if (strncmp(id, part[i], n) != 0 || id[n] != (i + 1 < STORE_ID_PARTS ? '\n' : '\0'))
+			return 0;
+		id += n + 1;
+	}
+	return 1;
 }
 
 /* The settings of the shared store in use, kept for a switch to the local one mid-way. */
@@ -79,8 +159,9 @@ static int store_stamp_path(const char *dir, char *out, size_t size)
 	return util_snprintf(out, size, "%s/" STORE_STAMP, dir);
 }
 
-/* Whether the shared store is on hold for this gateway: a stamp younger than the hold-down. */
-static int store_held(const char *dir)
+/* Whether the shared store is on hold for this gateway: a stamp younger than the hold-down.
+ * Not inlined: its path buffer stays out of store_process()'s frame on the common path. */
+static RG_NOINLINE int store_held(const char *dir)
 {
 	char path[RG_PATH_MAX + 32];
 	struct timespec now;
@@ -119,8 +200,9 @@ static int store_hold(const char *dir, const char *why)
 	return !held;
 }
 
-/* End the hold-down (the shared store answered); 1 when there was one. */
-static int store_unhold(const char *dir)
+/* End the hold-down (the shared store answered); 1 when there was one. Not inlined, as
+ * store_held(). */
+static RG_NOINLINE int store_unhold(const char *dir)
 {
 	char path[RG_PATH_MAX + 32];
 
@@ -143,20 +225,20 @@ static int store_fall_back(const struct settings *s, const char *member, const c
 	if (!quiet && store_hold(s->state_dir, why))
 		rglog(RGLOG_ERROR, "rcptguard: store: shared store %s unreachable (%.200s): %s for %d s",
 		      member, why, none ? "running uncached" : "using the local store in state_dir", STORE_HOLD_S);
-	util_strlcpy(store_cur.why, why, sizeof store_cur.why);
+	util_strlcpy(store_cur->why, why, sizeof store_cur->why);
 	if (none) {
 		util_snprintf(err, errlen, "shared store %s unreachable, store_fallback = none: running uncached (%.150s)",
 			      member, why);
 		return RG_TEMPFAIL;
 	}
 	/* Why the first member: the registry's first is the embedded local default (LMDB). */
-	if (store_registry[0]->open(s, &store_cur.h.s, local_err, sizeof local_err) != RG_FOUND) {
-		store_cur.h.s = NULL;
+	if (store_registry[0]->open(s, &store_cur->h.s, local_err, sizeof local_err) != RG_FOUND) {
+		store_cur->h.s = NULL;
 		util_snprintf(err, errlen, "shared store %s unreachable, local store unusable: %.150s", member, local_err);
 		return RG_TEMPFAIL;
 	}
-	store_cur.h.ops = store_registry[0];
-	store_cur.fallback = 1;
+	store_cur->h.ops = store_registry[0];
+	store_cur->fallback = 1;
 	return RG_FOUND;
 }
 
@@ -167,74 +249,80 @@ static int store_switch(const struct store_handle *h, const char *err)
 	char why[RG_ERRLEN], ignore[RG_ERRLEN];
 	const char *member = h->ops->name;
 
-	if (h != &store_cur.h || store_cur.fallback || !(h->ops->caps & STORE_CAP_SHARED) ||
+	if (h != &store_proc()->h || store_cur->fallback || !(h->ops->caps & STORE_CAP_SHARED) ||
 	    h->ops->unreachable == NULL || !h->ops->unreachable(h->s))
 		return 0;
 	util_strlcpy(why, err, sizeof why);
 	h->ops->close(h->s);
-	store_cur.h.s = NULL;
-	store_cur.h.ops = NULL;
+	store_cur->h.s = NULL;
+	store_cur->h.ops = NULL;
 	return store_fall_back(&store_set, member, why, 0, ignore, sizeof ignore) == RG_FOUND;
 }
 
 /* The process's store for the settings, opened on first use (or its fallback). */
-const struct store_handle *store_process(const struct settings *s, char *err, size_t errlen)
+RG_HOT const struct store_handle *store_process(const struct settings *s, char *err, size_t errlen)
 {
-	unsigned gen = util_fork_generation();
-	char identity[STORE_IDENTITY_MAX], why[RG_ERRLEN];
+	uint64_t gen = util_fork_generation();
+	char why[RG_ERRLEN];
 	const struct store_ops *ops;
 	int rc;
 
-	if (store_cur.gen != gen)
-		memset(&store_cur, 0, sizeof store_cur);   /* inherited: abandon, never close */
-	if (store_identity(s, identity, sizeof identity) < 0) {
-		util_snprintf(err, errlen, "state_dir too long");
-		return NULL;
-	}
-	if (store_cur.h.s != NULL && strcmp(store_cur.identity, identity) == 0) {
-		if (!store_cur.fallback || store_held(s->state_dir))
-			return &store_cur.h;
+	store_proc();
+	if (store_cur->gen != gen)
+		memset(store_cur, 0, sizeof *store_cur);   /* inherited: abandon, never close */
+	if (store_cur->h.s != NULL && store_identity_is(s, store_cur->identity)) {
+		if (!store_cur->fallback || store_held(s->state_dir))
+			return &store_cur->h;
 		/* else the hold-down is over: the shared store again */
 	}
 	store_process_close();
+	if (store_identity(s, store_cur->identity, sizeof store_cur->identity) < 0) {
+		store_cur->identity[0] = '\0';
+		util_snprintf(err, errlen, "state_dir too long");
+		return NULL;
+	}
 	if ((ops = store_find(s->store)) == NULL) {
 		util_snprintf(err, errlen, "store \"%.20s\": no such store member in this build", s->store);
 		return NULL;
 	}
-	store_cur.gen = gen;
-	memcpy(store_cur.identity, identity, sizeof identity);
+	store_cur->gen = gen;
 	if (ops->caps & STORE_CAP_SHARED) {
 		memcpy(&store_set, s, sizeof store_set);
 		if (store_held(s->state_dir)) {
 			rc = store_fall_back(s, ops->name, "on hold after a failure", 1, err, errlen);
-			return rc == RG_FOUND ? &store_cur.h : NULL;
+			return rc == RG_FOUND ? &store_cur->h : NULL;
 		}
 	}
-	if ((rc = ops->open(s, &store_cur.h.s, err, errlen)) != RG_FOUND) {
-		store_cur.h.s = NULL;
+	if ((rc = ops->open(s, &store_cur->h.s, err, errlen)) != RG_FOUND) {
+		store_cur->h.s = NULL;
 		stats_count(s->state_dir, STATS_STORE_ERROR, "open", NULL);
 		if (!(ops->caps & STORE_CAP_SHARED)) {
-			memset(&store_cur, 0, sizeof store_cur);
+			memset(store_cur, 0, sizeof *store_cur);
 			return NULL;
 		}
 		if (rc == RG_CONFIG)
 			rglog(RGLOG_ERROR, "rcptguard: store: %s: %.200s", ops->name, err);
 		util_strlcpy(why, err, sizeof why);
 		rc = store_fall_back(s, ops->name, why, 0, err, errlen);
-		return rc == RG_FOUND ? &store_cur.h : NULL;
+		return rc == RG_FOUND ? &store_cur->h : NULL;
 	}
-	store_cur.h.ops = ops;
+	store_cur->h.ops = ops;
 	if ((ops->caps & STORE_CAP_SHARED) && store_unhold(s->state_dir))
 		rglog(RGLOG_INFO, "rcptguard: store: shared store %s answers again: local store left", ops->name);
-	return &store_cur.h;
+	return &store_cur->h;
 }
 
 /* Close the process's store, if this process opened it. */
-void store_process_close(void)
+RG_HOT void store_process_close(void)
 {
-	if (store_cur.h.s != NULL && store_cur.h.ops != NULL && store_cur.gen == util_fork_generation())
-		store_cur.h.ops->close(store_cur.h.s);
-	memset(&store_cur, 0, sizeof store_cur);
+	/* Why the generation first: in a new process it writes the per-process page before
+	 * anything reads it (a read first would fault once more; see util_fork_generation). */
+	uint64_t gen = util_fork_generation();
+
+	store_proc();
+	if (store_cur->h.s != NULL && store_cur->h.ops != NULL && store_cur->gen == gen)
+		store_cur->h.ops->close(store_cur->h.s);
+	memset(store_cur, 0, sizeof *store_cur);
 }
 
 /* Microseconds of a monotonic clock, for debug timing. */
@@ -247,7 +335,7 @@ static int64_t store_us(void)
 }
 
 /* A handle that cannot serve: RG_TEMPFAIL with a reason. */
-static int store_unusable(const struct store_handle *h, char *err, size_t errlen)
+static RG_HOT int store_unusable(const struct store_handle *h, char *err, size_t errlen)
 {
 	if (h == NULL || h->ops == NULL || h->s == NULL) {
 		util_snprintf(err, errlen, "no store");
@@ -270,7 +358,7 @@ static void store_trace(const struct store_handle *h, const char *op, const char
 }
 
 /* get: the member's, timed. */
-int store_get(const struct store_handle *h, const char *key, char *val, size_t valsize, size_t *vlen,
+RG_HOT int store_get(const struct store_handle *h, const char *key, char *val, size_t valsize, size_t *vlen,
 	      int64_t deadline, char *err, size_t errlen)
 {
 	int64_t t0;
@@ -390,12 +478,12 @@ int store_info(const struct store_handle *h, struct store_info *out, char *err, 
 		return RG_TEMPFAIL;
 	util_strlcpy(out->member, h->ops->name, sizeof out->member);
 	rc = h->ops->info(h->s, out, err, errlen);
-	if (h == &store_cur.h && store_cur.fallback) {
+	if (h == &store_proc()->h && store_cur->fallback) {
 		char detail[sizeof out->detail];
 
 		out->fallback = 1;
 		util_snprintf(detail, sizeof detail, "fallback: the shared store %s is unreachable (%.120s); %.100s",
-			      store_set.store, store_cur.why, out->detail);
+			      store_set.store, store_cur->why, out->detail);
 		util_strlcpy(out->detail, detail, sizeof out->detail);
 	}
 	return rc;
@@ -430,6 +518,7 @@ int store_preload(const struct settings *s, char *err, size_t errlen)
 {
 	const struct store_ops *ops = store_find(s->store);
 
+	store_proc();           /* its place on the per-process page, taken in the daemon */
 	return ops != NULL && ops->preload != NULL ? ops->preload(s, err, errlen) : RG_FOUND;
 }
 

@@ -119,7 +119,7 @@ static struct redis_lua lua_cache[REDIS_LUA_MAX];
 
 struct store {
 	redisContext *c;
-	unsigned gen;                  /* util_fork_generation() of the connection */
+	uint64_t gen;                  /* util_fork_generation() of the connection */
 	int fresh;                     /* the connection was made for the current operation */
 	int down;                      /* the last RG_TEMPFAIL was the server, not the data */
 	int timedout;                  /* ... and it was a timeout (not worth a second try) */

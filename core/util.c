@@ -1,6 +1,7 @@
 /*
  * util.c - string and clock helpers every core module uses. Truncation is an error
- * everywhere in rcptguard, so the copy helpers report it instead of hiding it.
+ * everywhere in rcptguard, so the copy helpers report it instead of hiding it. Also the
+ * per-process page: the fork generation and what each process writes (see below).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -9,29 +10,115 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rg.h"
 
 static int64_t (*util_clock)(void);
-static unsigned util_forks = 1;
-static int util_atfork_set;
 
-/* Runs in the child of every fork(). */
+/*
+ * Per-process memory (util_proc_alloc): one page that every new process sees zeroed, so
+ * that no fork() needs a hook and a child that never calls rcptguard pays nothing.
+ *
+ * Why: Exim forks one process per SMTP connection from a daemon in which the preload has
+ * loaded the module. After fork() each page a child writes costs it a page fault (a copy),
+ * so what a connection must write (its fork generation, the store handle, the config
+ * checks) sits together on this one page. The kernel zeroes the page in each child
+ * (MADV_WIPEONFORK, Linux 4.14); where it cannot, a pthread_atfork() child hook does it,
+ * which is the old cost (a hook in every child) and the same meaning.
+ */
+#define UTIL_PROC_SIZE 4096
+
+struct util_proc {
+	uint64_t gen;                   /* this process's generation; 0: not yet known */
+	uint32_t touched;               /* written first, see util_fork_generation() */
+	uint32_t pad;
+	unsigned char area[UTIL_PROC_SIZE - 16];   /* util_proc_alloc()'s */
+};
+
+static struct util_proc *util_proc;     /* the page (set once; read-only afterwards) */
+static size_t util_proc_used;           /* bytes of area handed out */
+/* Where no anonymous page can be mapped: this one, cleared by the atfork hook. */
+static struct util_proc util_proc_static __attribute__((aligned(UTIL_PROC_SIZE)));
+
+/* Runs in the child of every fork(), only where the kernel cannot wipe the page. */
 static void util_atfork_child(void)
 {
-	util_forks++;
+	memset(util_proc, 0, sizeof *util_proc);
 }
 
-/* The fork generation of this process (registers the fork hook on first use). */
-unsigned util_fork_generation(void)
+/* The per-process page, made on first use (in Exim, by the preload in the daemon). Like all
+ * of core's per-process state, not for concurrent first calls (rcptguard-admin serialises
+ * its calls into core). */
+static RG_HOT struct util_proc *util_proc_page(void)
 {
-	if (!util_atfork_set) {
-		/* glibc unregisters this hook if the module is ever dlclose()d. */
-		if (pthread_atfork(NULL, NULL, util_atfork_child) == 0)
-			util_atfork_set = 1;
+	void *m;
+
+	if (util_proc != NULL)
+		return util_proc;
+	m = mmap(NULL, sizeof *util_proc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#ifdef MADV_WIPEONFORK
+	if (m != MAP_FAILED && madvise(m, sizeof *util_proc, MADV_WIPEONFORK) == 0) {
+		util_proc = m;
+		return util_proc;
 	}
-	return util_forks;
+#endif
+	/* Why the hook: the page must read as zeros in every child, whoever zeroes it. An
+	 * old kernel (EINVAL) keeps the mapping, cleared by the hook; a failed map, the static
+	 * page. If the hook cannot be registered, nothing would clear the page: refuse. */
+	util_proc = m != MAP_FAILED ? (struct util_proc *)m : &util_proc_static;
+	if (pthread_atfork(NULL, NULL, util_atfork_child) != 0) {
+		if (m != MAP_FAILED)
+			munmap(m, sizeof *util_proc);
+		util_proc = NULL;
+	}
+	return util_proc;
+}
+
+/* size bytes of per-process memory: zeroed in every child after fork() (rg.h). */
+void *util_proc_alloc(size_t size)
+{
+	struct util_proc *p = util_proc_page();
+	void *r;
+
+	size = (size + 15) & ~(size_t)15;
+	if (p == NULL || size > sizeof p->area - util_proc_used)
+		return NULL;
+	r = p->area + util_proc_used;
+	util_proc_used += size;
+	return r;
+}
+
+/* This process's fork generation (rg.h): made at its first call in each process. */
+RG_HOT uint64_t util_fork_generation(void)
+{
+	volatile struct util_proc *p = util_proc_page();
+	struct timespec ts;
+	uint64_t gen;
+
+	/* No page and no hook (out of memory at the first call): still correct, at the price
+	 * of a system call per call. */
+	if (p == NULL)
+		return (uint64_t)getpid() << 40;
+	/* Why write before reading: in a new child the page is absent; a read first would map
+	 * the zero page and the write after it fault again. Volatile keeps the order. */
+	p->touched = 1;
+	if (p->gen != 0)
+		return p->gen;
+	/*
+	 * Why the pid and the time: a descendant can inherit a handle of an ancestor, marked
+	 * with the ancestor's generation. The pid of a living process differs from that of
+	 * every ancestor; a descendant can get an ancestor's pid only after the ancestor died
+	 * and pid numbers wrapped around, and then the time part (microseconds, modulo 12.7
+	 * days) differs too. One getpid() per process, not per call.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	gen = (uint64_t)getpid() << 40 |
+	      (((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000) & (((uint64_t)1 << 40) - 1));
+	p->gen = gen;
+	return gen;
 }
 
 /* Name of an outcome, for logs. */
@@ -47,7 +134,7 @@ const char *util_status_name(int status)
 }
 
 /* Bounded copy; -1 when src did not fit. */
-int util_strlcpy(char *dst, const char *src, size_t size)
+RG_HOT int util_strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t n = strlen(src);
 
@@ -63,7 +150,7 @@ int util_strlcpy(char *dst, const char *src, size_t size)
 }
 
 /* Bounded formatting; -1 on truncation. */
-int util_snprintf(char *dst, size_t size, const char *fmt, ...)
+RG_HOT int util_snprintf(char *dst, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -75,7 +162,7 @@ int util_snprintf(char *dst, size_t size, const char *fmt, ...)
 }
 
 /* Wall-clock seconds, or the test clock. */
-int64_t util_now(void)
+RG_HOT int64_t util_now(void)
 {
 	return util_clock ? util_clock() : (int64_t)time(NULL);
 }
@@ -87,7 +174,7 @@ void util_set_clock(int64_t (*clock)(void))
 }
 
 /* Monotonic milliseconds. */
-int64_t util_monotonic_ms(void)
+RG_HOT int64_t util_monotonic_ms(void)
 {
 	struct timespec ts;
 
@@ -96,7 +183,7 @@ int64_t util_monotonic_ms(void)
 }
 
 /* ASCII lower-casing in place (locale-independent on purpose). */
-void util_lower(char *s)
+RG_HOT void util_lower(char *s)
 {
 	for (; *s; s++)
 		if (*s >= 'A' && *s <= 'Z')
@@ -104,7 +191,7 @@ void util_lower(char *s)
 }
 
 /* Make remote text safe to echo: printable ASCII only, no quote or backslash. */
-void util_sanitise(char *dst, size_t size, const char *src, size_t srclen)
+RG_HOT void util_sanitise(char *dst, size_t size, const char *src, size_t srclen)
 {
 	size_t i, o = 0;
 
@@ -144,7 +231,7 @@ void util_sigpipe_release(struct util_sigpipe *g)
 }
 
 /* A non-negative decimal, strictly (rg.h). */
-int util_decimal(const char *s, int64_t max, int64_t *out)
+RG_HOT int util_decimal(const char *s, int64_t max, int64_t *out)
 {
 	char *e;
 	long long n;

@@ -14,7 +14,7 @@
 #define VERDICT_CATCHALL_VERSION "2"   /* 2: the known-address field */
 
 /* Store key of an address verdict. */
-int verdict_key_address(char *key, size_t size, const char *addrkey)
+RG_HOT int verdict_key_address(char *key, size_t size, const char *addrkey)
 {
 	return util_snprintf(key, size, "v:%s", addrkey);
 }
@@ -48,7 +48,7 @@ int verdict_encode(const struct verdict *v, int catchall, char *buf, size_t size
 }
 
 /* Decode strictly; -1 means "treat as a miss". */
-int verdict_decode(const char *buf, size_t len, int catchall, struct verdict *v)
+RG_HOT int verdict_decode(const char *buf, size_t len, int catchall, struct verdict *v)
 {
 	static const char *const verdicts[] = { "fail", "pass" }, *const catchalls[] = { "no", "yes" };
 	static const char *const known[] = { "refused", "accepted", "unchecked" };

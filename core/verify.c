@@ -30,7 +30,7 @@ struct verify_ctx {
  * verdict from the cache goes to the debug output only (unless log_cached = yes): Exim
  * logs the rejection of a 550 itself, an accepted RCPT needs no line, and on a busy
  * gateway most checks are answered from the cache: a line each is three system calls. */
-static void verify_log(const struct verify_ctx *cx, struct yield *y)
+static RG_HOT void verify_log(const struct verify_ctx *cx, struct yield *y)
 {
 	char shown[101];
 	size_t i;
@@ -54,8 +54,9 @@ static void verify_log(const struct verify_ctx *cx, struct yield *y)
 	      (long long)(util_monotonic_ms() - cx->t0));
 }
 
-/* Cache a definite verdict (best effort: the cache is a hint). */
-static void verify_store(const struct store_handle *st, const struct address *a,
+/* Cache a definite verdict (best effort: the cache is a hint). Not inlined: a cached
+ * verdict never comes here, and its buffers would deepen every check's stack. */
+static RG_NOINLINE void verify_store(const struct store_handle *st, const struct address *a,
 			 const struct settings *s, int pass, const char *source, const char *text,
 			 int64_t deadline)
 {
@@ -76,8 +77,9 @@ static void verify_store(const struct store_handle *st, const struct address *a,
 		rglog(RGLOG_INFO, "rcptguard: store unavailable, verdict not cached: %s", err);
 }
 
-/* Read the cached verdict of a; 0 when one was decoded. */
-static int verify_cached(const struct store_handle *st, const struct address *a, int64_t deadline,
+/* Read the cached verdict of a; 0 when one was decoded. Not inlined: its buffers are gone
+ * from the stack before the answer is built and counted. */
+static RG_HOT RG_NOINLINE int verify_cached(const struct store_handle *st, const struct address *a, int64_t deadline,
 			 struct verdict *v)
 {
 	char key[STORE_KEY_MAX + 1], val[STORE_VAL_MAX], err[RG_ERRLEN];
@@ -99,7 +101,7 @@ static int verify_cached(const struct store_handle *st, const struct address *a,
 }
 
 /* Fill y with a definite or cached verdict. */
-static void verify_yield_verdict(struct yield *y, const char *role, const struct address *a, int pass,
+static RG_HOT void verify_yield_verdict(struct yield *y, const char *role, const struct address *a, int pass,
 				 const char *source, const char *detail)
 {
 	char msg[RG_ADDRESS_MAX + 64];
@@ -126,31 +128,17 @@ static void verify_yield_defer(struct yield *y, const char *role, const char *sh
 	yield_add(y, "detail", detail);
 }
 
-/* Run the sources of s for a; returns the RG_ outcome and fills y. */
-static int verify_chain(struct verify_ctx *cx, const struct address *a, const struct settings *s,
-			struct yield *y)
+/* Ask the sources of s for a (no live verdict in the cache; cv: a cached one, or NULL);
+ * returns the RG_ outcome and fills y. Not inlined: a cached verdict never comes here, and
+ * its buffers would deepen every check's stack. */
+static RG_NOINLINE int verify_sources(const struct address *a, const struct settings *s, const struct verify_ctx *cx,
+				      const struct store_handle *st, const struct verdict *cv, int64_t deadline,
+				      struct yield *y)
 {
-	int64_t t0 = cx->t0;
 	char err[RG_ERRLEN] = "", last[RG_ERRLEN] = "no source configured";
-	int64_t deadline = t0 + (int64_t)s->total_timeout * 1000;
-	const struct store_handle *st;
 	struct source_answer ans;
-	struct verdict cv;
-	int i, rc, have_cached, catchall = 0, tempfailed = 0;
+	int i, rc, catchall = 0, tempfailed = 0;
 
-	st = store_process(s, err, sizeof err);
-	if (st == NULL)
-		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
-	have_cached = verify_cached(st, a, deadline, &cv) == 0;
-	/* The member that gave a live verdict may void it (a list changed since). */
-	source_configure(engine_current_config());
-	if (have_cached && util_now() < cv.expires && source_revalidate(a, s, &cv))
-		have_cached = 0;          /* void: never a stale pass either */
-	if (have_cached && util_now() < cv.expires) {
-		cx->quiet = !s->log_cached;
-		verify_yield_verdict(y, cx->role, a, cv.pass, "cache", cv.text);
-		return cv.pass ? RG_FOUND : RG_NOTFOUND;
-	}
 	for (i = 0; i < CONFIG_SOURCES_MAX && s->sources[i][0]; i++) {
 		const struct source_ops *src = source_find(s->sources[i]);
 
@@ -174,8 +162,8 @@ static int verify_chain(struct verify_ctx *cx, const struct address *a, const st
 			snprintf(last, sizeof last, "%s: %s", src->name, err);
 		tempfailed |= rc == RG_TEMPFAIL;
 	}
-	if (have_cached && cv.pass && util_now() - cv.created < (int64_t)s->stale_ttl) {
-		verify_yield_verdict(y, cx->role, a, 1, "cache", cv.text);
+	if (cv != NULL && cv->pass && util_now() - cv->created < (int64_t)s->stale_ttl) {
+		verify_yield_verdict(y, cx->role, a, 1, "cache", cv->text);
 		yield_add(y, "stale", "yes");
 		return RG_FOUND;
 	}
@@ -185,6 +173,32 @@ static int verify_chain(struct verify_ctx *cx, const struct address *a, const st
 	}
 	verify_yield_defer(y, cx->role, a->full, "tempfail", last);
 	return RG_TEMPFAIL;
+}
+
+/* Answer from the cache, else from the sources of s; returns the RG_ outcome and fills y. */
+static RG_HOT int verify_chain(struct verify_ctx *cx, const struct address *a, const struct settings *s,
+			struct yield *y)
+{
+	char err[RG_ERRLEN] = "";
+	int64_t deadline = cx->t0 + (int64_t)s->total_timeout * 1000;
+	const struct store_handle *st;
+	struct verdict cv;
+	int have_cached;
+
+	st = store_process(s, err, sizeof err);
+	if (st == NULL)
+		rglog(RGLOG_INFO, "rcptguard: store unavailable, running uncached: %s", err);
+	have_cached = verify_cached(st, a, deadline, &cv) == 0;
+	/* The member that gave a live verdict may void it (a list changed since). */
+	source_configure(engine_current_config());
+	if (have_cached && util_now() < cv.expires && source_revalidate(a, s, &cv))
+		have_cached = 0;          /* void: never a stale pass either */
+	if (have_cached && util_now() < cv.expires) {
+		cx->quiet = !s->log_cached;
+		verify_yield_verdict(y, cx->role, a, cv.pass, "cache", cv.text);
+		return cv.pass ? RG_FOUND : RG_NOTFOUND;
+	}
+	return verify_sources(a, s, cx, st, have_cached ? &cv : NULL, deadline, y);
 }
 
 /* Whether domain (lower-case) is one of s->own_domains ("*.suffix": its subdomains). */
@@ -211,7 +225,7 @@ static int verify_own_domain(const struct settings *s, const char *domain)
 }
 
 /* The checks of one address: syntax, settings, then (for senders) ownership, the chain. */
-static int verify_run_address(struct verify_ctx *cx, int sender, const char *address,
+static RG_HOT int verify_run_address(struct verify_ctx *cx, int sender, const char *address,
 			      const char *options, struct yield *y)
 {
 	char err[RG_ERRLEN];
@@ -266,7 +280,7 @@ static int verify_run_address(struct verify_ctx *cx, int sender, const char *add
 }
 
 /* verify_recipient ADDRESS [OPTIONS]. */
-int verify_run_recipient(const char *address, const char *options, struct yield *y)
+RG_HOT int verify_run_recipient(const char *address, const char *options, struct yield *y)
 {
 	struct verify_ctx cx = { "verify_recipient", "recipient", address, util_monotonic_ms(), 0 };
 
@@ -318,7 +332,7 @@ int verify_run_catchall(const char *domain, const char *options, struct yield *y
 }
 
 /* Per-process teardown. */
-void verify_shutdown(void)
+RG_HOT void verify_shutdown(void)
 {
 	size_t i;
 

@@ -11,7 +11,7 @@
 #include "yield.h"
 
 /* Append raw bytes, marking truncation. */
-static void yield_append(struct yield *y, const char *s, size_t n)
+static RG_HOT void yield_append(struct yield *y, const char *s, size_t n)
 {
 	if (y->len + n >= sizeof y->line) {
 		y->truncated = 1;
@@ -23,7 +23,7 @@ static void yield_append(struct yield *y, const char *s, size_t n)
 }
 
 /* Start a line with result=VALUE. */
-void yield_init(struct yield *y, const char *result)
+RG_HOT void yield_init(struct yield *y, const char *result)
 {
 	y->len = 0;
 	y->truncated = 0;
@@ -31,37 +31,42 @@ void yield_init(struct yield *y, const char *result)
 	yield_add(y, "result", result);
 }
 
-/* Append key=value, quoted (and escaped) when needed. */
-void yield_add(struct yield *y, const char *key, const char *value)
+/* Append key=value, quoted (and escaped) when needed. Why written straight into the line,
+ * not through a copy: this runs for every answer, and a 2 KB copy on the stack made the
+ * deepest frame of a check (each new stack page a page fault in a new Exim process). */
+RG_HOT void yield_add(struct yield *y, const char *key, const char *value)
 {
-	char clean[2 * YIELD_MAX];
 	size_t o = 0;
 	int quote;
+	char ch[2];
 
 	if (value == NULL || *value == '\0')
 		return;
 	quote = strpbrk(value, " =\"\\") != NULL;
-	for (; *value && o + 2 < sizeof clean; value++) {
-		unsigned char ch = (unsigned char)*value;
-
-		if (quote && (ch == '"' || ch == '\\'))
-			clean[o++] = '\\';
-		clean[o++] = (ch < 0x20 || ch > 0x7e) ? '?' : (char)ch;
-	}
-	if (*value)
-		y->truncated = 1;
-	clean[o] = '\0';
 	if (y->len > 0)
 		yield_append(y, " ", 1);
 	yield_append(y, key, strlen(key));
 	yield_append(y, quote ? "=\"" : "=", quote ? 2 : 1);
-	yield_append(y, clean, o);
+	/* The bound of the copy this replaces (2 * YIELD_MAX - 2 bytes of value): the line
+	 * itself is shorter, so past it only the truncation mark matters. */
+	for (; *value && o + 2 < 2 * YIELD_MAX; value++) {
+		unsigned char c = (unsigned char)*value;
+		size_t n = 0;
+
+		if (quote && (c == '"' || c == '\\'))
+			ch[n++] = '\\';
+		ch[n++] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
+		yield_append(y, ch, n);
+		o += n;
+	}
+	if (*value)
+		y->truncated = 1;
 	if (quote)
 		yield_append(y, "\"", 1);
 }
 
 /* Append key=N. */
-void yield_add_int(struct yield *y, const char *key, long long n)
+RG_HOT void yield_add_int(struct yield *y, const char *key, long long n)
 {
 	char buf[32];
 
@@ -71,7 +76,7 @@ void yield_add_int(struct yield *y, const char *key, long long n)
 
 /* The next key=value pair at *pos (quoted values unescaped); 1 read, 0 at the end, -1 a
  * key or value too long for its buffer. Words without "=" are skipped. */
-int yield_next(const char **pos, char *key, size_t keysize, char *val, size_t valsize)
+RG_HOT int yield_next(const char **pos, char *key, size_t keysize, char *val, size_t valsize)
 {
 	const char *p = *pos, *k;
 	size_t n;
@@ -100,33 +105,37 @@ int yield_next(const char **pos, char *key, size_t keysize, char *val, size_t va
 		for (p++; *p && *p != '"'; p++) {
 			if (*p == '\\' && p[1])
 				p++;
-			if (n + 1 >= valsize)
+			if (val != NULL && n + 1 >= valsize)
 				return -1;
-			val[n++] = *p;
+			if (val != NULL)
+				val[n++] = *p;
 		}
 		if (*p)
 			p++;
 	} else {
 		for (; *p && *p != ' '; p++) {
-			if (n + 1 >= valsize)
+			if (val != NULL && n + 1 >= valsize)
 				return -1;
-			val[n++] = *p;
+			if (val != NULL)
+				val[n++] = *p;
 		}
 	}
-	val[n] = '\0';
+	if (val != NULL)
+		val[n] = '\0';
 	*pos = p;
 	return 1;
 }
 
-/* Value of key in line; 0 found, -1 not (or it did not fit). */
-int yield_get(const char *line, const char *key, char *out, size_t size)
+/* Value of key in line; 0 found, -1 not (or it did not fit). Why values are skipped, not
+ * copied, until the key is found: no line-sized buffer on the stack of every check. */
+RG_HOT int yield_get(const char *line, const char *key, char *out, size_t size)
 {
-	char k[YIELD_KEY_MAX], v[YIELD_MAX];
-	const char *p = line;
+	char k[YIELD_KEY_MAX];
+	const char *p = line, *at;
 
-	while (yield_next(&p, k, sizeof k, v, sizeof v) > 0)
+	for (at = p; yield_next(&p, k, sizeof k, NULL, 0) > 0; at = p)
 		if (strcmp(k, key) == 0)
-			return util_strlcpy(out, v, size) < 0 ? -1 : 0;
+			return yield_next(&at, k, sizeof k, out, size) > 0 ? 0 : -1;
 	return -1;
 }
 

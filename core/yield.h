@@ -32,7 +32,7 @@ int yield_get(const char *line, const char *key, char *out, size_t size);
 
 /* The one yield tokenizer: the next key=value pair at *pos, quoted values unescaped;
  * 1 read (*pos moves past it), 0 at the end, -1 a key or value too long for its buffer.
- * Words without "=" are skipped. */
+ * Words without "=" are skipped. val NULL: the value is skipped, not copied. */
 int yield_next(const char **pos, char *key, size_t keysize, char *val, size_t valsize);
 
 /* Split q in place into up to n blank-separated words (the lookup face's query); a word

@@ -36,7 +36,7 @@ int greylist(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 int preload(uschar **yield, int argc, uschar *argv[]) RG_EXPORT;
 
 /* Core log lines to Exim: verdicts and errors to the main log, detail to -d output. */
-static void rg_exim_log(int level, const char *line)
+static RG_HOT void rg_exim_log(int level, const char *line)
 {
 	if (level == RGLOG_DEBUG)
 		debug_printf("%s\n", line);
@@ -45,7 +45,7 @@ static void rg_exim_log(int level, const char *line)
 }
 
 /* Set up logging for this call (Exim's debug state may change between calls). */
-static void rg_exim_begin(void)
+static RG_HOT void rg_exim_begin(void)
 {
 	rglog_set_hook(rg_exim_log, debug_selector != 0);
 }
@@ -58,7 +58,7 @@ static int rg_exim_usage(uschar **yield, const char *text)
 }
 
 /* verify_recipient ADDRESS [OPTIONS] -> result=pass|fail|defer ... */
-int verify_recipient(uschar **yield, int argc, uschar *argv[])
+RG_HOT int verify_recipient(uschar **yield, int argc, uschar *argv[])
 {
 	struct yield y;
 
@@ -97,7 +97,7 @@ int catchall(uschar **yield, int argc, uschar *argv[])
 }
 
 /* fcrdns IP [OPTIONS] -> result=pass|fail|defer ... */
-int fcrdns(uschar **yield, int argc, uschar *argv[])
+RG_HOT int fcrdns(uschar **yield, int argc, uschar *argv[])
 {
 	struct yield y;
 
@@ -128,7 +128,7 @@ int greylist(uschar **yield, int argc, uschar *argv[])
  * acl_smtp_notquit). Why: Exim's SMTP processes end with _exit(), which runs no
  * destructor, so without this call callout connections would end without QUIT.
  */
-int quit(uschar **yield, int argc, uschar *argv[])
+RG_HOT int quit(uschar **yield, int argc, uschar *argv[])
 {
 	(void)argc;
 	(void)argv;
@@ -182,7 +182,8 @@ static void rg_exim_touch_static(void)
  * daemon, and every connection's process inherits it mapped and its config parsed, instead
  * of loading both afresh. Why so little here: it runs in the daemon, where a crash stops
  * the whole gateway, and whatever it opened would be shared by every child: so it reads
- * the config file(s) and nothing else (no store, resolver, LDAP or socket). A config it
+ * the config file(s) and maps the counters file (a MAP_SHARED mapping, which children may
+ * share), nothing else (no store, resolver, LDAP or socket). A config it
  * cannot read is left for the checks to report (the yield stays empty); only misuse (more
  * than one argument) gives FAIL, which Exim's daemon writes to its panic log.
  */

@@ -1,6 +1,7 @@
 /* test_stats.c - the shared counters file: counts land in the file, a forked child's counts
  * too (the mapping is shared), unknown labels count as "other", a short or damaged file is
- * replaced (never trusted, never a crash), readers see a missing file as zeros. */
+ * replaced (never trusted, never a crash), readers see a missing file as zeros; the preload's
+ * mapping follows a removed or damaged file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,6 +149,51 @@ static void test_stats_damaged(void **state)
 	cleanup(dir);
 }
 
+/* The preload maps the file in the forking process; a child counts into that mapping; the
+ * next preload notices a removed or damaged file and maps a fresh one (counts then land in
+ * the file that readers see, not in a removed one). */
+static void test_stats_preload(void **state)
+{
+	const char *dir = mkdir_tmp();
+	char path[128];
+	struct stat a, b;
+	pid_t pid;
+	int st;
+	FILE *fp;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/stats", dir);
+	stats_preload(dir);
+	assert_int_equal(stat(path, &a), 0);      /* made by the preload, before any count */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		stats_callout(dir, "rcpt", 250);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(value_of(dir, "rcptguard_callouts_total", "kind=\"rcpt\",outcome=\"accept\""), 1);
+	/* Unchanged: the same mapping is kept. */
+	stats_preload(dir);
+	stats_callout(dir, "rcpt", 250);
+	assert_int_equal(value_of(dir, "rcptguard_callouts_total", "kind=\"rcpt\",outcome=\"accept\""), 2);
+	/* Removed by the operator (counts start afresh): the next preload maps a new file. */
+	assert_int_equal(unlink(path), 0);
+	stats_preload(dir);
+	assert_int_equal(stat(path, &b), 0);
+	stats_callout(dir, "rcpt", 250);
+	assert_int_equal(value_of(dir, "rcptguard_callouts_total", "kind=\"rcpt\",outcome=\"accept\""), 1);
+	/* Damaged in place (same file, wrong magic): replaced at the next preload. */
+	fp = fopen(path, "r+");
+	assert_non_null(fp);
+	fputs("XXXXXXXX", fp);
+	fclose(fp);
+	stats_preload(dir);
+	stats_callout(dir, "rcpt", 250);
+	assert_int_equal(value_of(dir, "rcptguard_callouts_total", "kind=\"rcpt\",outcome=\"accept\""), 1);
+	cleanup(dir);
+}
+
 static void test_stats_labels_json(void **state)
 {
 	struct stats_entry e = { "m", "h", "source=\"cache\",result=\"pass\"", 1 };
@@ -167,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_stats_counts),
 		cmocka_unit_test(test_stats_fork),
 		cmocka_unit_test(test_stats_damaged),
+		cmocka_unit_test(test_stats_preload),
 		cmocka_unit_test(test_stats_labels_json),
 	};
 

@@ -1,6 +1,7 @@
 /* test_store.c - the store conformance suite: every member of the store family passes
  * the same tests (round trips, prefix walks that may call the store, batched deletes,
- * oversized values, update, fork safety of the per-process handle, 50 processes losing
+ * oversized values, update, fork safety of the per-process handle (a child's and a
+ * grandchild's), 50 processes losing
  * no update, info), run once per member with that member's settings; then what is
  * particular to LMDB (map growth and its ceiling, a damaged file set aside, check, the
  * greylist records in their own unsynced file, set aside after an earlier boot's crash), and
@@ -350,6 +351,40 @@ static int big_fn(const char *old, size_t oldlen, char *out, size_t outsize, siz
 	*outlen = 900;
 	*expires = FAR;
 	return STORE_UPDATE_PUT;
+}
+
+/* A child that opened its own store and then forks (Exim's SMTP process forking a delivery
+ * process): the grandchild must not use the child's handle either. */
+static void test_fork_grandchild(void **state)
+{
+	const struct store_handle *h;
+	const struct store *hs;
+	char err[RG_ERRLEN];
+	pid_t pid, gpid;
+	int status;
+
+	(void)state;
+	h = open_store(4);
+	pid = fork();
+	if (pid == 0) {
+		int own = child_store_own(h, h->s);
+
+		if (own != 0)
+			_exit(own);
+		h = store_process(&S, E);
+		hs = h->s;
+		gpid = fork();
+		if (gpid == 0)
+			_exit(child_store_own(h, hs));
+		if (waitpid(gpid, &status, 0) != gpid || !WIFEXITED(status))
+			_exit(1);
+		_exit(WEXITSTATUS(status) == 0 && store_process(&S, E)->s == hs ? 0 : 10 + WEXITSTATUS(status));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("child exit %d (2: a child used the handle of its parent; 12: the grandchild did)",
+			 WEXITSTATUS(status));
 }
 
 static void test_update(void **state)
@@ -1689,6 +1724,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_iterate),
 		cmocka_unit_test(test_fork),
+		cmocka_unit_test(test_fork_grandchild),
 		cmocka_unit_test(test_update),
 		cmocka_unit_test(test_update_concurrent),
 		cmocka_unit_test(test_info),
