@@ -129,7 +129,7 @@ static int store_lmdb_late(int64_t deadline)
 }
 
 /* Give files created by root (the CLI) to the state dir's owner (Exim's user). */
-static void store_lmdb_chown(const char *dir, const char *path)
+static RG_HOT void store_lmdb_chown(const char *dir, const char *path)
 {
 	struct stat d, f;
 	char lock[RG_PATH_MAX + 8];
@@ -193,7 +193,7 @@ static void store_lmdb_set_aside(const char *dir, const char *path, ino_t bad_in
 }
 
 /* Create the environment and open the file once (ro: MDB_RDONLY). */
-static int store_lmdb_try(struct store *s, struct store_lmdb_env *e, int ro, int *rc_out)
+static RG_HOT int store_lmdb_try(struct store *s, struct store_lmdb_env *e, int ro, int *rc_out)
 {
 	MDB_txn *txn;
 	int rc;
@@ -430,7 +430,7 @@ static void store_lmdb_suspect(struct store *s, struct store_lmdb_env *e, const 
 
 /* Open env (creating the file if needed), read-only when ro and the file allows it; a
  * file that is not a valid LMDB is set aside and recreated. 0, or the LMDB error (err). */
-static int store_lmdb_env_open(struct store *s, struct store_lmdb_env *e, int ro, char *err, size_t errlen)
+static RG_HOT int store_lmdb_env_open(struct store *s, struct store_lmdb_env *e, int ro, char *err, size_t errlen)
 {
 	struct stat st;
 	int rc = 0;
@@ -637,7 +637,7 @@ static int store_lmdb_grey_open(struct store *s, char *err, size_t errlen)
 
 /* Which env holds every key starting with key[0..len): STORE_LMDB_MAIN or _GREY, or -1
  * when keys of both may (a prefix shorter than the greylist's, such as ""). */
-static int store_lmdb_class(const struct store *s, const char *key, size_t len)
+static RG_HOT int store_lmdb_class(const struct store *s, const char *key, size_t len)
 {
 	int both = 0;
 	size_t i, gl;
@@ -655,7 +655,7 @@ static int store_lmdb_class(const struct store *s, const char *key, size_t len)
 }
 
 /* The env of one record's key, opened. NULL with err set when it cannot be. */
-static struct store_lmdb_env *store_lmdb_env_of(struct store *s, const char *key, char *err, size_t errlen)
+static RG_HOT struct store_lmdb_env *store_lmdb_env_of(struct store *s, const char *key, char *err, size_t errlen)
 {
 	if (store_lmdb_class(s, key, strlen(key)) != STORE_LMDB_GREY)
 		return &s->e[STORE_LMDB_MAIN];
@@ -664,7 +664,7 @@ static struct store_lmdb_env *store_lmdb_env_of(struct store *s, const char *key
 
 /* Open (creating if needed) state_dir/rcptguard.mdb, read-only until the first write;
  * greylist.mdb waits for first use. */
-static int store_lmdb_open(const struct settings *set, struct store **out, char *err, size_t errlen)
+static RG_HOT int store_lmdb_open(const struct settings *set, struct store **out, char *err, size_t errlen)
 {
 	size_t dl = strlen(set->state_dir), each = dl + sizeof "/" STORE_LMDB_FILE "/" STORE_LMDB_GREY_FILE "-boot";
 	struct store_lmdb_env *m, *g;
@@ -714,7 +714,7 @@ static int store_lmdb_open(const struct settings *set, struct store **out, char 
 }
 
 /* Begin (or renew) the read transaction, following a map grown by another process. */
-static int store_lmdb_read_begin(struct store_lmdb_env *e)
+static RG_HOT int store_lmdb_read_begin(struct store_lmdb_env *e)
 {
 	int rc;
 
@@ -738,7 +738,7 @@ static int store_lmdb_read_begin(struct store_lmdb_env *e)
 }
 
 /* Get key; the value is copied before the transaction ends. LMDB is local: no deadline. */
-static int store_lmdb_get(struct store *s, const char *key, char *val, size_t valsize, size_t *vlen,
+static RG_HOT int store_lmdb_get(struct store *s, const char *key, char *val, size_t valsize, size_t *vlen,
 			  int64_t deadline, char *err, size_t errlen)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
@@ -1379,13 +1379,16 @@ static int store_lmdb_check(struct store *s, char *err, size_t errlen)
  * this process for one that died in the store and sets off a check. A read-only env costs
  * five system calls here (two munmap, two close, getpid).
  */
-static void store_lmdb_close(struct store *s)
+static RG_HOT void store_lmdb_close(struct store *s)
 {
 	int j;
 
 	if (s == NULL)
 		return;
-	store_lmdb_grey_sync(s, &s->e[STORE_LMDB_GREY]);
+	/* Why the test here: most connections never open greylist.mdb, and the sync's code
+	 * lies outside the module's hot window (a page fault in each of them). */
+	if (s->e[STORE_LMDB_GREY].env != NULL)
+		store_lmdb_grey_sync(s, &s->e[STORE_LMDB_GREY]);
 	for (j = 0; j < STORE_LMDB_ENVS; j++) {
 		if (s->e[j].rtxn != NULL)
 			mdb_txn_abort(s->e[j].rtxn);
