@@ -46,19 +46,27 @@ static void test_log(int level, const char *line)
 	}
 }
 
-/* Write text to path in place (open, write, close: ctime == mtime); the driven clock
- * catches up with the file's mtime (whole seconds), so that "+ N s" means N s after it. */
+/* The driven clock catches up with path's mtime, rounded up to a whole second, so that
+ * "+ N s" means at least N s after it. Why rounded up: a file made at 13.001 s after the
+ * clock read 12 would otherwise be 0.001 s short of N s at "+ N s" (a flaky test). */
+static void catch_up(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	if (clock_now < (int64_t)st.st_mtim.tv_sec + (st.st_mtim.tv_nsec > 0))
+		clock_now = st.st_mtim.tv_sec + (st.st_mtim.tv_nsec > 0);
+}
+
+/* Write text to path in place (open, write, close: ctime == mtime); the clock catches up. */
 static void write_in_place(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
-	struct stat st;
 
 	assert_non_null(f);
 	fputs(text, f);
 	assert_int_equal(fclose(f), 0);
-	assert_int_equal(stat(path, &st), 0);
-	if (clock_now < (int64_t)st.st_mtim.tv_sec)
-		clock_now = st.st_mtim.tv_sec;
+	catch_up(path);
 }
 
 /* Write text to a temp file, then rename it over path (as "scp f.tmp; mv f.tmp f" does). */
@@ -597,6 +605,7 @@ static void test_not_a_list(void **state)
 	/* A FIFO nobody writes: open() must not block, the read must not wait. */
 	assert_int_equal(unlink(lfile), 0);
 	assert_int_equal(mkfifo(lfile, 0644), 0);
+	catch_up(lfile);
 	clock_now += 11;
 	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
 	assert_non_null(strstr(ls.state.reason, "not a regular file"));
@@ -615,6 +624,7 @@ static void test_not_a_list(void **state)
 	assert_non_null(f);
 	assert_int_equal(ftruncate(fileno(f), 2 << 20), 0);
 	fclose(f);
+	catch_up(lfile);
 	clock_now += 11;
 	assert_int_equal(status_of(&ls), LIST_SRC_REFUSED);
 	assert_non_null(strstr(ls.state.reason, "larger than list_max_size = 1 MiB"));
@@ -674,14 +684,11 @@ static void test_end_marker(void **state)
 static void write_over(const char *path, const char *text, size_t len)
 {
 	int fd = open(path, O_WRONLY);
-	struct stat st;
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, len), (ssize_t)len);
 	assert_int_equal(close(fd), 0);
-	assert_int_equal(stat(path, &st), 0);
-	if (clock_now < (int64_t)st.st_mtim.tv_sec)
-		clock_now = st.st_mtim.tv_sec;
+	catch_up(path);
 }
 
 /* n lines "PREFIXi@example.org" and, with end, the end line end ("# end N" or "# end"). */
