@@ -231,6 +231,26 @@ assert_match '^250 ' "$r" "RCPT placement: an exempt relay (RCPTGUARD_FCRDNS_EXE
 r=$(tb_rcpt_reply user1@example.org --local-interface 127.0.2.1)
 assert_match '^250 ' "$r" "RCPT placement: proper host: 250"
 
+# ---- RCPT placement: a call that could not run is tried again at the next RCPT
+# RCPTGUARD_SO per recipient, for the ACL only (the daemon's preload loads the real
+# module): for the local part "broken" it names a missing file (dlopen fails), for
+# "forced" the expansion is force-failed (the snippet's placeholder then answers 451).
+# Only the connect snippet in this front's RCPT ACL (the recipient snippet would answer
+# 451 to "forced" by itself).
+so_rule="\${if eq{\$local_part}{broken}{$TB/missing/rcptguard.so}{\${if !eq{\$local_part}{forced}{$RG_SO}fail}}}"
+: >"$TB/no-rcpt-snippet.conf"
+tb_front --panic-ok --rcpt-pre ".include $TB_SNIPPETS/rcptguard-connect.conf" --rcpt-snippet "$TB/no-rcpt-snippet.conf" \
+	--main "RCPTGUARD_SO == $so_rule"
+tb_swaks --local-interface 127.0.2.2 --to broken@example.org,user1@example.org
+tb_rcpt_parse "$TB_SWAKS_OUT" >"$TB/last_rcpts"
+assert_eq "451 Temporary local problem - please try later" "$(tb_reply_of broken@example.org)" \
+	"RCPT placement: the module cannot be loaded for the first RCPT: 451"
+assert_eq "550 $MSG_NOPTR" "$(tb_reply_of user1@example.org)" "RCPT placement: the next RCPT calls it again: 550 (no PTR)"
+tb_swaks --local-interface 127.0.2.2 --to forced@example.org,user2@example.org
+tb_rcpt_parse "$TB_SWAKS_OUT" >"$TB/last_rcpts"
+assert_match '^451 ' "$(tb_reply_of forced@example.org)" "RCPT placement: a forced failure of the call: 451 (the placeholder), never a pass"
+assert_eq "550 $MSG_NOPTR" "$(tb_reply_of user2@example.org)" "RCPT placement: after a forced failure the next RCPT calls again: 550"
+
 # ---- IPv6: ::1 through exim -bh and the CLI
 tb_front_bh ::1 --to user1@example.org
 assert_match '^<- +250 ' "$(grep -E '^<- +250 .*Accepted|^<[-*]+ +[0-9]{3} ' "$TB_SWAKS_OUT" | tail -n 2)" \

@@ -71,6 +71,16 @@ for r in json.load(sys.stdin):
 assert_eq "pass 2 127.0.0.0/24 864000" "$state" "greylist list: the triplet passes for 10 days, 2 defers recorded"
 assert_match '"state":"wait"' "$before" "greylist check changed nothing (the record was still waiting)"
 
+# ---- one session, several recipients: each judged on its own answer (the snippet sets
+# and tests in one statement; acl_m_ variables keep the previous RCPT's value)
+tb_swaks --local-interface 127.0.0.5 --from alice@sender.test \
+	--to fresh1@example.org,user@example.org,postmaster@example.org,fresh2@example.org
+tb_rcpt_parse "$TB_SWAKS_OUT" >"$TB/last_rcpts"
+assert_eq "451 4.7.1 $GL_MSG" "$(tb_reply_of fresh1@example.org)" "one session: a new triplet 451"
+assert_match '^250 ' "$(tb_reply_of user@example.org)" "one session: a passed triplet after it 250 (not the earlier 451)"
+assert_match '^250 ' "$(tb_reply_of postmaster@example.org)" "one session: a whitelisted recipient 250"
+assert_eq "451 4.7.1 $GL_MSG" "$(tb_reply_of fresh2@example.org)" "one session: a new triplet after passes 451"
+
 # ---- network grouping
 r=$(reply 127.0.1.5 alice@sender.test user@example.org)
 assert_match '^451 4\.7\.1' "$r" "another /24: a new triplet (451)"

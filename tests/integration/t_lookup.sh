@@ -263,7 +263,7 @@ assert_match '^LOG: tainted search query is not properly quoted' "$(cat "$ctl/bh
 
 # -bh on the lookup front's config: a dead destination defers (451) through the snippet,
 # the warn statement with the lookup is skipped, and $acl_m_rg says result=defer.
-printf 'EHLO c.test\r\nMAIL FROM:<s@c.test>\r\nRCPT TO:<x@dead.test>\r\nRCPT TO:<user1@example.org>\r\nRCPT TO:<y@dead.test>\r\nQUIT\r\n' |
+printf 'EHLO c.test\r\nMAIL FROM:<s@c.test>\r\nRCPT TO:<x@dead.test>\r\nRCPT TO:<user1@example.org>\r\nRCPT TO:<y@dead.test>\r\nRCPT TO:<nobody@example.org>\r\nRCPT TO:<z@dead.test>\r\nRCPT TO:<user2@example.org>\r\nQUIT\r\n' |
 	"$LK_BIN" -C "$LK_CONF" -bh 127.0.0.1 >"$TB/bh-defer.out" 2>&1
 bh=$(cat "$TB/bh-defer.out")
 assert_match '^451 <x@dead\.test>: cannot verify recipient now' "$bh" "-bh: dead destination: 451"
@@ -272,6 +272,11 @@ assert_match '^451 <y@dead\.test>: cannot verify recipient now' "$bh" \
 assert_match 'ACL "warn" statement skipped: condition test deferred: result=defer reason=tempfail message="<x@dead\.test>' "$bh" \
 	"-bh: the deferred lookup's yield line is logged (warn statement skipped)"
 assert_match '^250 ' "$(printf '%s\n' "$bh" | grep -E '^[0-9]{3} ' | sed -n 5p)" "-bh: the pass between the deferrals: 250"
+# One reply line per command: banner, EHLO, MAIL, then the six RCPTs (lines 4-9).
+bh_rcpt() { printf '%s\n' "$bh" | grep -E '^[0-9]{3} ' | sed -n "$1p"; }
+assert_match '^550 <nobody@example\.org>: recipient unknown' "$(bh_rcpt 7)" "-bh: a fail after a deferral and a pass: 550"
+assert_match '^451 <z@dead\.test>: cannot verify recipient now' "$(bh_rcpt 8)" "-bh: a deferral after a fail: 451 (not 550 on the earlier answer)"
+assert_match '^250 ' "$(bh_rcpt 9)" "-bh: a pass after a fail and a deferral: 250"
 assert_no_match 'tainted search query' "$bh" "-bh with the shipped lookup snippet: no taint complaint"
 
 # The module missing (not installed, failed to load): an ACL error, 451, never accepted.

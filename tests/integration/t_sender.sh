@@ -46,6 +46,16 @@ assert_eq 3 "$(cut -f 2 "$TB/last_rcpts" | grep -c '^250 ')" "three recipients o
 assert_eq 1 "$(tb_front_log | grep -c 'rcptguard: verify_sender <sender@client\.test>')" \
 	"RCPT ACL: the sender is checked once per message, not once per recipient"
 
+# A refused sender refuses every recipient of its message (the check runs once, its
+# answer applies to each RCPT).
+tb_mark
+tb_swaks --to user1@users.test,user2@users.test,user3@users.test --from ghost@example.org
+tb_rcpt_parse "$TB_SWAKS_OUT" >"$TB/last_rcpts"
+assert_eq 3 "$(cut -f 2 "$TB/last_rcpts" | grep -c '^550 <ghost@example\.org>: sender unknown')" \
+	"spoofed sender, three recipients of one message: each 550 sender unknown"
+assert_eq 1 "$(tb_front_log | grep -c 'rcptguard: verify_sender <ghost@example\.org>')" \
+	"the refused sender was asked about once for the three recipients"
+
 tb_mark
 r=$(sender_reply nobody@foreign.test)
 assert_match '^250 ' "$r" "a sender of a foreign domain: not checked, 250"
@@ -85,3 +95,16 @@ assert_no_match 'RCPT TO' "$(grep -E '^ ?-?> ' "$TB_SWAKS_OUT")" "MAIL ACL: no R
 tb_mark
 r=$(sender_reply bob@example.org)
 assert_match '^250 ' "$r" "MAIL ACL: a real sender of an own domain: 250"
+
+# Authenticated clients are exempt (their senders follow the submission policy): a
+# spoofed unknown own-domain sender passes, rcptguard is not asked.
+tb_front --rcpt-pre ".include $TB_SNIPPETS/rcptguard-sender.conf" \
+	--acls $'begin authenticators\nplain:\n  driver = plaintext\n  public_name = PLAIN\n  server_prompts = :\n  server_condition = ${if and{{eq{$auth2}{roamer}}{eq{$auth3}{secret}}}}\n  server_set_id = $auth2' \
+	--main 'auth_advertise_hosts = *'
+tb_mark
+r=$(tb_rcpt_reply user1@users.test --from nobody3@example.org --auth PLAIN --auth-user roamer --auth-password secret)
+assert_match '^250 ' "$r" "authenticated client, spoofed unknown own-domain sender: exempt, 250"
+assert_no_log 'verify_sender <nobody3@example\.org>' "authenticated client: the sender is not asked about"
+tb_mark
+r=$(sender_reply nobody3@example.org)
+assert_match '^550 <nobody3@example\.org>: sender unknown' "$r" "the same sender without AUTH: 550"
