@@ -73,8 +73,7 @@ static struct {
 	uint64_t *slots;                 /* the mapping (MAP_SHARED: valid in forked children) */
 	dev_t dev;                       /* the file mapped, for stats_preload()'s check */
 	ino_t ino;
-	char dir[RG_PATH_MAX];
-	int failed;                      /* this dir could not be mapped: do not retry per call */
+	char dir[RG_PATH_MAX];           /* set with slots NULL: this dir could not be mapped */
 } stats_map;
 
 /* Number of values of a NULL-terminated list (1 for a family without that label). */
@@ -147,6 +146,13 @@ out:
 	return rc;
 }
 
+/* Whether h is the header of a counters file of this layout. */
+static int stats_header_ok(const struct stats_header *h)
+{
+	return memcmp(h->magic, STATS_MAGIC, sizeof h->magic) == 0 && h->slots == STATS_SLOTS &&
+	       h->header == STATS_HEADER;
+}
+
 /* Map state_dir/stats read-write, creating or replacing it as needed. */
 static uint64_t *stats_open(const char *state_dir)
 {
@@ -170,8 +176,7 @@ static uint64_t *stats_open(const char *state_dir)
 			return NULL;
 		}
 		if (sb.st_size != STATS_FILE_SIZE || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
-		    memcmp(h.magic, STATS_MAGIC, sizeof h.magic) != 0 || h.slots != STATS_SLOTS ||
-		    h.header != STATS_HEADER) {
+		    !stats_header_ok(&h)) {
 			close(fd);
 			/* Damaged or short: start again rather than add to garbage. */
 			if (stats_create(state_dir, path, 1) < 0)
@@ -210,7 +215,6 @@ static RG_HOT uint64_t *stats_slots(const char *state_dir)
 	if (util_strlcpy(stats_map.dir, state_dir, sizeof stats_map.dir) < 0)
 		return NULL;
 	stats_map.slots = stats_open(state_dir);
-	stats_map.failed = stats_map.slots == NULL;
 	return stats_map.slots;
 }
 
@@ -233,8 +237,7 @@ void stats_preload(const char *state_dir)
 	if (stats_map.slots != NULL && strcmp(stats_map.dir, state_dir) == 0) {
 		h = (const struct stats_header *)(const void *)((const char *)stats_map.slots - STATS_HEADER);
 		if (stat(path, &st) == 0 && st.st_dev == stats_map.dev && st.st_ino == stats_map.ino &&
-		    st.st_size == STATS_FILE_SIZE && memcmp(h->magic, STATS_MAGIC, sizeof h->magic) == 0 &&
-		    h->slots == STATS_SLOTS && h->header == STATS_HEADER)
+		    st.st_size == STATS_FILE_SIZE && stats_header_ok(h))
 			return;
 	}
 	stats_reset();
